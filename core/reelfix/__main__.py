@@ -1,0 +1,3 @@
+from reelfix.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Frames, sequence patterns, and the readers/writers for image sequences and movies."""

@@ -1,0 +1,70 @@
+"""The in-memory frame every node works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+ALPHA_NAMES = ("A", "alpha")
+PICTURE_NAMES = (("R", "G", "B"), ("Y",))
+
+
+def picture_indices(channels: tuple[str, ...]) -> list[int]:
+    """Which channels carry the picture (what colour transforms and models see):
+    R,G,B by name (layer prefixes ignored), else a single Y; files with unusual names fall
+    back to the first three (or one) non-alpha channels."""
+    upper = [c.split(".")[-1].upper() for c in channels]
+    for names in PICTURE_NAMES:
+        if all(n in upper for n in names):
+            return [upper.index(n) for n in names]
+    candidates = [i for i, c in enumerate(upper) if c not in ("A", "ALPHA")]
+    return candidates[:3] if len(candidates) >= 3 else candidates[:1]
+
+
+@dataclass
+class Frame:
+    """One picture: float32 pixels (H, W, C), the channel names, its colour space and frame number.
+
+    `metadata` holds attributes carried from input to output (timecode, pixel aspect,
+    custom header attributes) as OpenImageIO attribute names -> plain Python values.
+    """
+
+    pixels: np.ndarray
+    channels: tuple[str, ...]
+    colorspace: str
+    number: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.pixels.ndim == 2:
+            self.pixels = self.pixels[:, :, None]
+        if self.pixels.ndim != 3:
+            raise ValueError(f"Frame pixels must be HxWxC, got shape {self.pixels.shape}")
+        if self.pixels.shape[2] != len(self.channels):
+            raise ValueError(f"{self.pixels.shape[2]} channels in pixels but names {self.channels}")
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def alpha_index(self) -> int | None:
+        for i, name in enumerate(self.channels):
+            if name in ALPHA_NAMES or name.endswith(".A"):
+                return i
+        return None
+
+    @property
+    def colour_indices(self) -> list[int]:
+        """Indices of the channels that carry colour (everything but alpha)."""
+        a = self.alpha_index
+        return [i for i in range(len(self.channels)) if i != a]
+
+    def with_pixels(self, pixels: np.ndarray, **changes: Any) -> "Frame":
+        return replace(self, pixels=pixels, metadata=dict(self.metadata), **changes)

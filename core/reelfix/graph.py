@@ -1,0 +1,120 @@
+"""Pull evaluation of a node chain over frames, with temporal windows.
+
+Level 0 is the source; level k is the output of node k. A frame at level k is computed
+from the window of level k-1 frames its node needs (centre +- radius, limited to the
+context frames that exist), computed once and kept while later frames may need it.
+Source reads are prefetched on a background thread so decoding overlaps compute.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import FrameReadError
+from .frames.frame import Frame
+from .nodes.spec import NodeRunner, Window
+
+log = logging.getLogger(__name__)
+HALF_MAX = 65504.0
+
+
+def sanitise(frame: Frame, warn: Callable[[str], None]) -> Frame:
+    """Replace NaN with 0 and +-Inf with +-65504 (half float's largest value), with a warning."""
+    pix = frame.pixels
+    bad = ~np.isfinite(pix)
+    count = int(bad.sum())
+    if count:
+        pix = np.nan_to_num(pix, nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)
+        warn(f"frame {frame.number}: {count} NaN/Inf values replaced (NaN -> 0, Inf -> +-{HALF_MAX:g})")
+        frame = frame.with_pixels(pix.astype(np.float32, copy=False))
+    return frame
+
+
+class Graph:
+    def __init__(
+        self,
+        read: Callable[[int], Frame],
+        runners: Sequence[NodeRunner],
+        radii: Sequence[int],
+        context: Sequence[int],
+        warn: Callable[[str], None],
+        prefetch: int = 2,
+    ) -> None:
+        self.read = read
+        self.runners = list(runners)
+        self.radii = list(radii)
+        self.context = sorted(set(context))
+        self._context_set = set(self.context)
+        self.warn = warn
+        self.prefetch = prefetch
+        self.total_radius = sum(self.radii)
+        self.cache: list[dict[int, Frame | Future[Frame]]] = [{} for _ in range(len(self.runners) + 1)]
+        self.bad_inputs: dict[int, str] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelfix-read")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def seed(self, frame: Frame) -> None:
+        """Hand over a source frame already read (the one the run read for metadata)."""
+        self.cache[0][frame.number] = sanitise(frame, self.warn)
+
+    def _read_sanitised(self, number: int) -> Frame:
+        return sanitise(self.read(number), self.warn)
+
+    def _submit_read(self, number: int) -> None:
+        if number in self._context_set and number not in self.cache[0] and number not in self.bad_inputs:
+            self.cache[0][number] = self._pool.submit(self._read_sanitised, number)
+
+    def schedule(self, upcoming: Sequence[int]) -> None:
+        """Start reading the source frames the next output frames will need."""
+        for n in upcoming[: self.prefetch + 1]:
+            for m in range(n - self.total_radius, n + self.total_radius + 1):
+                self._submit_read(m)
+
+    def neighbours(self, level: int, number: int) -> list[int]:
+        r = self.radii[level - 1]
+        return [m for m in range(number - r, number + r + 1) if m in self._context_set and m not in self.bad_inputs]
+
+    def get(self, level: int, number: int) -> Frame:
+        """The frame `number` after `level` nodes (level 0: the sanitised source frame)."""
+        cached = self.cache[level].get(number)
+        if isinstance(cached, Frame):
+            return cached
+        if level == 0:
+            if cached is None:
+                self._submit_read(number)
+                cached = self.cache[0][number]
+            try:
+                frame = cached.result()
+            except FrameReadError as exc:
+                self.bad_inputs[number] = exc.reason
+                del self.cache[0][number]
+                raise
+            self.cache[0][number] = frame
+            return frame
+        frames: dict[int, Frame] = {}
+        for m in self.neighbours(level, number):
+            try:
+                frames[m] = self.get(level - 1, m)
+            except FrameReadError:
+                if m == number:
+                    raise
+                self.warn(f"frame {number}: neighbour {m} is unreadable and was left out of the window")
+        if number not in frames:
+            frames[number] = self.get(level - 1, number)
+        out = self.runners[level - 1].process(Window(number, frames))
+        if level < len(self.runners):  # final frames go straight to the writer, never cached
+            self.cache[level][number] = out
+        return out
+
+    def release_before(self, number: int) -> None:
+        """Forget frames no later output can need (everything older than number - total radius)."""
+        keep_from = number - self.total_radius
+        for level_cache in self.cache:
+            for m in [m for m in level_cache if m < keep_from]:
+                del level_cache[m]

@@ -1,0 +1,71 @@
+"""The run manifest: a JSON file beside the output listing frames, timings and failures.
+
+Several processes (farm chunks of one job) may update the same manifest: each update is
+a read-merge-write under an exclusive lock, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..frames.sequence import SequencePattern
+
+
+def manifest_path(output: str) -> Path:
+    """`out/A001.####.exr` -> `out/A001.reelfix.json`; `out/film.mov` -> `out/film.reelfix.json`."""
+    pattern = SequencePattern.parse(output)
+    name = Path(output).name
+    if pattern.is_sequence:
+        stem = name.split("#")[0].split("%")[0].rstrip("._-") or "output"
+    else:
+        stem = Path(name).stem
+    return Path(output).parent / f"{stem}.reelfix.json"
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    lock_path = path.with_suffix(path.suffix + ".lock")
+    with open(lock_path, "a+") as fh:
+        try:
+            import fcntl
+
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        except ImportError:  # Windows: msvcrt locks a byte range
+            import msvcrt
+
+            msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
+        yield
+
+
+def update_manifest(path: Path, run: dict[str, Any], frames: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Merge this run's frames (by number) and summary into the manifest at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        try:
+            data = json.loads(path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            data = {}
+        merged = {str(k): v for k, v in data.get("frames", {}).items()}
+        for number, record in frames.items():
+            merged[str(number)] = record
+        data["frames"] = dict(sorted(merged.items(), key=lambda kv: int(kv[0])))
+        runs = data.get("runs", [])
+        runs.append({**run, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        data["runs"] = runs[-50:]
+        data["job"] = run.get("job")
+        data["job_hash"] = run.get("job_hash")
+        counts: dict[str, int] = {}
+        for record in data["frames"].values():
+            counts[record["status"]] = counts.get(record["status"], 0) + 1
+        data["summary"] = counts
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, default=str)
+        os.replace(tmp, path)
+    return data

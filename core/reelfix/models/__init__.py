@@ -1,0 +1,1 @@
+"""Model cards (a model's I/O contract as data), the catalog, and converters."""

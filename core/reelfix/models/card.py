@@ -1,0 +1,83 @@
+"""A model card: the I/O contract of one ONNX model, stored as JSON beside it (`NAME.card.json`).
+
+The card, not code branches, tells the runtime how to feed a model: its scale, channel
+count, input range and colour space, size constraints, and how much context a tile needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import ModelError
+
+CARD_SUFFIX = ".card.json"
+
+
+class ModelCard(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description="catalog name, e.g. 'span-x2'")
+    file: str = Field(description="ONNX file name, relative to the card's folder")
+    task: Literal["upscale", "denoise", "restore"] = "upscale"
+    scale: int = Field(1, ge=1, le=16)
+    channels: int = Field(3, description="colour channels in and out (alpha never goes to a model)")
+    input_name: str = "input"
+    output_name: str = "output"
+    input_range: tuple[float, float] = (0.0, 1.0)
+    colorspace: str = Field(
+        "srgb_tx", description="colour space the model was trained in (name in the pinned OCIO config)"
+    )
+    multiple_of: int = Field(1, ge=1, description="input height/width must be a multiple of this")
+    receptive_field: int = Field(
+        16, ge=0, description="pixels of context each side needed for an exact result; tiles overlap by at least this"
+    )
+    bytes_per_pixel: int = Field(
+        2048, ge=1, description="peak working memory per input pixel during inference (measured), for tile sizing"
+    )
+    fp16_safe: bool = False
+    precision: Literal["fp32", "fp16", "int8"] = "fp32"
+    licence: str
+    source: str = Field(description="where the weights come from (package, version, file)")
+    authors: str = ""
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    notes: str = ""
+
+    @property
+    def overlap(self) -> int:
+        return self.receptive_field
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_card(path: Path) -> ModelCard:
+    """Read a card; errors name the file and the offending key."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ModelError(f"model card not found: {path}") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model card {path} is not valid JSON: {exc}", hint="fix or regenerate the card") from None
+    try:
+        return ModelCard.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(card)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ModelError(f"model card {path} is invalid: {problems}") from None
+
+
+def write_card(card: ModelCard, folder: Path) -> Path:
+    path = Path(folder) / f"{card.name}{CARD_SUFFIX}"
+    path.write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
+    return path

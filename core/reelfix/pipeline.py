@@ -1,0 +1,299 @@
+"""Running a job: frames in, nodes in order, frames out, nothing lost.
+
+Reads are prefetched (see graph.py) and writes happen behind compute on a writer thread.
+Every frame is written atomically with its provenance in the header; a rerun skips the
+frames already finished by the same job; a frame that fails is named with its reason and
+the others still finish (unless fail_fast); a manifest beside the output records it all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__, colour
+import numpy as np
+
+from .errors import FrameReadError, JobError, ReelfixError
+from .frames.frame import Frame, picture_indices
+from .frames.sequence import find_gaps, format_ranges, parse_frame_range
+from .frames.sink import FrameSink, open_sink
+from .frames.source import FrameSource, is_movie, open_source
+from .graph import Graph
+from .jobs.manifest import manifest_path, update_manifest
+from .jobs.provenance import frame_attributes, job_hash
+from .jobs.spec import Job
+from .nodes import get_node
+from .nodes.spec import NodeContext, NodeRunner
+
+log = logging.getLogger(__name__)
+MAX_PENDING_WRITES = 2
+
+
+@dataclass
+class FrameResult:
+    number: int
+    status: str  # done | skipped | failed
+    path: str
+    seconds: float = 0.0
+    error: str = ""
+
+    def record(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "path": self.path, "seconds": round(self.seconds, 4)}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class RunSummary:
+    results: list[FrameResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    manifest: str = ""
+    providers: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> list[FrameResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def line(self) -> str:
+        return f"{self.count('done')} done, {self.count('skipped')} skipped, {self.count('failed')} failed in {self.seconds:.1f}s"
+
+
+ProgressFn = Callable[[FrameResult, int, int], None]
+
+
+def build_runners(job: Job, ctx: NodeContext) -> tuple[list[NodeRunner], list[int]]:
+    runners, radii = [], []
+    for i, entry in enumerate(job.pipeline):
+        spec = get_node(entry.node, f"pipeline[{i}]")
+        params = spec.validate(entry.params, f"pipeline[{i}] ({entry.node})")
+        runners.append(spec.factory(params, ctx))
+        radii.append(int(spec.radius(params)))
+    return runners, radii
+
+
+def _frames_to_render(job: Job, source: FrameSource, frames: str | None, warn: Callable[[str], None]) -> tuple[list[int], list[int], list[int]]:
+    """(render, context, missing): the frames to write, the input frames nodes may read, the requested frames absent."""
+    available = source.numbers
+    requested = parse_frame_range(job.input.frames) if job.input.frames else list(available)
+    avail_set = set(available)
+    context = [n for n in requested if n in avail_set]
+    if not context:
+        raise JobError(
+            f"input {source.display}: none of the frames {job.input.frames or ''} exist",
+            hint=f"frames found: {format_ranges(available) or 'none'}",
+        )
+    gaps = find_gaps(context)
+    if gaps:
+        warn(f"input {source.display}: gaps in the sequence: " + ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in gaps))
+    render_req = parse_frame_range(frames) if frames else requested
+    outside = [n for n in render_req if n not in set(requested)]
+    if outside:
+        raise JobError(f"--frames {frames}: frames {format_ranges(outside)} are outside the job's input range {job.input.frames}")
+    missing = [n for n in render_req if n not in avail_set]
+    return [n for n in render_req if n in avail_set], context, missing
+
+
+def run_job(
+    job: Job,
+    *,
+    frames: str | None = None,
+    resume: bool = True,
+    fail_fast: bool = False,
+    progress: ProgressFn | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Run `job`; `frames` restricts the frames written (a farm chunk) while neighbours
+    still come from the whole input range. Raises UserError for bad jobs before any work."""
+    summary = RunSummary()
+    started = time.perf_counter()
+
+    def _warn(message: str) -> None:
+        summary.warnings.append(message)
+        log.warning(message)
+        if warn:
+            warn(message)
+
+    ctx = NodeContext(device=job.device, max_memory=job.max_memory_bytes, warn=_warn)
+    source = open_source(job.input.path, job.input.colorspace)
+    try:
+        render, context, missing = _frames_to_render(job, source, frames, _warn)
+        first = _first_readable(source, render + context)
+        in_space = colour.canonical_name(job.input.colorspace) if job.input.colorspace else colour.default_colorspace(job.input.path, first.metadata)
+        if job.output.colorspace:
+            out_space = colour.canonical_name(job.output.colorspace)
+        elif is_movie(job.output.path):
+            out_space = colour.default_colorspace(job.output.path, {"reelfix:movie_colorspace": "bt709"})
+        else:
+            out_space = in_space
+        fps = _fps(source, first)
+        sink = open_sink(
+            job.output.path,
+            compression=job.output.compression,
+            bit_depth=job.output.bit_depth,
+            fps=fps,
+            timecode=first.metadata.get("smpte:TimeCode") if isinstance(first.metadata.get("smpte:TimeCode"), str) else None,
+        )
+        runners, radii = build_runners(job, ctx)
+        chain = [r.provenance() for r in runners]
+        summary.providers = sorted({str(c.get("provider")) for c in chain if c.get("provider")})
+        jhash = job_hash(job, chain, in_space, out_space)
+
+        def read(number: int) -> Frame:
+            f = source.read(number)
+            f.colorspace = in_space
+            return f
+
+        graph = Graph(read, runners, radii, context, _warn)
+        first.colorspace = in_space
+        graph.seed(first)
+        for n in missing:
+            summary.results.append(FrameResult(n, "failed", sink.path_for(n), error=f"input frame {n} is missing ({source.display})"))
+        try:
+            _render(job, sink, graph, render, summary, jhash, chain, in_space, out_space, resume, fail_fast, progress, len(render) + len(missing))
+        finally:
+            graph.close()
+    finally:
+        source.close()
+    summary.seconds = time.perf_counter() - started
+    mpath = manifest_path(job.output.path)
+    run_info = {
+        "job": job.model_dump(mode="json"),
+        "job_hash": jhash,
+        "version": __version__,
+        "chain": chain,
+        "colorspaces": {"input": in_space, "output": out_space},
+        "frames_requested": frames or job.input.frames or "all",
+        "summary": {"done": summary.count("done"), "skipped": summary.count("skipped"), "failed": summary.count("failed")},
+        "seconds": round(summary.seconds, 3),
+        "warnings": summary.warnings[-200:],
+    }
+    update_manifest(mpath, run_info, {r.number: r.record() for r in summary.results})
+    summary.manifest = str(mpath)
+    return summary
+
+
+def _first_readable(source: FrameSource, numbers: list[int]) -> Frame:
+    """The first frame that reads, for the input's metadata; a damaged first frame is not fatal."""
+    error: FrameReadError | None = None
+    for n in numbers:
+        try:
+            return source.read(n)
+        except FrameReadError as exc:
+            error = error or exc
+    if error is None:
+        raise JobError(f"input {source.display}: no frames to process")
+    raise error
+
+
+def _to_space(frame: Frame, dst: str) -> Frame:
+    """The frame's picture channels converted to `dst` (alpha and extra channels untouched)."""
+    idx = picture_indices(frame.channels)
+    pix = frame.pixels.copy()
+    pix[:, :, idx] = colour.convert(np.ascontiguousarray(pix[:, :, idx]), frame.colorspace, dst)
+    return frame.with_pixels(pix, colorspace=dst)
+
+
+def _fps(source: FrameSource, first: Frame) -> Fraction:
+    fps = getattr(source, "fps", None) or first.metadata.get("FramesPerSecond")
+    try:
+        return Fraction(fps).limit_denominator(1001) if fps else Fraction(24)
+    except (TypeError, ValueError):
+        return Fraction(24)
+
+
+def _render(
+    job: Job,
+    sink: FrameSink,
+    graph: Graph,
+    render: list[int],
+    summary: RunSummary,
+    jhash: str,
+    chain: list[dict[str, Any]],
+    in_space: str,
+    out_space: str,
+    resume: bool,
+    fail_fast: bool,
+    progress: ProgressFn | None,
+    total: int,
+) -> None:
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelfix-write")
+    pending: list[tuple[Future[None], FrameResult, float]] = []
+
+    def report(result: FrameResult) -> None:
+        summary.results.append(result)
+        if progress:
+            progress(result, len(summary.results), total)
+
+    def collect(block_until: int) -> None:
+        while len(pending) > block_until:
+            fut, result, t0 = pending.pop(0)
+            try:
+                fut.result()
+                result.status = "done"
+            except ReelfixError as exc:
+                result.status, result.error = "failed", str(exc)
+            except Exception as exc:  # noqa: BLE001 - a frame's failure must not stop the others
+                result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            result.seconds = time.perf_counter() - t0
+            report(result)
+
+    def write(frame: Frame, attrs: dict[str, str]) -> None:
+        if out_space != in_space:
+            frame = _to_space(frame, out_space)
+        sink.write(frame, attrs)
+
+    aborted = False
+    try:
+        todo = []
+        for n in render:
+            if resume and sink.resumable and sink.finished(n, jhash):
+                report(FrameResult(n, "skipped", sink.path_for(n)))
+            else:
+                todo.append(n)
+        for i, n in enumerate(todo):
+            t0 = time.perf_counter()
+            graph.schedule(todo[i + 1 :])
+            result = FrameResult(n, "failed", sink.path_for(n))
+            try:
+                frame = graph.get(len(graph.runners), n)
+            except Exception as exc:  # noqa: BLE001 - a frame's failure is named; the others go on
+                result.error = str(exc) if isinstance(exc, ReelfixError) else f"{type(exc).__name__}: {exc}"
+                result.seconds = time.perf_counter() - t0
+                if not isinstance(exc, ReelfixError):
+                    log.exception("frame %s failed", n)
+                report(result)
+                if fail_fast or not sink.resumable:
+                    aborted = True
+                    break
+                continue
+            attrs = frame_attributes(
+                job_hash_value=jhash, chain=chain, source=job.input.path, number=n, in_space=in_space, out_space=out_space
+            )
+            pending.append((writer.submit(write, frame, attrs), result, t0))
+            del frame
+            graph.release_before(n + 1)
+            collect(MAX_PENDING_WRITES - 1)
+            if fail_fast and summary.failed:
+                aborted = True
+                break
+        collect(0)
+        if summary.failed and not sink.resumable:
+            aborted = True
+    finally:
+        collect(0)
+        writer.shutdown(wait=True)
+        if aborted and not sink.resumable:
+            sink.abort()
+        else:
+            sink.close()

@@ -1,0 +1,147 @@
+"""End to end through the pipeline: real EXR files, real ONNX Runtime sessions on tiny models."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reelfix.errors import FrameWriteError, JobError
+from reelfix.frames.image_io import read_header, read_image
+from reelfix.jobs.load import job_from_data
+from reelfix.jobs.spec import Job
+from reelfix.pipeline import run_job
+
+
+def make_job(plate: str, out: str, **node_params: object) -> Job:
+    data = {
+        "input": {"path": plate, "colorspace": "lin_srgb"},
+        "output": {"path": out, "bit_depth": "float"},
+        "pipeline": [{"node": "upscale", "params": {"scale": 2, "model": "tiny-x2", **node_params}}],
+        "device": "cpu",
+    }
+    return job_from_data(data, "test job")
+
+
+def test_upscale_sequence_writes_frames_with_provenance_and_manifest(tmp_path: Path, model_dir: Path, make_plate) -> None:
+    plate = make_plate()
+    out = str(tmp_path / "out" / "A001_x2.####.exr")
+    summary = run_job(make_job(plate, out))
+    assert summary.count("done") == 5 and not summary.failed
+    frame = read_image(str(tmp_path / "out" / "A001_x2.1003.exr"))
+    assert frame.pixels.shape == (48, 64, 3)
+    assert np.isfinite(frame.pixels).all()
+    header = read_header(str(tmp_path / "out" / "A001_x2.1003.exr"))
+    assert header["reelfix:version"]
+    chain = json.loads(header["reelfix:pipeline"])
+    assert chain == [{"node": "upscale", "params": {"scale": 2, "model": "tiny-x2", "tile": 0, "range_map": True}}]
+    models = json.loads(header["reelfix:models"])
+    assert len(models["tiny-x2"]) == 64
+    assert header["reelfix:provider"] == "CPUExecutionProvider"
+    manifest = json.loads((tmp_path / "out" / "A001_x2.reelfix.json").read_text())
+    assert manifest["summary"] == {"done": 5}
+    assert set(manifest["frames"]) == {"1001", "1002", "1003", "1004", "1005"}
+
+
+def test_rerun_resumes_and_no_resume_redoes(tmp_path: Path, model_dir: Path, make_plate) -> None:
+    plate = make_plate()
+    out = str(tmp_path / "out" / "A.####.exr")
+    job = make_job(plate, out)
+    first = run_job(job, frames="1001-1002")  # an interrupted run: two frames finished
+    assert first.count("done") == 2
+    mtime = os.stat(tmp_path / "out" / "A.1001.exr").st_mtime_ns
+    second = run_job(job)
+    assert (second.count("skipped"), second.count("done")) == (2, 3)
+    assert os.stat(tmp_path / "out" / "A.1001.exr").st_mtime_ns == mtime
+    third = run_job(job, resume=False)
+    assert third.count("done") == 5
+    changed = run_job(make_job(plate, out, range_map=False))  # other parameters: not the same job
+    assert changed.count("done") == 5
+
+
+def test_truncated_frame_mid_sequence_is_named_and_the_rest_written(tmp_path: Path, model_dir: Path, make_plate) -> None:
+    plate = make_plate()
+    bad = tmp_path / "plates" / "A001.1003.exr"
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    out = str(tmp_path / "out" / "A.####.exr")
+    summary = run_job(make_job(plate, out))
+    assert summary.count("done") == 4
+    [failed] = summary.failed
+    assert failed.number == 1003 and "A001.1003.exr" in failed.error
+    assert not (tmp_path / "out" / "A.1003.exr").exists()
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+    manifest = json.loads((tmp_path / "out" / "A.reelfix.json").read_text())
+    assert manifest["frames"]["1003"]["status"] == "failed"
+
+
+def test_gap_is_reported_and_requested_missing_frame_fails(tmp_path: Path, model_dir: Path, make_plate) -> None:
+    plate = make_plate(frames=[1001, 1002, 1004, 1005])
+    out = str(tmp_path / "out" / "A.####.exr")
+    summary = run_job(make_job(plate, out))
+    assert summary.count("done") == 4
+    assert any("gaps in the sequence: 1003" in w for w in summary.warnings)
+    job = make_job(plate, out).model_copy(update={"input": make_job(plate, out).input.model_copy(update={"frames": "1001-1005"})})
+    summary = run_job(job)
+    assert [r.number for r in summary.failed] == [1003]
+    assert "missing" in summary.failed[0].error
+
+
+def test_nan_and_inf_are_replaced_with_a_warning(tmp_path: Path, model_dir: Path, make_plate) -> None:
+    from reelfix.frames.frame import Frame
+    from reelfix.frames.image_io import write_image
+
+    pix = np.full((9, 11, 3), 0.3, np.float32)
+    pix[2, 3] = np.nan
+    pix[4, 5, 1] = np.inf
+    write_image(str(tmp_path / "p" / "n.0001.exr"), Frame(pix, ("R", "G", "B"), "lin_srgb", 1), bit_depth="float")
+    summary = run_job(make_job(str(tmp_path / "p" / "n.####.exr"), str(tmp_path / "o" / "n.####.exr")))
+    assert summary.count("done") == 1
+    assert any("NaN/Inf" in w for w in summary.warnings)
+    assert np.isfinite(read_image(str(tmp_path / "o" / "n.0001.exr")).pixels).all()
+
+
+@pytest.mark.parametrize("size", [(1, 1), (17, 33)])
+def test_tiny_and_odd_frames(tmp_path: Path, model_dir: Path, make_plate, size: tuple[int, int]) -> None:
+    plate = make_plate(frames=[1], height=size[0], width=size[1])
+    summary = run_job(make_job(plate, str(tmp_path / "o" / "A.####.exr")))
+    assert summary.count("done") == 1
+    assert read_image(str(tmp_path / "o" / "A.0001.exr")).pixels.shape == (size[0] * 2, size[1] * 2, 3)
+
+
+def test_alpha_is_carried_and_never_fed_to_the_model(tmp_path: Path, model_dir: Path, make_plate) -> None:
+    plate = make_plate(channels=("R", "G", "B", "A"), frames=[1])
+    run_job(make_job(plate, str(tmp_path / "o" / "A.####.exr")))
+    out = read_image(str(tmp_path / "o" / "A.0001.exr"))
+    assert out.channels == ("R", "G", "B", "A")
+    src = read_image(plate.replace("####", "0001"))
+    alpha = out.pixels[:, :, 3]
+    assert alpha.min() >= src.pixels[:, :, 3].min() - 1e-6 and alpha.max() <= src.pixels[:, :, 3].max() + 1e-6
+    assert abs(float(alpha.mean()) - float(src.pixels[:, :, 3].mean())) < 0.02
+
+
+def test_tiled_equals_whole_frame_through_the_node(tmp_path: Path, model_dir: Path, make_plate) -> None:
+    plate = make_plate(frames=[1], height=70, width=90)
+    run_job(make_job(plate, str(tmp_path / "whole" / "A.####.exr"), tile=512))
+    run_job(make_job(plate, str(tmp_path / "tiled" / "A.####.exr"), tile=24))
+    whole = read_image(str(tmp_path / "whole" / "A.0001.exr")).pixels
+    tiled = read_image(str(tmp_path / "tiled" / "A.0001.exr")).pixels
+    assert np.max(np.abs(whole - tiled)) < 1e-3
+
+
+def test_unwritable_output_folder_is_a_clear_error(tmp_path: Path, model_dir: Path, make_plate) -> None:
+    plate = make_plate(frames=[1])
+    blocker = tmp_path / "file_not_folder"
+    blocker.write_text("x")
+    with pytest.raises((FrameWriteError, JobError)) as info:
+        run_job(make_job(plate, str(blocker / "out" / "A.####.exr")))
+    assert "file_not_folder" in str(info.value)
+
+
+def test_no_input_frames_is_a_job_error(tmp_path: Path, model_dir: Path) -> None:
+    with pytest.raises(Exception) as info:
+        run_job(make_job(str(tmp_path / "nothing" / "A.####.exr"), str(tmp_path / "o" / "A.####.exr")))
+    assert "A.####.exr" in str(info.value)
