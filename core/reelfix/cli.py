@@ -15,10 +15,10 @@ from typing import Any, Callable, Optional
 import typer
 
 from . import __version__, console
-from .errors import ProcessingError, ReelfixError
+from .errors import JobError, ProcessingError, ReelfixError
 from .jobs.load import job_from_data, load_job, rebase
 from .jobs.spec import DEVICES, Job
-from .nodes import NODES
+from .nodes import all_nodes
 from .nodes.spec import NodeSpec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="reelfix: colour-managed film restoration.")
@@ -52,10 +52,12 @@ def _root(
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _execute(job: Job, frames: Optional[str], resume: bool, fail_fast: bool, label: str) -> None:
+def _execute(job: Job, frames: Optional[str], resume: bool, fail_fast: bool, label: str, progress_style: str = "auto") -> None:
     from .pipeline import run_job
 
-    with console.progress_reporter(label) as progress:
+    if progress_style not in console.PROGRESS_STYLES:
+        raise JobError(f"--progress {progress_style}: choose one of {', '.join(console.PROGRESS_STYLES)}")
+    with console.progress_reporter(label, progress_style) as progress:
         summary = run_job(job, frames=frames, resume=resume, fail_fast=fail_fast, progress=progress, warn=console.warning)
     console.print_summary(summary)
     if summary.failed:
@@ -72,6 +74,7 @@ def run(
     device: Optional[str] = typer.Option(None, "--device", help=f"override the job's device: {'|'.join(DEVICES)}"),
     no_resume: bool = typer.Option(False, "--no-resume", help="redo frames already finished"),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="stop at the first failed frame"),
+    progress: str = typer.Option("auto", "--progress", help="auto|bar|plain|json (hosts)|openjd (farm logs)"),
 ) -> None:
     """Run a job file."""
 
@@ -79,7 +82,7 @@ def run(
         job = load_job(job_file)
         if device:
             job = job_from_data({**job.model_dump(mode="json"), "device": device}, f"--device {device}")
-        _execute(job, frames, not no_resume, fail_fast, job_file.name)
+        _execute(job, frames, not no_resume, fail_fast, job_file.name, progress)
 
     _guard(body)
 
@@ -133,14 +136,23 @@ def _node_command(spec: NodeSpec) -> Callable[..., None]:
     return command
 
 
-for _spec in NODES:
-    app.command(name=_spec.name, help=_spec.help)(_node_command(_spec))
+def _register_node_commands() -> None:
+    try:
+        specs = all_nodes()
+    except ReelfixError as exc:  # a broken plugin must not take the whole CLI down
+        console.error(exc)
+        from .nodes import BUILTIN as specs
+    for spec in specs:
+        app.command(name=spec.name, help=spec.help)(_node_command(spec))
+
+
+_register_node_commands()
 
 
 @app.command()
 def nodes(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """List every node with its parameters, types, defaults and help."""
-    described = [s.describe() for s in NODES]
+    described = [s.describe() for s in _guard(all_nodes)]
     if as_json:
         console.out.print_json(json.dumps(described))
         return
@@ -187,9 +199,10 @@ def demo(out: Path = typer.Option(Path("demo_out"), "--out", help="folder for th
     )
 
 
-from . import cli_models  # noqa: E402  (registers `reelfix models ...` on models_app)
+# Sub-command modules register themselves on `app` / `models_app` when imported.
+from . import cli_conform, cli_farm, cli_models  # noqa: E402
 
-__all__ = ["app", "main", "cli_models"]
+__all__ = ["app", "main", "cli_conform", "cli_farm", "cli_models"]
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from contextlib import contextmanager
@@ -28,10 +29,43 @@ def warning(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}" if err.is_terminal else f"warning: {message}", soft_wrap=True)
 
 
+PROGRESS_STYLES = ("auto", "bar", "plain", "json", "openjd")
+
+
+def _json_lines(label: str) -> ProgressFn:
+    """One JSON object per frame on stderr, for host adapters (Nuke, Resolve) to parse."""
+
+    def emit(result: FrameResult, done: int, total: int) -> None:
+        record = {"event": "frame", "frame": result.number, "status": result.status, "done": done, "total": total,
+                  "path": result.path, "seconds": round(result.seconds, 3)}
+        if result.error:
+            record["error"] = result.error
+        print(json.dumps(record), file=sys.stderr, flush=True)
+
+    return emit
+
+
+def _openjd_lines(label: str) -> ProgressFn:
+    """`openjd_progress:` / `openjd_status:` lines on stdout, read by the OpenJD runtime and Deadline Cloud."""
+
+    def emit(result: FrameResult, done: int, total: int) -> None:
+        print(f"openjd_status: {label}: frame {result.number} {result.status}", flush=True)
+        print(f"openjd_progress: {100.0 * done / max(total, 1):.1f}", flush=True)
+        if result.error:
+            print(f"frame {result.number} failed: {result.error}", file=sys.stderr, flush=True)
+
+    return emit
+
+
 @contextmanager
-def progress_reporter(label: str) -> Iterator[ProgressFn]:
-    """A progress callback: a live bar with frames/s and ETA on a terminal, else one line per frame."""
-    if err.is_terminal:
+def progress_reporter(label: str, style: str = "auto") -> Iterator[ProgressFn]:
+    """A progress callback: a live bar with frames/s and ETA on a terminal, else one line per
+    frame; `json` and `openjd` give machine-readable lines for hosts and farms."""
+    if style == "json":
+        yield _json_lines(label)
+    elif style == "openjd":
+        yield _openjd_lines(label)
+    elif style == "bar" or (style == "auto" and err.is_terminal):
         bar = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

@@ -1,23 +1,61 @@
 """Restoration nodes: one module per node, each a `NodeSpec` plus its runner.
 
-The registry is an explicit tuple (no import-time scanning): add a node by writing its
-module and listing its spec here.
+Built-in nodes are listed explicitly in `BUILTIN` (no directory scanning). Studios add
+their own nodes without touching reelfix: a module exposing `NODES` (a sequence of
+NodeSpec) is loaded from the `reelfix.nodes` entry-point group of installed packages, or
+named in `REELFIX_PLUGINS` (comma-separated module names). Plugins load on first use.
 """
 
 from __future__ import annotations
 
-from ..errors import JobError
+import importlib
+import os
+from functools import lru_cache
+from importlib.metadata import entry_points
+
+from ..errors import JobError, UserError
 from .spec import NodeSpec
 from .upscale import SPEC as UPSCALE
 
-NODES: tuple[NodeSpec, ...] = (UPSCALE,)
+BUILTIN: tuple[NodeSpec, ...] = (UPSCALE,)
+
+
+def _plugin_specs(module_name: str, origin: str) -> tuple[NodeSpec, ...]:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(f"cannot load node plugin '{module_name}' ({origin}): {exc}", hint="fix or unset it") from None
+    specs = tuple(getattr(module, "NODES", ()))
+    if not specs or not all(isinstance(s, NodeSpec) for s in specs):
+        raise UserError(f"node plugin '{module_name}' ({origin}) has no NODES list of NodeSpec")
+    return specs
+
+
+@lru_cache(maxsize=None)
+def _all(plugins: str) -> tuple[NodeSpec, ...]:
+    found = list(BUILTIN)
+    for ep in entry_points(group="reelfix.nodes"):
+        found.extend(_plugin_specs(ep.value, f"entry point {ep.name}"))
+    for name in filter(None, (p.strip() for p in plugins.split(","))):
+        found.extend(_plugin_specs(name, "REELFIX_PLUGINS"))
+    names = [s.name for s in found]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UserError(f"node name(s) declared twice: {', '.join(duplicates)}", hint="rename the plugin's nodes")
+    return tuple(found)
+
+
+def all_nodes() -> tuple[NodeSpec, ...]:
+    """Built-in nodes followed by plugin nodes."""
+    return _all(os.environ.get("REELFIX_PLUGINS", ""))
 
 
 def get_node(name: str, where: str = "pipeline") -> NodeSpec:
-    for spec in NODES:
+    nodes = all_nodes()
+    for spec in nodes:
         if spec.name == name:
             return spec
     raise JobError(
         f"{where}: unknown node '{name}'",
-        hint=f"known nodes: {', '.join(s.name for s in NODES)}; see `reelfix nodes`",
+        hint=f"known nodes: {', '.join(s.name for s in nodes)}; see `reelfix nodes`",
     )

@@ -1,0 +1,1 @@
+"""Benchmarks: one script per question; `make bench` runs them all into docs/BENCHMARKS.md."""

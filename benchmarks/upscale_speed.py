@@ -1,0 +1,81 @@
+"""Question: how close does `reelfix upscale` (EXR in, EXR out, colour-managed, tiled) come
+to the bare ONNX Runtime call of the same model, and how does ONNX Runtime compare with the
+ncnn runtime on the same SPAN weights? Same frames, same run, same thread count.
+
+Goals (CPU): end-to-end within 1.10x of the bare model call; ORT >= 1.25x faster than ncnn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+
+import numpy as np
+
+from benchmarks.common import CACHE, median_time, photo_frame, span_ncnn_files
+from benchmarks.ncnn_peer import run_ncnn
+from reelfix import colour
+from reelfix.frames.frame import Frame
+from reelfix.frames.image_io import write_image
+from reelfix.jobs.load import job_from_data
+from reelfix.models.catalog import find_model, verify
+from reelfix.pipeline import run_job
+from reelfix.runtime.providers import default_threads
+from reelfix.runtime.session import get_session
+
+
+def main(height: int, width: int, frames: int, model: str) -> dict[str, float]:
+    work = CACHE / "upscale_speed"
+    shutil.rmtree(work, ignore_errors=True)
+    numbers = list(range(1001, 1001 + frames))
+    srgb = {n: photo_frame(height, width, i) for i, n in enumerate(numbers)}
+    for n in numbers:  # the plate: scene-linear half EXR, as a compositor has it
+        lin = colour.convert(srgb[n], "srgb_tx", "lin_srgb")
+        write_image(str(work / f"in/plate.{n}.exr"), Frame(lin, ("R", "G", "B"), "lin_srgb", n), compression="zip")
+    scale = int(model.split("x")[-1])
+    job = job_from_data(
+        {
+            "input": {"path": str(work / "in/plate.####.exr"), "colorspace": "lin_srgb"},
+            "output": {"path": str(work / "out/plate.####.exr"), "compression": "zip"},
+            "pipeline": [{"node": "upscale", "params": {"scale": scale, "model": model}}],
+            "device": "cpu",
+        },
+        "benchmark",
+    )
+    run_job(job, frames=str(numbers[0]), resume=False)  # warm-up: model load, first-call set-up
+    t0 = time.perf_counter()
+    summary = run_job(job, resume=False)
+    e2e = (time.perf_counter() - t0) / frames
+    if summary.failed:
+        raise SystemExit(f"benchmark run failed: {summary.failed[0].error}")
+
+    entry = find_model(model)
+    session = get_session(verify(entry), entry.card, "cpu")
+    inputs = [np.ascontiguousarray(srgb[n].transpose(2, 0, 1))[None] for n in numbers]
+    session.run(inputs[0])
+    bare = sum(median_time(lambda x=x: session.run(x), 1) for x in inputs) / frames
+
+    param, bin_ = span_ncnn_files(model)
+    threads = default_threads()
+    run_ncnn(param, bin_, inputs[0][0], threads)
+    ncnn = sum(median_time(lambda x=x: run_ncnn(param, bin_, x[0], threads), 1) for x in inputs) / frames
+    return {
+        "e2e_s": e2e,
+        "bare_s": bare,
+        "ncnn_s": ncnn,
+        "e2e_over_bare": e2e / bare,
+        "ncnn_over_ort": ncnn / bare,
+        "threads": threads,
+        "provider": ",".join(summary.providers),
+    }
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--height", type=int, default=540)
+    ap.add_argument("--width", type=int, default=960)
+    ap.add_argument("--frames", type=int, default=3)
+    ap.add_argument("--model", default="span-x2")
+    a = ap.parse_args()
+    print(main(a.height, a.width, a.frames, a.model))

@@ -1,0 +1,1 @@
+"""`reelfix conform ...` (OTIO timeline conform). Filled in by the Resolve/conform work (issue 7)."""
