@@ -145,3 +145,42 @@ def test_no_input_frames_is_a_job_error(tmp_path: Path, model_dir: Path) -> None
     with pytest.raises(Exception) as info:
         run_job(make_job(str(tmp_path / "nothing" / "A.####.exr"), str(tmp_path / "o" / "A.####.exr")))
     assert "A.####.exr" in str(info.value)
+
+
+def test_metadata_travels_from_input_to_output(tmp_path: Path, model_dir: Path) -> None:
+    from fractions import Fraction
+
+    from reelfix.frames.frame import Frame
+    from reelfix.frames.image_io import write_image
+
+    meta = {"smpte:TimeCode": "01:00:00:00", "PixelAspectRatio": 2.0, "studio:shot": "A001_C003", "FramesPerSecond": Fraction(24000, 1001)}
+    write_image(str(tmp_path / "p" / "m.1001.exr"), Frame(np.full((8, 8, 3), 0.2, np.float32), ("R", "G", "B"), "lin_srgb", 1001, meta))
+    run_job(make_job(str(tmp_path / "p" / "m.####.exr"), str(tmp_path / "o" / "m.####.exr")))
+    header = read_header(str(tmp_path / "o" / "m.1001.exr"))
+    assert header["smpte:TimeCode"] == "01:00:00:00"
+    assert header["PixelAspectRatio"] == pytest.approx(2.0)
+    assert header["studio:shot"] == "A001_C003"
+
+
+def test_movie_in_exr_out_and_exr_in_prores_out(tmp_path: Path, model_dir: Path, make_plate) -> None:
+    from fractions import Fraction
+
+    from reelfix.frames.movie_io import MovieReader
+
+    plate = make_plate(frames=range(1, 4), height=16, width=24)
+    mov = str(tmp_path / "o" / "clip.mov")
+    data = {
+        "input": {"path": plate, "colorspace": "lin_srgb"},
+        "output": {"path": mov},
+        "pipeline": [{"node": "upscale", "params": {"scale": 2, "model": "tiny-x2"}}],
+        "device": "cpu",
+    }
+    summary = run_job(job_from_data(data, "t"))
+    assert summary.count("done") == 3
+    with MovieReader(mov) as reader:
+        assert (reader.frame_count, reader.width, reader.height) == (3, 48, 32)
+        assert reader.fps == Fraction(24)
+    back = {**data, "input": {"path": mov}, "output": {"path": str(tmp_path / "o2" / "f.####.exr")}}
+    summary = run_job(job_from_data(back, "t"))
+    assert summary.count("done") == 3
+    assert read_image(str(tmp_path / "o2" / "f.0002.exr")).pixels.shape == (64, 96, 3)

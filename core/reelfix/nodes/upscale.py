@@ -21,6 +21,9 @@ from ..runtime.session import ModelSession, get_session
 from ..tiling import run_tiled, tile_size_for_budget
 from .spec import NodeContext, NodeSpec, Param, Window
 
+FEATHER = 8  # input pixels of cross-fade between tiles, beyond the model's receptive field
+
+
 class Upscaler:
     """The per-job upscale runner: the model is found, verified and loaded once."""
 
@@ -76,16 +79,25 @@ class Upscaler:
         else:
             x = np.clip(x, *card.input_range)
         chw = np.ascontiguousarray(x.transpose(2, 0, 1))
+        overlap = card.receptive_field + FEATHER
         tile = self.params["tile"] or tile_size_for_budget(
             self.ctx.max_memory,
             card.bytes_per_pixel,
-            overlap=card.overlap,
+            overlap=overlap,
             scale=card.scale,
             channels=3,
             frame_hw=(rgb.shape[0], rgb.shape[1]),
             multiple_of=card.multiple_of,
         )
-        y = run_tiled(self.session.run, chw, scale=card.scale, tile=tile, overlap=card.overlap, multiple_of=card.multiple_of)
+        y = run_tiled(
+            self.session.run,
+            chw,
+            scale=card.scale,
+            tile=tile,
+            overlap=overlap,
+            multiple_of=card.multiple_of,
+            receptive_field=card.receptive_field,
+        )
         y = np.ascontiguousarray(y.transpose(1, 2, 0))
         if self.range_map is not None:
             y = self.range_map.inverse(y)
