@@ -75,11 +75,18 @@ def run(
     no_resume: bool = typer.Option(False, "--no-resume", help="redo frames already finished"),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="stop at the first failed frame"),
     progress: str = typer.Option("auto", "--progress", help="auto|bar|plain|json (hosts)|openjd (farm logs)"),
+    path_mapping_rules: Optional[Path] = typer.Option(
+        None, "--path-mapping-rules", help="OpenJD path mapping rules (JSON) applied to the job's input and output paths"
+    ),
 ) -> None:
     """Run a job file."""
 
     def body() -> None:
         job = load_job(job_file)
+        if path_mapping_rules:
+            from .farm.openjd import load_path_mapping_rules, map_job
+
+            job = map_job(job, load_path_mapping_rules(path_mapping_rules))
         if device:
             job = job_from_data({**job.model_dump(mode="json"), "device": device}, f"--device {device}")
         _execute(job, frames, not no_resume, fail_fast, job_file.name, progress)
@@ -196,6 +203,7 @@ def demo(out: Path = typer.Option(Path("demo_out"), "--out", help="folder for th
         f" (gain {r['gain_db']:+.2f} dB), provider {r['provider']}\n"
         f"  before/after: {out / 'compare'}; summary: {out / 'summary.json'}; took {r['seconds']:.1f}s",
         markup=False,
+        soft_wrap=True,
     )
 
 

@@ -1,1 +1,87 @@
-"""`reelfix farm ...` (render-farm job files). Filled in by the farm work (issue 8)."""
+"""`reelfix farm openjd|deadline`: render-farm job files for a job (see docs/farm.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import console
+from .cli import _guard, app
+from .frames.sequence import format_ranges
+
+farm_app = typer.Typer(no_args_is_help=True, help="Render-farm jobs: Open Job Description (Deadline Cloud) and Deadline 10.")
+app.add_typer(farm_app, name="farm")
+
+CHUNK_HELP = "frames per task"
+EXE_HELP = "reelfix on the workers (default: this reelfix, by absolute path; `reelfix` if it is on the workers' PATH)"
+
+
+def _say(text: str) -> None:
+    console.out.print(text, markup=False, soft_wrap=True)
+
+
+def _report_frames(frames: list[int], missing: list[int]) -> None:
+    _say(f"frames: {format_ranges(frames)} ({len(frames)})")
+    if missing:
+        console.warning(f"input frames {format_ranges(missing)} do not exist: the farm job leaves them out")
+
+
+@farm_app.command("openjd")
+def openjd_cmd(
+    job_file: Path = typer.Argument(..., help="job file (.yaml/.yml/.json)"),
+    chunk: int = typer.Option(10, "--chunk", "-c", help=CHUNK_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="template to write (default: JOB.template.yaml beside the job)"),
+    executable: Optional[str] = typer.Option(None, "--executable", help=EXE_HELP),
+    name: Optional[str] = typer.Option(None, "--name", help="job name shown by the farm"),
+) -> None:
+    """Open Job Description template (Deadline Cloud, `openjd run`) with chunked frames."""
+    from .farm.openjd import STEP_NAME, write_openjd
+
+    def body() -> None:
+        out = output or job_file.with_name(f"{job_file.stem}.template.yaml")
+        files = write_openjd(job_file, out, chunk=chunk, executable=executable, name=name)
+        _say(f"wrote {files.template}\n  and {files.job_file} (the job the tasks run, absolute paths)")
+        _report_frames(files.farm.frames, files.farm.missing)
+        _say(f"run it here: openjd run {files.template} --step {STEP_NAME}")
+        if files.template.name in ("template.yaml", "template.json"):
+            _say(f"Deadline Cloud: deadline bundle submit {files.template.parent}")
+        else:
+            _say("Deadline Cloud: write the template as template.yaml in its own folder to submit that folder as a job bundle")
+
+    _guard(body)
+
+
+@farm_app.command("deadline")
+def deadline_cmd(
+    job_file: Path = typer.Argument(..., help="job file (.yaml/.yml/.json)"),
+    chunk: int = typer.Option(10, "--chunk", "-c", help=CHUNK_HELP),
+    output: Path = typer.Option(Path("deadline"), "--output", "-o", help="folder for the Deadline files"),
+    executable: Optional[str] = typer.Option(None, "--executable", help=EXE_HELP),
+    name: Optional[str] = typer.Option(None, "--name", help="job name shown in the Deadline Monitor"),
+    pool: Optional[str] = typer.Option(None, "--pool", help="Deadline pool"),
+    group: Optional[str] = typer.Option(None, "--group", help="Deadline group"),
+    priority: Optional[int] = typer.Option(None, "--priority", help="Deadline priority (0-100)"),
+    submit: bool = typer.Option(False, "--submit", help="submit with deadlinecommand now"),
+    deadlinecommand: Optional[str] = typer.Option(None, "--deadlinecommand", help="path of deadlinecommand (default: $DEADLINE_PATH or PATH)"),
+) -> None:
+    """Deadline 10 CommandLine-plugin job: job info, plugin info and submit scripts."""
+    from .farm import deadline
+
+    def body() -> None:
+        files = deadline.write_deadline(
+            job_file, output, chunk=chunk, executable=executable, name=name, pool=pool, group=group, priority=priority
+        )
+        _say(f"wrote {files.folder}: {', '.join(p.name for p in files.job_infos)}, {files.plugin_info.name}, submit.sh, submit.bat")
+        _say(f"  and {files.job_file} (the job the tasks run, absolute paths)")
+        _report_frames(files.farm.frames, files.farm.missing)
+        if len(files.farm.runs()) > deadline.MAX_JOBS:
+            console.warning(f"{len(files.farm.runs())} separate runs of frames: one job with one frame per task (ChunkSize=1)")
+        if submit:
+            for text in deadline.submit(files, deadlinecommand):
+                _say(text)
+        else:
+            _say(f"submit: sh {files.folder / 'submit.sh'}  (Windows: {files.folder / 'submit.bat'})")
+
+    _guard(body)

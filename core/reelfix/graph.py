@@ -53,7 +53,9 @@ class Graph:
         self.prefetch = prefetch
         self.total_radius = sum(self.radii)
         self.cache: list[dict[int, Frame | Future[Frame]]] = [{} for _ in range(len(self.runners) + 1)]
-        self.bad_inputs: dict[int, str] = {}
+        self.bad_inputs: dict[int, FrameReadError] = {}
+        # (level, number) of frames computed from a window that left out an unreadable input
+        self.incomplete: set[tuple[int, int]] = set()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelfix-read")
 
     def close(self) -> None:
@@ -86,13 +88,15 @@ class Graph:
         if isinstance(cached, Frame):
             return cached
         if level == 0:
+            if number in self.bad_inputs:
+                raise self.bad_inputs[number]
             if cached is None:
                 self._submit_read(number)
                 cached = self.cache[0][number]
             try:
                 frame = cached.result()
             except FrameReadError as exc:
-                self.bad_inputs[number] = exc.reason
+                self.bad_inputs[number] = exc
                 del self.cache[0][number]
                 raise
             self.cache[0][number] = frame
@@ -105,9 +109,14 @@ class Graph:
                 if m == number:
                     raise
                 self.warn(f"frame {number}: neighbour {m} is unreadable and was left out of the window")
+                self.incomplete.add((level, number))
         if number not in frames:
             frames[number] = self.get(level - 1, number)
         out = self.runners[level - 1].process(Window(number, frames))
+        r = self.radii[level - 1]
+        left_out = level == 1 and any(m in self.bad_inputs for m in range(number - r, number + r + 1))
+        if left_out or any((level - 1, m) in self.incomplete for m in frames):
+            self.incomplete.add((level, number))
         if level < len(self.runners):  # final frames go straight to the writer, never cached
             self.cache[level][number] = out
         return out

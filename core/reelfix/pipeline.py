@@ -280,6 +280,9 @@ def _render(
             attrs = frame_attributes(
                 job_hash_value=jhash, chain=chain, source=job.input.path, number=n, in_space=in_space, out_space=out_space
             )
+            if (len(graph.runners), n) in graph.incomplete:
+                # made without an unreadable neighbour: not this job's frame, so a rerun redoes it
+                attrs["reelfix:job_hash"] = "incomplete-window"
             pending.append((writer.submit(write, frame, attrs), result, t0))
             del frame
             graph.release_before(n + 1)

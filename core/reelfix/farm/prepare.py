@@ -1,0 +1,193 @@
+"""What every farm format needs from a job: the job checked for farm use, its frames, the
+job file the workers run, and the reelfix executable they call.
+
+A farm task runs ``reelfix run JOB --frames A-B``: it writes frames A..B and reads their
+temporal neighbours from the whole input range, so chunks of one job give the same frames,
+bit for bit, as one local run. For that the farm job must:
+
+* name every path absolutely (tasks run in a scratch folder on another machine): the farm
+  job file is the job re-written with absolute paths (relative ones taken from the job
+  file's folder, as ``reelfix run`` does);
+* write an image sequence, never a movie (a movie is written whole by one process);
+* not write over its own input (a task would read neighbours another task replaced);
+* keep its frames inside its output folder (no ``..`` after a named folder in the output
+  path): ``job files cannot write outside their output folder``;
+* chunk over the frames that exist: a task asked for a missing input frame fails, so the
+  farm frame list is the job's range (or every frame found) less the frames not on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+import yaml
+
+from ..errors import JobError, UserError
+from ..frames.sequence import SequencePattern, format_ranges, parse_frame_range
+from ..frames.source import is_movie, open_source
+from ..jobs.load import load_job
+from ..jobs.spec import Job
+
+FARM_JOB_HEADER = (
+    "# reelfix farm job: written by `reelfix farm`, every path absolute.\n"
+    "# Each farm task runs: reelfix run THIS_FILE --frames A-B\n"
+)
+
+
+@dataclass(frozen=True)
+class FarmJob:
+    """A job checked for the farm, with the frames its tasks will write."""
+
+    source: Path
+    job: Job
+    frames: list[int]
+    missing: list[int] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """A short label for farm monitors: the output's name without the frame number."""
+        base = Path(self.job.output.path).name
+        stem = base.split("#")[0].split("%")[0].rstrip("._-") if SequencePattern.parse(base).is_sequence else Path(base).stem
+        return f"reelfix {stem or self.source.stem}"
+
+    def runs(self) -> list[tuple[int, int]]:
+        """The frames as contiguous (first, last) runs."""
+        return contiguous_runs(self.frames)
+
+
+def contiguous_runs(frames: list[int]) -> list[tuple[int, int]]:
+    """``[1, 2, 3, 7, 8]`` -> ``[(1, 3), (7, 8)]``."""
+    runs: list[tuple[int, int]] = []
+    for n in sorted(set(frames)):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def range_expression(frames: list[int]) -> str:
+    """Frames as a range expression both OpenJD and Deadline read: ``"1001-1005,1008,1010-1012"``."""
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in contiguous_runs(frames))
+
+
+def prepare(job_file: str | Path) -> FarmJob:
+    """Load a job with the normal loader (unknown keys are refused) and check it for farm use."""
+    path = Path(job_file)
+    job = load_job(path)
+    raw_output = _raw_output_path(path)
+    _check_output(path, job, raw_output)
+    frames, missing = _frames(path, job)
+    return FarmJob(path.resolve(), job, frames, missing)
+
+
+def _raw_output_path(path: Path) -> str:
+    """output.path exactly as the job file writes it (the loader already validated the file)."""
+    text = path.read_text()
+    data: Any = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    return str(data["output"]["path"])
+
+
+def _climbs_out(raw: str) -> str | None:
+    """The named folder that a ``..`` after it leaves, if any (``renders/../../x`` -> ``renders``).
+    Leading ``..`` only say where the folder is (``../renders/A.####.exr`` is fine)."""
+    windows = "\\" in raw or (len(raw) > 1 and raw[1] == ":")
+    path = PureWindowsPath(raw) if windows else PurePosixPath(raw)
+    named: list[str] = []
+    for part in path.parent.parts[1 if path.anchor else 0 :]:
+        if part == ".." and named:
+            return named[-1]
+        if part not in ("..", "."):
+            named.append(part)
+    return None
+
+
+def _check_output(path: Path, job: Job, raw_output: str) -> None:
+    out = job.output.path
+    if is_movie(out):
+        raise JobError(
+            f"{path}: output {out} is a movie; farm tasks write frames of an image sequence",
+            hint="write an image sequence (e.g. out/A001.####.exr) on the farm and make the movie from it afterwards",
+        )
+    pattern = SequencePattern.parse(out)
+    if not pattern.is_sequence:
+        raise JobError(
+            f"{path}: output {out} names a single file; farm tasks each write their own frames",
+            hint="put the frame number in the output name: e.g. out/A001.####.exr",
+        )
+    left = _climbs_out(raw_output)
+    if left is not None:
+        raise JobError(
+            f"{path}: output {raw_output!r}: job files cannot write outside their output folder "
+            f"('..' leaves '{left}')",
+            hint=f"name the output folder directly: {os.path.normpath(out)}",
+        )
+    if _same_files(pattern, SequencePattern.parse(job.input.path)):
+        raise JobError(
+            f"{path}: the output {out} is the input; farm tasks would read neighbours other tasks already replaced",
+            hint="write to another folder or file name",
+        )
+
+
+def _same_files(a: SequencePattern, b: SequencePattern) -> bool:
+    """Whether two patterns name the same files (``A.####.exr`` and ``A.%04d.exr`` do)."""
+    def key(p: SequencePattern) -> tuple[object, ...]:
+        return (p.is_sequence, os.path.normcase(os.path.normpath(p.directory or ".")), p.prefix, p.suffix, p.padding)
+
+    return key(a) == key(b)
+
+
+def _frames(path: Path, job: Job) -> tuple[list[int], list[int]]:
+    source = open_source(job.input.path, job.input.colorspace)
+    try:
+        found = list(source.numbers)
+    finally:
+        source.close()
+    requested = parse_frame_range(job.input.frames) if job.input.frames else found
+    found_set = set(found)
+    frames = [n for n in requested if n in found_set]
+    if not frames:
+        raise JobError(
+            f"{path}: none of the input frames {job.input.frames or ''} exist ({job.input.path})",
+            hint=f"frames found: {format_ranges(found) or 'none'}",
+        )
+    return frames, [n for n in requested if n not in found_set]
+
+
+def farm_job_data(farm: FarmJob) -> dict[str, Any]:
+    """The job as the farm runs it: every path absolute, nothing else changed."""
+    return farm.job.model_dump(mode="json", exclude_none=True)
+
+
+def write_farm_job(farm: FarmJob, dest: Path) -> Path:
+    """Write the farm job file (YAML, absolute paths) and check it loads back as the same job."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.resolve() == farm.source:
+        raise UserError(f"{dest} is the job file itself", hint="write the farm files to another folder or name")
+    dest.write_text(FARM_JOB_HEADER + yaml.safe_dump(farm_job_data(farm), sort_keys=False, allow_unicode=True))
+    if load_job(dest) != farm.job:
+        raise JobError(f"{dest}: the farm job does not load back as {farm.source}", hint="report this as a reelfix bug")
+    return dest.resolve()
+
+
+def find_executable(explicit: str | None = None) -> str:
+    """The reelfix executable tasks call: `explicit`, else the one installed beside this
+    Python (the venv's ``bin/reelfix`` or ``Scripts\\reelfix.exe``), else ``reelfix`` on PATH."""
+    if explicit:
+        return explicit
+    beside = Path(sys.executable).with_name("reelfix.exe" if os.name == "nt" else "reelfix")
+    if beside.is_file():
+        return os.path.abspath(beside)
+    found = shutil.which("reelfix")
+    if found:
+        return os.path.abspath(found)
+    raise UserError(
+        f"cannot find the reelfix executable beside {sys.executable} or on PATH",
+        hint="install reelfix in this environment (`make install` or `pip install reelfix[farm]`) or pass --executable",
+    )
