@@ -26,7 +26,7 @@ def test_version_and_nodes() -> None:
     scale = next(p for p in upscale["params"] if p["name"] == "scale")
     assert scale == {"name": "scale", "type": "int", "default": 2, "help": "upscale factor", "choices": [2, 3, 4]}
     r = reelfix("upscale", "--help")
-    assert "--scale" in r.stdout and "--range-map" in r.stdout
+    assert "--scale" in r.stdout and "--highlights" in r.stdout
 
 
 def test_run_job_file_and_exit_codes(tmp_path: Path, model_dir: Path, make_plate) -> None:

@@ -37,7 +37,7 @@ def test_upscale_sequence_writes_frames_with_provenance_and_manifest(tmp_path: P
     header = read_header(str(tmp_path / "out" / "A001_x2.1003.exr"))
     assert header["reelfix:version"]
     chain = json.loads(header["reelfix:pipeline"])
-    assert chain == [{"node": "upscale", "params": {"scale": 2, "model": "tiny-x2", "tile": 0, "range_map": True}}]
+    assert chain == [{"node": "upscale", "params": {"scale": 2, "model": "tiny-x2", "tile": 0, "highlights": "rolloff"}}]
     models = json.loads(header["reelfix:models"])
     assert len(models["tiny-x2"]) == 64
     assert header["reelfix:provider"] == "CPUExecutionProvider"
@@ -58,7 +58,7 @@ def test_rerun_resumes_and_no_resume_redoes(tmp_path: Path, model_dir: Path, mak
     assert os.stat(tmp_path / "out" / "A.1001.exr").st_mtime_ns == mtime
     third = run_job(job, resume=False)
     assert third.count("done") == 5
-    changed = run_job(make_job(plate, out, range_map=False))  # other parameters: not the same job
+    changed = run_job(make_job(plate, out, highlights="split"))  # other parameters: not the same job
     assert changed.count("done") == 5
 
 

@@ -23,8 +23,8 @@ from .jobs.load import load_job
 from .pipeline import run_job
 from .resize import resize
 
-FRAMES = range(1001, 1009)
-CROP = (192, 256)  # ground-truth height, width
+FRAMES = range(1001, 1013)
+CROP = (240, 320)  # ground-truth height, width
 SCALE = 2
 GRAIN = 0.006
 

@@ -352,7 +352,10 @@ def write_image(
         spec.attribute("oiio:UnassociatedAlpha", 1)  # data is written as given: no un-premultiply
     for name, value in enc.items():
         spec.attribute(name, value)
-    _write_atomic(p, spec, _encode_pixels(frame.pixels, bits))
+    data = _encode_pixels(frame.pixels, bits)
+    if pixel_type == "half":  # numpy's vectorised float16 cast beats OIIO's per-pixel conversion;
+        data = np.clip(data, -65504.0, 65504.0).astype(np.float16)  # finite values stay finite
+    _write_atomic(p, spec, data)
 
 
 def _write_atomic(path: str, spec: oiio.ImageSpec, data: np.ndarray) -> None:

@@ -21,6 +21,44 @@ from ..runtime.session import ModelSession, get_session
 from ..tiling import run_tiled, tile_size_for_budget
 from .spec import NodeContext, NodeSpec, Param, Window
 
+def local_range(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel minimum and maximum over each 3x3 neighbourhood (edges repeated)."""
+    pad = np.pad(img, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = img.shape[:2]
+    shifts = [pad[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)]
+    return np.minimum.reduce(shifts), np.maximum.reduce(shifts)
+
+
+def bound_outside_band(
+    result: np.ndarray, mapped: np.ndarray, source: np.ndarray, scale: int, knees: tuple[float, float], valid: tuple[float, float]
+) -> np.ndarray:
+    """Tame the inverse range map where it is steep.
+
+    Outside the range map's identity band a small model error (in a highlight, a deep
+    negative) would come back magnified, even to infinity. Those output pixels are held to
+    the min/max of the 3x3 input neighbourhood they come from; and where the source itself
+    is outside the model's valid range (scene-linear highlights > 1, negatives) the model
+    has nothing to add, so the output there is the source resized (bicubic). Pixels inside
+    the band (nearly all of a normal frame) are exactly the model's.
+    """
+    flat = mapped.reshape(-1)
+    idx = np.flatnonzero((flat > np.float32(knees[1])) | (flat < np.float32(knees[0])))
+    if not idx.size:
+        return result
+    lo, hi = local_range(source)
+    out_w, channels = result.shape[1], result.shape[2]
+    row, rest = np.divmod(idx, out_w * channels)
+    col, ch = np.divmod(rest, channels)
+    src_idx = ((row // scale) * source.shape[1] + (col // scale)) * channels + ch
+    values = result.reshape(-1)
+    values[idx] = np.clip(values[idx], lo.reshape(-1)[src_idx], hi.reshape(-1)[src_idx])
+    if (source > valid[1]).any() or (source < valid[0]).any():
+        plain = resize(source, result.shape[0], result.shape[1], "catmull-rom")
+        outside = (plain > valid[1]) | (plain < valid[0])
+        result[outside] = plain[outside]
+    return result
+
+
 FEATHER = 8  # input pixels of cross-fade between tiles, beyond the model's receptive field
 
 
@@ -41,7 +79,8 @@ class Upscaler:
                 hint=f"set scale: {card.scale} or choose another model (`reelfix models list`)",
             )
         self.session: ModelSession = get_session(verify(self.entry), card, ctx.device)
-        self.range_map = colour.RangeMap(*card.input_range) if params["range_map"] else None
+        self.highlights = params["highlights"]
+        self.range_map = colour.RangeMap(*card.input_range)
 
     def provenance(self) -> dict[str, Any]:
         card = self.entry.card
@@ -73,11 +112,11 @@ class Upscaler:
         grey = rgb.shape[2] == 1
         if grey:
             rgb = np.repeat(rgb, 3, axis=2)
-        x = colour.convert(rgb, space, card.colorspace) if space else np.array(rgb, dtype=np.float32)
-        if self.range_map is not None:
-            x = self.range_map.forward(x)
+        x_space = colour.convert(rgb, space, card.colorspace) if space else np.array(rgb, dtype=np.float32)
+        if self.highlights == "rolloff":
+            x = self.range_map.forward(x_space)
         else:
-            x = np.clip(x, *card.input_range)
+            x = np.clip(x_space, *card.input_range)
         chw = np.ascontiguousarray(x.transpose(2, 0, 1))
         overlap = card.receptive_field + FEATHER
         tile = self.params["tile"] or tile_size_for_budget(
@@ -99,8 +138,14 @@ class Upscaler:
             receptive_field=card.receptive_field,
         )
         y = np.ascontiguousarray(y.transpose(1, 2, 0))
-        if self.range_map is not None:
-            y = self.range_map.inverse(y)
+        if self.highlights == "rolloff":
+            y = bound_outside_band(
+                self.range_map.inverse(y), y, x_space, card.scale, self.range_map.knees, card.input_range
+            )
+        elif self.highlights == "split":
+            residual = x_space - x  # the part outside the model's range: zero almost everywhere
+            if residual.any():
+                y += resize(residual, y.shape[0], y.shape[1], "catmull-rom")
         y = colour.convert(y, card.colorspace, space) if space else y
         return y.mean(axis=2, keepdims=True) if grey else y
 
@@ -114,10 +159,13 @@ SPEC = NodeSpec(
         Param("model", str, "", "model name or .onnx path; empty = the built-in model for the scale"),
         Param("tile", int, 0, "tile size in input pixels; 0 = from the memory budget", min=0),
         Param(
-            "range_map",
-            bool,
-            True,
-            "map values outside the model's range (highlights > 1, negatives) reversibly into it instead of clipping",
+            "highlights",
+            str,
+            "rolloff",
+            "values outside the model's range (scene-linear highlights > 1, negatives): 'rolloff' maps them reversibly "
+            "into range for the model and back, out-of-range areas resized from the source; 'split' gives the model "
+            "the in-range part and adds the rest back resized; 'clip' clips (loses highlights). See docs/BENCHMARKS.md",
+            choices=("split", "rolloff", "clip"),
         ),
     ),
     factory=lambda params, ctx: Upscaler(params, ctx),
