@@ -1,0 +1,69 @@
+"""A stand-in for the `reelfix` executable (fast, no pixels): the commands the Resolve adapter uses.
+
+    check-pipeline FILE --json     echo the (JSON) pipeline with output defaults
+    nodes --json                   one node declaration
+    run JOB --progress json        touch each output frame, one JSON progress line per frame on stderr
+    farm KIND JOB --chunk N -o T   write T
+
+FAKE_REELFIX_LOG (a file) records every command line; FAKE_REELFIX_FAIL=N fails frame N.
+"""
+
+import json
+import os
+import sys
+
+
+def main(argv):
+    log = os.environ.get("FAKE_REELFIX_LOG")
+    if log:
+        with open(log, "a") as fh:
+            fh.write(json.dumps(argv) + "\n")
+    cmd = argv[0]
+    if cmd == "check-pipeline":
+        with open(argv[1]) as fh:
+            data = json.load(fh)
+        data.setdefault("output", {}).setdefault("format", "exr")
+        print(json.dumps(data))
+        return 0
+    if cmd == "nodes":
+        print(json.dumps([{"name": "upscale", "label": "Upscale", "help": "Super-resolution", "params": [
+            {"name": "scale", "type": "int", "default": 2, "help": "factor", "choices": [2, 3, 4]},
+            {"name": "model", "type": "str", "default": "", "help": "model"}]}]))
+        return 0
+    if cmd == "farm":
+        target = argv[argv.index("-o") + 1]
+        with open(os.path.join(target, "job.txt") if os.path.isdir(target) else target, "w") as fh:
+            fh.write("farm " + argv[1])
+        return 0
+    if cmd == "run":
+        with open(argv[1]) as fh:
+            job = json.load(fh)
+        first, last = (int(x) for x in job["input"]["frames"].split("-"))
+        out = job["output"]["path"]
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        fail = int(os.environ.get("FAKE_REELFIX_FAIL", "-999999"))
+        total, failed = last - first + 1, 0
+        for i, n in enumerate(range(first, last + 1)):
+            path = out.replace("####", "%04d" % n)
+            status = "failed" if n == fail else "done"
+            if status == "done":
+                with open(path, "w") as fh:
+                    fh.write(job["input"]["path"] + "#" + str(n))
+            else:
+                failed += 1
+            event = {"event": "frame", "frame": n, "status": status, "done": i + 1, "total": total, "path": path}
+            if failed and n == fail:
+                event["error"] = "cannot read frame %d" % n
+            sys.stderr.write(json.dumps(event) + "\n")
+        manifest = os.path.join(os.path.dirname(out), os.path.basename(out).split("#")[0].rstrip("._-") + ".reelfix.json")
+        with open(manifest, "w") as fh:
+            json.dump({"job": job}, fh)
+        print("reelfix: %d done" % (total - failed))
+        print("manifest: " + manifest)
+        return 1 if failed else 0
+    sys.stderr.write("fake reelfix: unknown command %r\n" % cmd)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,68 @@
+"""installers/resolve.py: install/uninstall into a Scripts folder; the installed menu script runs
+(console prompts) against the fake Resolve and finds the core through config.json."""
+
+from __future__ import annotations
+
+import builtins
+import importlib.util
+import json
+import runpy
+import sys
+from pathlib import Path
+
+from tests.resolve.conftest import ROOT
+
+
+def installer():
+    spec = importlib.util.spec_from_file_location("reelfix_installer_resolve", ROOT / "installers" / "resolve.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scripts_folders_per_os() -> None:
+    inst = installer()
+    env = {"HOME": "/home/u", "APPDATA": r"C:\Users\u\AppData\Roaming"}
+    assert inst.scripts_dir_for("linux", env) == "/home/u/.local/share/DaVinciResolve/Fusion/Scripts"
+    assert inst.scripts_dir_for("darwin", env) == "/home/u/Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts"
+    assert inst.scripts_dir_for("win32", env).endswith("Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts".replace("/", "\\")) or \
+        "Support" in inst.scripts_dir_for("win32", env)
+
+
+def test_install_then_run_the_menu_script_then_uninstall(tmp_path: Path, scene, fake_bin: Path, monkeypatch) -> None:
+    inst = installer()
+    scripts = tmp_path / "Scripts"
+    config = tmp_path / "config" / "reelfix" / "config.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"nuke": {"keep": True}}))
+    written = inst.install(bin_path=str(fake_bin), scripts_dir=str(scripts))
+    menu = scripts / "Utility" / "reelfix Restore.py"
+    assert written == [str(menu), str(scripts / "Modules" / "reelfix_resolve"), str(config)]
+    assert "PLUGIN_DIR = None" not in menu.read_text() and str(scripts / "Modules") in menu.read_text()
+    assert json.loads(config.read_text()) == {"nuke": {"keep": True}, "reelfix_bin": str(fake_bin)}
+    assert not list((scripts / "Modules").rglob("__pycache__"))
+
+    # run the installed script as Resolve would (globals resolve/fusion/bmd), answering its console prompts
+    s = scene()
+    replies = iter(["1", "Orange", "2", "scale=4", "3", "1", "1"])
+    monkeypatch.setattr(builtins, "input", lambda prompt="": next(replies))
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if not p.endswith("resolve_plugin")])
+    for name in [m for m in sys.modules if m.startswith("reelfix_resolve")]:
+        monkeypatch.delitem(sys.modules, name)
+    out = tmp_path / "resolve_out"
+    monkeypatch.setattr(Path, "home", lambda: tmp_path)
+    config.write_text(json.dumps({"reelfix_bin": str(fake_bin), "resolve_output_dir": str(out)}))
+    runpy.run_path(str(menu), init_globals={"resolve": s.resolve, "fusion": None, "bmd": None}, run_name="__main__")
+    assert sys.modules["reelfix_resolve"].__file__.startswith(str(scripts / "Modules"))
+    assert s.items["movie"].GetTakesCount() == 2 and s.items["seq"].GetSelectedTakeIndex() == 2
+    pipeline = json.loads((out / "Film" / "pipelines" / "upscale.json").read_text())
+    assert pipeline["pipeline"][0]["params"]["scale"] == 4
+    jobs = sorted(json.loads(p.read_text())["input"]["frames"] for p in (out / "Film" / "jobs").glob("*.json"))
+    assert jobs == ["1008-1022", "2-17"]  # handles 3
+
+    removed = inst.uninstall(scripts_dir=str(scripts))
+    assert removed == [str(menu), str(scripts / "Modules" / "reelfix_resolve")]
+    assert not (scripts / "Utility").exists() and not (scripts / "Modules").exists()
+    assert config.exists()  # shared with other hosts: left alone
+    assert inst.uninstall(scripts_dir=str(scripts)) == []
