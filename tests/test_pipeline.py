@@ -184,3 +184,26 @@ def test_movie_in_exr_out_and_exr_in_prores_out(tmp_path: Path, model_dir: Path,
     summary = run_job(job_from_data(back, "t"))
     assert summary.count("done") == 3
     assert read_image(str(tmp_path / "o2" / "f.0002.exr")).pixels.shape == (64, 96, 3)
+
+
+@pytest.mark.parametrize("highlights", ["rolloff", "split"])
+def test_scene_linear_highlights_and_negatives_survive_the_builtin_model(tmp_path: Path, highlights: str) -> None:
+    from reelfix.frames.frame import Frame
+    from reelfix.frames.image_io import write_image
+
+    pix = np.full((40, 48, 3), 0.18, np.float32)
+    pix[10:30, 12:36] = 8.0  # a practical light, far above 1
+    pix[0:6, 0:6] = -0.02  # negative noise floor
+    write_image(str(tmp_path / "p" / "h.0001.exr"), Frame(pix, ("R", "G", "B"), "lin_srgb", 1), bit_depth="float")
+    data = {
+        "input": {"path": str(tmp_path / "p" / "h.####.exr"), "colorspace": "lin_srgb"},
+        "output": {"path": str(tmp_path / "o" / "h.####.exr"), "bit_depth": "float"},
+        "pipeline": [{"node": "upscale", "params": {"scale": 2, "highlights": highlights}}],
+        "device": "cpu",
+    }
+    assert run_job(job_from_data(data, "t")).count("done") == 1
+    out = read_image(str(tmp_path / "o" / "h.0001.exr")).pixels
+    assert np.isfinite(out).all()
+    assert np.allclose(out[30:50, 34:62], 8.0, rtol=0.02)  # inside the light: kept, not clipped to 1
+    assert np.allclose(out[68:80, 80:96], 0.18, rtol=0.03)  # mid grey unchanged
+    assert out[0:6, 0:6].max() < 0.0  # negatives survive

@@ -63,3 +63,49 @@ def test_unknown_plugin_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(UserError, match="no_such_module_xyz"):
         all_nodes()
     _all.cache_clear()
+
+
+def test_windows_stop_at_listed_and_detected_cuts(tmp_path: Path, plugin: None) -> None:
+    from reelfix.frames.frame import Frame
+    from reelfix.frames.image_io import write_image
+    from skimage import data
+
+    shots = {1: data.astronaut()[:400], 4: data.coffee()[:, :512]}  # frames 1-3 one shot, 4-6 another
+    for n in range(1, 7):
+        src = shots[1 if n < 4 else 4][::8, ::8].astype(np.float32) / 255.0
+        pix = np.ascontiguousarray(src * (1.0 + 0.01 * n), dtype=np.float32)
+        write_image(str(tmp_path / "p" / f"s.{n:04d}.exr"), Frame(pix, ("R", "G", "B"), "lin_srgb", n), bit_depth="float")
+    plate, out = str(tmp_path / "p" / "s.####.exr"), tmp_path / "o" / "s.####.exr"
+    single = lambda cuts, detect: job_from_data(  # noqa: E731
+        {
+            "input": {"path": plate, "colorspace": "lin_srgb", "cuts": cuts, "detect_cuts": detect},
+            "output": {"path": str(out)},
+            "pipeline": [{"node": "tmean", "params": {"radius": 2}}],
+        },
+        "test",
+    )
+    window = lambda n: read_image(str(out).replace("####", f"{n:04d}")).metadata["test:window"]  # noqa: E731
+    run_job(single([], True), resume=False)
+    assert (window(3), window(4)) == ("1,2,3", "4,5,6")  # detected from the pictures
+    run_job(single([], False), resume=False)
+    assert (window(3), window(4)) == ("1,2,3,4,5", "2,3,4,5,6")  # nothing stops the window
+    run_job(single([3], False), resume=False)
+    assert (window(2), window(3)) == ("1,2", "3,4,5")  # listed in the job
+
+
+def test_mattes_and_node_reports_are_written(tmp_path: Path, plugin: None, make_plate) -> None:
+    import json
+
+    plate = make_plate(frames=range(1, 5))
+    data = {
+        "input": {"path": plate, "colorspace": "lin_srgb"},
+        "output": {"path": str(tmp_path / "o" / "A.####.exr"), "mattes": str(tmp_path / "o" / "mattes" / "A_matte.####.exr")},
+        "pipeline": [{"node": "tmean", "params": {"radius": 1}}],
+    }
+    run_job(job_from_data(data, "test"))
+    matte = read_image(str(tmp_path / "o" / "mattes" / "A_matte.0002.exr"))
+    assert matte.channels == ("tmean",) and matte.pixels.shape[:2] == (24, 32)
+    assert set(np.unique(matte.pixels)) <= {0.0, 1.0} and matte.pixels.max() == 1.0
+    manifest = json.loads((tmp_path / "o" / "A.reelfix.json").read_text())
+    assert manifest["frames"]["1"]["reelfix:tmean"] == "window of 2"
+    assert manifest["frames"]["2"]["reelfix:tmean"] == "window of 3"

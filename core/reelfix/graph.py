@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import FrameReadError
+from .cuts import is_cut
 from .frames.frame import Frame
 from .nodes.spec import NodeRunner, Window
 
@@ -43,11 +44,17 @@ class Graph:
         context: Sequence[int],
         warn: Callable[[str], None],
         prefetch: int = 2,
+        cuts: Sequence[int] = (),
+        detect_cuts: bool = True,
     ) -> None:
         self.read = read
         self.runners = list(runners)
         self.radii = list(radii)
         self.context = sorted(set(context))
+        self._index = {n: i for i, n in enumerate(self.context)}
+        self.cuts = set(cuts)
+        self.detect_cuts = detect_cuts
+        self._cut_cache: dict[tuple[int, int], bool] = {}
         self._context_set = set(self.context)
         self.warn = warn
         self.prefetch = prefetch
@@ -79,8 +86,36 @@ class Graph:
                 self._submit_read(m)
 
     def neighbours(self, level: int, number: int) -> list[int]:
+        """Readable frames within +-radius of `number` in the same shot (windows stop at cuts)."""
         r = self.radii[level - 1]
-        return [m for m in range(number - r, number + r + 1) if m in self._context_set and m not in self.bad_inputs]
+        found = [number]
+        for step in (-1, 1):
+            prev = number
+            i = self._index[number] + step
+            while 0 <= i < len(self.context) and abs(self.context[i] - number) <= r:
+                m = self.context[i]
+                i += step
+                if m in self.bad_inputs:
+                    continue
+                pair = (min(prev, m), max(prev, m))
+                if self._is_cut(*pair):
+                    break
+                found.append(m)
+                prev = m
+        return sorted(n for n in found if n not in self.bad_inputs or n == number)
+
+    def _is_cut(self, a: int, b: int) -> bool:
+        """Whether a shot starts at b (b follows a): listed in the job, or found from the two pictures."""
+        if b in self.cuts:
+            return True
+        if not self.detect_cuts:
+            return False
+        if (a, b) not in self._cut_cache:
+            try:
+                self._cut_cache[(a, b)] = is_cut(self.get(0, a), self.get(0, b))
+            except FrameReadError:
+                return False  # an unreadable frame is left out of windows anyway
+        return self._cut_cache[(a, b)]
 
     def get(self, level: int, number: int) -> Frame:
         """The frame `number` after `level` nodes (level 0: the sanitised source frame)."""

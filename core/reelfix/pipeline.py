@@ -21,7 +21,8 @@ import numpy as np
 
 from .errors import FrameReadError, JobError, ReelfixError
 from .frames.frame import Frame, picture_indices
-from .frames.sequence import find_gaps, format_ranges, parse_frame_range
+from .frames.image_io import write_image
+from .frames.sequence import SequencePattern, find_gaps, format_ranges, parse_frame_range
 from .frames.sink import FrameSink, open_sink
 from .frames.source import FrameSource, is_movie, open_source
 from .graph import Graph
@@ -42,9 +43,11 @@ class FrameResult:
     path: str
     seconds: float = 0.0
     error: str = ""
+    info: dict[str, Any] = field(default_factory=dict)  # what nodes reported (e.g. a deflicker curve)
 
     def record(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, "path": self.path, "seconds": round(self.seconds, 4)}
+        out.update(self.info)
         if self.error:
             out["error"] = self.error
         return out
@@ -154,7 +157,7 @@ def run_job(
             f.colorspace = in_space
             return f
 
-        graph = Graph(read, runners, radii, context, _warn)
+        graph = Graph(read, runners, radii, context, _warn, cuts=job.input.cuts, detect_cuts=job.input.detect_cuts)
         first.colorspace = in_space
         graph.seed(first)
         for n in missing:
@@ -204,6 +207,17 @@ def _to_space(frame: Frame, dst: str) -> Frame:
     return frame.with_pixels(pix, colorspace=dst)
 
 
+def _write_mattes(pattern: SequencePattern, frame: Frame, attrs: dict[str, str]) -> None:
+    """One EXR per frame with a channel per repair node (what it changed); black when none did."""
+    names = tuple(sorted(frame.mattes)) or ("none",)
+    pix = np.zeros((frame.height, frame.width, len(names)), np.float32)
+    for i, name in enumerate(names):
+        if name in frame.mattes:
+            pix[:, :, i] = frame.mattes[name]
+    matte = Frame(pix, names, "", frame.number, {})
+    write_image(pattern.path_for(frame.number), matte, compression="zip", attributes=attrs)
+
+
 def _fps(source: FrameSource, first: Frame) -> Fraction:
     fps = getattr(source, "fps", None) or first.metadata.get("FramesPerSecond")
     try:
@@ -248,7 +262,11 @@ def _render(
             result.seconds = time.perf_counter() - t0
             report(result)
 
+    mattes = SequencePattern.parse(job.output.mattes) if job.output.mattes else None
+
     def write(frame: Frame, attrs: dict[str, str]) -> None:
+        if mattes is not None:
+            _write_mattes(mattes, frame, attrs)
         if out_space != in_space:
             frame = _to_space(frame, out_space)
         sink.write(frame, attrs)
@@ -283,6 +301,7 @@ def _render(
             if (len(graph.runners), n) in graph.incomplete:
                 # made without an unreadable neighbour: not this job's frame, so a rerun redoes it
                 attrs["reelfix:job_hash"] = "incomplete-window"
+            result.info = {k: v for k, v in frame.metadata.items() if k.startswith("reelfix:")}
             pending.append((writer.submit(write, frame, attrs), result, t0))
             del frame
             graph.release_before(n + 1)

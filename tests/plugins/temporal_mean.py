@@ -24,6 +24,9 @@ class TemporalMean:
         stack = np.stack([window.frames[n].pixels for n in sorted(window.frames)])
         out = window.centre.with_pixels(stack.mean(axis=0).astype(np.float32))
         out.metadata["test:window"] = ",".join(str(n) for n in sorted(window.frames))
+        out.metadata["reelfix:tmean"] = f"window of {len(window.frames)}"
+        changed = np.abs(out.pixels - window.centre.pixels).max(axis=2) > 0.05
+        out.mattes["tmean"] = changed.astype(np.float32)
         return out
 
 

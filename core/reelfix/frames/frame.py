@@ -36,6 +36,8 @@ class Frame:
     colorspace: str
     number: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    mattes: dict[str, np.ndarray] = field(default_factory=dict)
+    """What repair nodes changed: node name -> HxW float32 in [0, 1] (1 = repaired)."""
 
     def __post_init__(self) -> None:
         if self.pixels.ndim == 2:
@@ -67,4 +69,5 @@ class Frame:
         return [i for i in range(len(self.channels)) if i != a]
 
     def with_pixels(self, pixels: np.ndarray, **changes: Any) -> "Frame":
+        changes.setdefault("mattes", dict(self.mattes))
         return replace(self, pixels=pixels, metadata=dict(self.metadata), **changes)

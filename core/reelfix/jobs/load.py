@@ -78,6 +78,8 @@ def rebase(job: Job, folder: Path) -> Job:
     return job.model_copy(
         update={
             "input": job.input.model_copy(update={"path": absolute(job.input.path)}),
-            "output": job.output.model_copy(update={"path": absolute(job.output.path)}),
+            "output": job.output.model_copy(
+                update={"path": absolute(job.output.path), "mattes": absolute(job.output.mattes) if job.output.mattes else None}
+            ),
         }
     )

@@ -36,6 +36,8 @@ class InputSpec(_Strict):
     path: str = Field(description="image sequence (name.####.exr or name.%04d.exr), single image, or movie")
     frames: str | None = Field(None, description='frame range like "1001-1100"; default: every frame found')
     colorspace: str | None = Field(None, description="colour space of the input; default: from the file")
+    cuts: list[int] = Field(default_factory=list, description="first frames of new shots: no node looks across them")
+    detect_cuts: bool = Field(True, description="also find cuts from the pictures (decided per frame pair)")
 
     @field_validator("frames", mode="before")
     @classmethod
@@ -48,6 +50,7 @@ class OutputSpec(_Strict):
     colorspace: str | None = Field(None, description="colour space to write; default: the input's")
     compression: str | None = Field(None, description="per format, e.g. zip, piz, dwaa for EXR")
     bit_depth: str | None = Field(None, description="half|float for EXR; 8|10|16|32 for the others")
+    mattes: str | None = Field(None, description="EXR sequence for what repair nodes changed, one channel per node")
 
 
 class NodeEntry(_Strict):

@@ -105,7 +105,8 @@ class Upscaler:
             lo = pix[:, :, rest_idx].min(axis=(0, 1))
             hi = pix[:, :, rest_idx].max(axis=(0, 1))
             out[:, :, rest_idx] = np.clip(rest, lo, hi)  # no ringing past the input's own range
-        return frame.with_pixels(out)
+        mattes = {k: np.repeat(np.repeat(m, scale, axis=0), scale, axis=1) for k, m in frame.mattes.items()}
+        return frame.with_pixels(out, mattes=mattes)
 
     def _model(self, rgb: np.ndarray, space: str) -> np.ndarray:
         card = self.entry.card

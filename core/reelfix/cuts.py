@@ -1,0 +1,39 @@
+"""Shot cuts: temporal nodes never take pixels across one.
+
+A cut is decided from the two frames either side of it only (`is_cut(a, b)`), so every
+farm chunk reaches the same decision as one local run. Cuts listed in the job
+(`input.cuts`: the first frame of each new shot) are always honoured.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .frames.frame import Frame, picture_indices
+
+THUMB = (36, 64)
+MIN_CORRELATION = 0.4
+
+
+def thumbnail(frame: Frame) -> np.ndarray:
+    """A small zero-mean log-luma picture: insensitive to exposure changes and flicker."""
+    pix = frame.pixels[:, :, picture_indices(frame.channels)]
+    luma = np.log2(np.maximum(pix.mean(axis=2), 0.0) + 1e-3)
+    h, w = luma.shape
+    th, tw = min(THUMB[0], h), min(THUMB[1], w)
+    rows = np.linspace(0, h, th + 1).astype(int)
+    cols = np.linspace(0, w, tw + 1).astype(int)
+    small = np.add.reduceat(np.add.reduceat(luma, rows[:-1], axis=0), cols[:-1], axis=1)
+    small /= np.outer(np.diff(rows), np.diff(cols))
+    return small - small.mean()
+
+
+def is_cut(a: Frame, b: Frame) -> bool:
+    """True when b does not continue the shot of a (low correlation of their thumbnails)."""
+    if a.pixels.shape[:2] != b.pixels.shape[:2]:
+        return True
+    ta, tb = thumbnail(a), thumbnail(b)
+    denom = float(np.sqrt((ta * ta).sum() * (tb * tb).sum()))
+    if denom < 1e-9:  # flat frames (black, fades to black): no evidence of a cut
+        return False
+    return float((ta * tb).sum()) / denom < MIN_CORRELATION
