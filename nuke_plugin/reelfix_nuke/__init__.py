@@ -1,0 +1,56 @@
+"""reelfix for Nuke: restoration nodes rendered by the reelfix core in its own process.
+
+Stdlib only and Python 3.7 syntax (Nuke 13's Python). The pure logic (core discovery,
+knobs from declarations, jobs and cache keys, progress) lives in modules that never import
+`nuke`; the functions below import the Nuke side on first use, so `import reelfix_nuke`
+is safe anywhere (`init.py`, `nuke -t`, tests without Nuke).
+
+    build_menu()            Nodes > Restore (menu.py calls it; GUI only)
+    create(kind)            a Group for one node, or "pipeline"
+    render_node(node)       the Render button
+    send_to_farm(node)      the Send to farm button
+    render_all(first, last) every reelfix node of the script, headless (`nuke -t`)
+    refresh()               forget the cached node list and rebuild the menu
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+__version__ = "0.1.0"
+
+
+def build_menu() -> Any:
+    from . import host
+
+    return host.build_menu()
+
+
+def refresh() -> Any:
+    from . import host
+
+    return host.refresh()
+
+
+def create(kind: str) -> Any:
+    from . import host
+
+    return host.create(kind)
+
+
+def render_node(node: Any = None) -> Any:
+    from . import render
+
+    return render.render_node(node)
+
+
+def send_to_farm(node: Any = None) -> Optional[str]:
+    from . import render
+
+    return render.send_to_farm(node)
+
+
+def render_all(first: Optional[int] = None, last: Optional[int] = None) -> List[Any]:
+    from . import render
+
+    return render.render_all(first, last)
