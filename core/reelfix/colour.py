@@ -133,13 +133,14 @@ def _apply(proc: OCIO.CPUProcessor, rgb: np.ndarray) -> None:
     list(_pool().map(rows, edges[:-1], edges[1:]))
 
 
-def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
+def convert(rgb: np.ndarray, src: str, dst: str, *, in_place: bool = False) -> np.ndarray:
     """Convert pixels from colour space `src` to `dst`; returns a new C-contiguous float32 array.
 
     `rgb` is HxWx3. Grey images (HxWx1 or HxW) are replicated to three equal channels,
     converted, and the mean of the three channels is returned in the input's shape (for the
     white-point-preserving transforms of the config the three stay equal to ~1e-7).
-    src == dst (after resolving aliases) returns a copy. Scene <-> display-referred spaces
+    src == dst (after resolving aliases) returns a copy. `in_place=True` converts a
+    C-contiguous float32 RGB array in its own buffer (no copy) and returns it. Scene <-> display-referred spaces
     (families 'Display') go through the config's default view transform: a tone map, not
     exactly invertible; the model pipeline stays within scene-referred spaces.
     """
@@ -157,6 +158,8 @@ def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
     if grey:
         g = arr.reshape(arr.shape[0], arr.shape[1], 1)
         work = np.repeat(g.astype(np.float32, copy=False), 3, axis=2)
+    elif in_place and arr.dtype == np.float32 and arr.flags.c_contiguous and arr.flags.writeable:
+        work = arr  # the caller owns this buffer and no longer needs the source values
     else:
         work = np.array(arr, dtype=np.float32, order="C", copy=True)
     _apply(proc, work)

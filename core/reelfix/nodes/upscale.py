@@ -98,15 +98,22 @@ class Upscaler:
         pix = frame.pixels
         colour_idx = picture_indices(frame.channels)
         rest_idx = [i for i in range(len(frame.channels)) if i not in colour_idx]
+        picture = self._model(pix[:, :, colour_idx], frame.colorspace)
+        if colour_idx == list(range(len(frame.channels))):
+            return frame.with_pixels(picture, mattes=self._mattes(frame))  # plain RGB or Y: no extra copy
         out = np.empty((out_h, out_w, len(frame.channels)), dtype=np.float32)
-        out[:, :, colour_idx] = self._model(pix[:, :, colour_idx], frame.colorspace)
+        out[:, :, colour_idx] = picture
         if rest_idx:
             rest = resize(pix[:, :, rest_idx], out_h, out_w, "lanczos3")
             lo = pix[:, :, rest_idx].min(axis=(0, 1))
             hi = pix[:, :, rest_idx].max(axis=(0, 1))
             out[:, :, rest_idx] = np.clip(rest, lo, hi)  # no ringing past the input's own range
-        mattes = {k: np.repeat(np.repeat(m, scale, axis=0), scale, axis=1) for k, m in frame.mattes.items()}
-        return frame.with_pixels(out, mattes=mattes)
+        return frame.with_pixels(out, mattes=self._mattes(frame))
+
+    def _mattes(self, frame: Frame) -> dict[str, np.ndarray]:
+        """Mattes of earlier repair nodes, scaled with the picture (nearest: masks stay masks)."""
+        s = self.entry.card.scale
+        return {k: np.repeat(np.repeat(m, s, axis=0), s, axis=1) for k, m in frame.mattes.items()}
 
     def _model(self, rgb: np.ndarray, space: str) -> np.ndarray:
         card = self.entry.card
@@ -138,16 +145,17 @@ class Upscaler:
             multiple_of=card.multiple_of,
             receptive_field=card.receptive_field,
         )
-        y = np.ascontiguousarray(y.transpose(1, 2, 0))
+        y = y.transpose(1, 2, 0)  # a view: the next step makes the one contiguous copy
         if self.highlights == "rolloff":
             y = bound_outside_band(
                 self.range_map.inverse(y), y, x_space, card.scale, self.range_map.knees, card.input_range
             )
-        elif self.highlights == "split":
+        else:
+            y = np.ascontiguousarray(y)
             residual = x_space - x  # the part outside the model's range: zero almost everywhere
-            if residual.any():
+            if self.highlights == "split" and residual.any():
                 y += resize(residual, y.shape[0], y.shape[1], "catmull-rom")
-        y = colour.convert(y, card.colorspace, space) if space else y
+        y = colour.convert(y, card.colorspace, space, in_place=True) if space else y
         return y.mean(axis=2, keepdims=True) if grey else y
 
 
