@@ -82,3 +82,25 @@ def test_models_list_and_devices() -> None:
     assert r.returncode == 0 and "cpu" in r.stdout
     r = reelfix("models", "info", "nope")
     assert r.returncode == 2 and "unknown model 'nope'" in r.stderr
+
+
+def test_machine_readable_progress_and_models(tmp_path: Path, model_dir: Path, make_plate) -> None:
+    plate = make_plate(frames=[1, 2])
+    job = {
+        "input": {"path": plate, "colorspace": "lin_srgb"},
+        "output": {"path": str(tmp_path / "o" / "A.####.exr")},
+        "pipeline": [{"node": "upscale", "params": {"model": "tiny-x2"}}],
+        "device": "cpu",
+    }
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    r = reelfix("run", str(tmp_path / "job.json"), "--progress", "json", env_extra={"REELFIX_MODEL_PATH": str(model_dir)})
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
+    assert [e["frame"] for e in events if e["event"] == "frame"] == [1, 2]
+    summary = events[-1]
+    assert summary["event"] == "summary" and summary["done"] == 2 and summary["providers"] == ["CPUExecutionProvider"]
+    r = reelfix("run", str(tmp_path / "job.json"), "--progress", "openjd", env_extra={"REELFIX_MODEL_PATH": str(model_dir)})
+    assert "openjd_progress: 100.0" in r.stdout
+    r = reelfix("models", "list", "--json")
+    names = {m["name"]: m for m in json.loads(r.stdout)}
+    assert names["span-x2"]["licence"] == "Apache-2.0" and names["span-x2"]["origin"] == "built-in"

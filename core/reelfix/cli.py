@@ -59,6 +59,8 @@ def _execute(job: Job, frames: Optional[str], resume: bool, fail_fast: bool, lab
         raise JobError(f"--progress {progress_style}: choose one of {', '.join(console.PROGRESS_STYLES)}")
     with console.progress_reporter(label, progress_style) as progress:
         summary = run_job(job, frames=frames, resume=resume, fail_fast=fail_fast, progress=progress, warn=console.warning)
+    if progress_style == "json":
+        console.summary_event(summary)
     console.print_summary(summary)
     if summary.failed:
         raise ProcessingError(f"{len(summary.failed)} frame(s) failed; the others were written", hint="fix the named inputs and rerun: finished frames are skipped")

@@ -13,8 +13,12 @@ from .models.catalog import find_model, list_models, search_dirs, verify
 
 
 @models_app.command("list")
-def list_cmd() -> None:
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Built-in and installed models with scale, task, colour space, licence and precision."""
+    if as_json:
+        entries = [{**e.card.model_dump(mode="json"), "origin": e.origin, "path": str(e.onnx_path)} for e in list_models()]
+        console.out.print_json(json.dumps(entries))
+        return
     for e in list_models():
         c = e.card
         console.out.print(f"{c.name:<16} {c.task:<8} x{c.scale}  {c.precision:<5} {c.colorspace:<10} {c.licence:<14} {e.origin}", markup=False)

@@ -101,6 +101,20 @@ def progress_reporter(label: str, style: str = "auto") -> Iterator[ProgressFn]:
         yield line
 
 
+def summary_event(summary: RunSummary) -> None:
+    """The closing JSON line of `--progress json`: counts, providers, manifest, failures."""
+    record = {
+        "event": "summary",
+        "done": summary.count("done"),
+        "skipped": summary.count("skipped"),
+        "failed": [{"frame": r.number, "path": r.path, "error": r.error} for r in summary.failed],
+        "providers": summary.providers,
+        "manifest": summary.manifest,
+        "seconds": round(summary.seconds, 3),
+    }
+    print(json.dumps(record), file=sys.stderr, flush=True)
+
+
 def print_summary(summary: RunSummary) -> None:
     out.print(f"reelfix: {summary.line()}; provider: {', '.join(summary.providers) or 'none'}")
     for r in summary.failed:
