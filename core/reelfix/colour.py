@@ -22,7 +22,6 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache

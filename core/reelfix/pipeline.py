@@ -13,7 +13,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__, colour
@@ -85,17 +84,24 @@ def build_runners(job: Job, ctx: NodeContext) -> tuple[list[NodeRunner], list[in
     return runners, radii
 
 
-def _frames_to_render(job: Job, source: FrameSource, frames: str | None, warn: Callable[[str], None]) -> tuple[list[int], list[int], list[int]]:
-    """(render, context, missing): the frames to write, the input frames nodes may read, the requested frames absent."""
+def input_frames(job: Job, source: FrameSource, where: str = "input") -> tuple[list[int], list[int]]:
+    """(requested, context): the job's input range, and those of its frames that exist (what nodes may read)."""
     available = source.numbers
     requested = parse_frame_range(job.input.frames) if job.input.frames else list(available)
     avail_set = set(available)
     context = [n for n in requested if n in avail_set]
     if not context:
         raise JobError(
-            f"input {source.display}: none of the frames {job.input.frames or ''} exist",
+            f"{where} {source.display}: none of the frames {job.input.frames or ''} exist",
             hint=f"frames found: {format_ranges(available) or 'none'}",
         )
+    return requested, context
+
+
+def _frames_to_render(job: Job, source: FrameSource, frames: str | None, warn: Callable[[str], None]) -> tuple[list[int], list[int], list[int]]:
+    """(render, context, missing): the frames to write, the input frames nodes may read, the requested frames absent."""
+    requested, context = input_frames(job, source)
+    avail_set = set(source.numbers)
     gaps = find_gaps(context)
     if gaps:
         warn(f"input {source.display}: gaps in the sequence: " + ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in gaps))

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from reelfix.jobs.load import load_job
 from reelfix.pipeline import run_job

@@ -19,16 +19,14 @@ which prints `PipelineFile.normalised()`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import JobError
 from ..frames.sink import IMAGE_EXTENSIONS
-from ..jobs.load import explain, job_from_data
+from ..jobs.load import explain, job_from_data, read_data_file
 from ..jobs.spec import Job, NodeEntry, parse_memory
 from ..nodes import get_node
 
@@ -120,15 +118,5 @@ def pipeline_from_data(data: Any, source: str) -> PipelineFile:
 def load_pipeline_file(path: str | Path) -> PipelineFile:
     """Read a .yaml/.yml/.json pipeline file."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise JobError(f"pipeline file not found: {path}") from None
-    except OSError as exc:
-        raise JobError(f"cannot read pipeline file {path}: {exc.strerror}") from None
-    is_json = path.suffix.lower() == ".json"
-    try:
-        data = json.loads(text) if is_json else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise JobError(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {exc}") from None
+    data = read_data_file(path, "pipeline")
     return pipeline_from_data(data, str(path))

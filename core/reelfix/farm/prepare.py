@@ -29,10 +29,11 @@ from typing import Any
 import yaml
 
 from ..errors import JobError, UserError
-from ..frames.sequence import SequencePattern, format_ranges, parse_frame_range
+from ..frames.sequence import SequencePattern
 from ..frames.source import is_movie, open_source
 from ..jobs.load import load_job
 from ..jobs.spec import Job
+from ..pipeline import input_frames
 
 FARM_JOB_HEADER = (
     "# reelfix farm job: written by `reelfix farm`, every path absolute.\n"
@@ -146,18 +147,11 @@ def _same_files(a: SequencePattern, b: SequencePattern) -> bool:
 def _frames(path: Path, job: Job) -> tuple[list[int], list[int]]:
     source = open_source(job.input.path, job.input.colorspace)
     try:
-        found = list(source.numbers)
+        requested, frames = input_frames(job, source, f"{path}: input")
     finally:
         source.close()
-    requested = parse_frame_range(job.input.frames) if job.input.frames else found
-    found_set = set(found)
-    frames = [n for n in requested if n in found_set]
-    if not frames:
-        raise JobError(
-            f"{path}: none of the input frames {job.input.frames or ''} exist ({job.input.path})",
-            hint=f"frames found: {format_ranges(found) or 'none'}",
-        )
-    return frames, [n for n in requested if n not in found_set]
+    found = set(frames)
+    return frames, [n for n in requested if n not in found]
 
 
 def farm_job_data(farm: FarmJob) -> dict[str, Any]:

@@ -51,20 +51,26 @@ def job_from_data(data: Any, source: str) -> Job:
     return job
 
 
-def load_job(path: str | Path) -> Job:
-    """Load a .yaml/.yml/.json job. Relative paths inside are relative to the job file's folder."""
+def read_data_file(path: str | Path, kind: str) -> Any:
+    """Parse a YAML (or .json) file; errors name the file and say what kind of file it is."""
     path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise JobError(f"job file not found: {path}") from None
+        raise JobError(f"{kind} file not found: {path}") from None
     except OSError as exc:
-        raise JobError(f"cannot read job file {path}: {exc.strerror}") from None
+        raise JobError(f"cannot read {kind} file {path}: {exc.strerror}") from None
+    is_json = path.suffix.lower() == ".json"
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        return json.loads(text) if is_json else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise JobError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}") from None
-    job = job_from_data(data, str(path))
+        raise JobError(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {exc}") from None
+
+
+def load_job(path: str | Path) -> Job:
+    """Load a .yaml/.yml/.json job. Relative paths inside are relative to the job file's folder."""
+    path = Path(path)
+    job = job_from_data(read_data_file(path, "job"), str(path))
     return rebase(job, path.parent)
 
 
