@@ -43,7 +43,7 @@ class Graph:
         radii: Sequence[int],
         context: Sequence[int],
         warn: Callable[[str], None],
-        prefetch: int = 2,
+        prefetch: int = 1,
         cuts: Sequence[int] = (),
         detect_cuts: bool = True,
     ) -> None:
@@ -81,7 +81,7 @@ class Graph:
 
     def schedule(self, upcoming: Sequence[int]) -> None:
         """Start reading the source frames the next output frames will need."""
-        for n in upcoming[: self.prefetch + 1]:
+        for n in upcoming[: self.prefetch]:
             for m in range(n - self.total_radius, n + self.total_radius + 1):
                 self._submit_read(m)
 

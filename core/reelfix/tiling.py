@@ -186,6 +186,7 @@ def run_tiled(
     receptive_field: int | None = None,
     blend: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    channels_last: bool = False,
 ) -> np.ndarray:
     """Run `fn` tile by tile over a CxHxW float32 image and blend the outputs.
 
@@ -195,7 +196,8 @@ def run_tiled(
     `receptive_field` (card) to get a result equal to a whole-frame run whenever
     `overlap >= receptive_field`; `blend` overrides the feather radius (input pixels; see
     the module docstring). `progress(done, total)` is called after each tile.
-    Returns C'x(H*scale)x(W*scale) float32.
+    Returns C'x(H*scale)x(W*scale) float32, or (H*scale)x(W*scale)xC' C-contiguous with
+    `channels_last` (assembled in place: no second full-size copy for the transpose).
     """
     if image_chw.ndim != 3:
         raise UserError(f"run_tiled needs a CxHxW image, got shape {image_chw.shape}")
@@ -214,7 +216,8 @@ def run_tiled(
         y = fn(x)
         want_hw = (x.shape[2] * scale, x.shape[3] * scale)
         if len(tiles) == 1 and y.ndim == 4 and y.shape[0] == 1 and tuple(y.shape[2:]) == (height * scale, width * scale):
-            return cast(np.ndarray, y[0])  # the whole frame in one tile: nothing to blend
+            # the whole frame in one tile: nothing to blend
+            return np.ascontiguousarray(y[0].transpose(1, 2, 0)) if channels_last else cast(np.ndarray, y[0])
         if y.ndim != 4 or y.shape[0] != 1 or tuple(y.shape[2:]) != want_hw:
             raise ModelError(
                 f"tile input {tuple(x.shape)} gave output {tuple(y.shape)}, expected (1, C, {want_hw[0]}, {want_hw[1]}) "
@@ -222,9 +225,10 @@ def run_tiled(
                 hint="check the model card's scale and multiple_of",
             )
         if out is None:
-            out = np.zeros((y.shape[1], height * scale, width * scale), np.float32)
-        elif y.shape[1] != out.shape[0]:
-            raise ModelError(f"tiles gave {out.shape[0]} and then {y.shape[1]} output channels")
+            shape = (height * scale, width * scale, y.shape[1]) if channels_last else (y.shape[1], height * scale, width * scale)
+            out = np.zeros(shape, np.float32)
+        elif y.shape[1] != out.shape[-1 if channels_last else 0]:
+            raise ModelError(f"tiles gave different output channel counts ({y.shape[1]} now)")
         if t.row not in wy_cache:
             wy_cache[t.row] = blend_weights((t.core.y0, t.core.y1), (reg.y0, reg.y1), height, scale, r)
         if t.col not in wx_cache:
@@ -234,7 +238,12 @@ def run_tiled(
         a, b, c, d = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
         block = y[0, :, a:b, c:d]
         weight = wy[a:b, None] * wx[None, c:d]
-        out[:, reg.y0 * scale + a : reg.y0 * scale + b, reg.x0 * scale + c : reg.x0 * scale + d] += block * weight
+        rows = slice(reg.y0 * scale + a, reg.y0 * scale + b)
+        cols = slice(reg.x0 * scale + c, reg.x0 * scale + d)
+        if channels_last:
+            out[rows, cols, :] += (block * weight).transpose(1, 2, 0)
+        else:
+            out[:, rows, cols] += block * weight
         if progress is not None:
             progress(n, len(tiles))
     return cast(np.ndarray, out)  # plan_tiles always returns at least one tile
@@ -249,10 +258,12 @@ def tile_size_for_budget(
     channels: int,
     frame_hw: tuple[int, int],
     multiple_of: int = 1,
+    reserved: int = 0,
 ) -> int:
     """The largest square tile (core size, input pixels) whose model working memory
     `bytes_per_pixel * (tile + 2*overlap)^2`, plus the frame's float32 input and output
-    buffers, fits in `max_memory` bytes.
+    buffers and `reserved` bytes (what else the caller holds: the process itself, working
+    copies of the frame), fits in `max_memory` bytes.
 
     The padded size is taken rounded up to `multiple_of`, as `plan_tiles` makes it.
     The result is a multiple of `multiple_of`, at least `max(MIN_TILE, 2*overlap)` (rounded
@@ -265,7 +276,7 @@ def tile_size_for_budget(
     needed = round_up(max(h, w), m)
     minimum = min(needed, round_up(max(MIN_TILE, 2 * overlap), m))
     frame_bytes = 4 * channels * h * w * (1 + scale * scale)
-    free = max_memory - frame_bytes
+    free = max_memory - frame_bytes - reserved
     if free >= bytes_per_pixel * round_up(h, m) * round_up(w, m):
         return needed
     if free <= 0:

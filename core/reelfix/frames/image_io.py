@@ -354,7 +354,9 @@ def write_image(
         spec.attribute(name, value)
     data = _encode_pixels(frame.pixels, bits)
     if pixel_type == "half":  # numpy's vectorised float16 cast beats OIIO's per-pixel conversion;
-        data = np.clip(data, -65504.0, 65504.0).astype(np.float16)  # finite values stay finite
+        with np.errstate(over="ignore"):
+            data = data.astype(np.float16)
+        np.clip(data, -65504.0, 65504.0, out=data)  # finite values stay finite (no float32 copy)
     _write_atomic(p, spec, data)
 
 

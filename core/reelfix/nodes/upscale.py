@@ -30,7 +30,14 @@ def local_range(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bound_outside_band(
-    result: np.ndarray, mapped: np.ndarray, source: np.ndarray, scale: int, knees: tuple[float, float], valid: tuple[float, float]
+    result: np.ndarray,
+    mapped: np.ndarray,
+    source: np.ndarray,
+    scale: int,
+    knees: tuple[float, float],
+    valid: tuple[float, float],
+    *,
+    first_row: int = 0,
 ) -> np.ndarray:
     """Tame the inverse range map where it is steep.
 
@@ -40,26 +47,36 @@ def bound_outside_band(
     is outside the model's valid range (scene-linear highlights > 1, negatives) the model
     has nothing to add, so the output there is the source resized (bicubic). Pixels inside
     the band (nearly all of a normal frame) are exactly the model's.
+
+    `result`/`mapped` may be a strip of output rows starting at output row `first_row`;
+    `source` is the whole input picture.
     """
     flat = mapped.reshape(-1)
     idx = np.flatnonzero((flat > np.float32(knees[1])) | (flat < np.float32(knees[0])))
     if not idx.size:
         return result
-    lo, hi = local_range(source)
+    # source rows under this strip, with 4 rows of context (3x3 bounds, bicubic filter: same result as whole-frame)
+    s0 = max(first_row // scale - 4, 0)
+    s1 = min((first_row + result.shape[0] - 1) // scale + 5, source.shape[0])
+    crop = source[s0:s1]
+    lo, hi = local_range(crop)
     out_w, channels = result.shape[1], result.shape[2]
     row, rest = np.divmod(idx, out_w * channels)
     col, ch = np.divmod(rest, channels)
-    src_idx = ((row // scale) * source.shape[1] + (col // scale)) * channels + ch
+    src_idx = (((row + first_row) // scale - s0) * source.shape[1] + (col // scale)) * channels + ch
     values = result.reshape(-1)
     values[idx] = np.clip(values[idx], lo.reshape(-1)[src_idx], hi.reshape(-1)[src_idx])
-    if (source > valid[1]).any() or (source < valid[0]).any():
-        plain = resize(source, result.shape[0], result.shape[1], "catmull-rom")
+    if (crop > valid[1]).any() or (crop < valid[0]).any():
+        plain = resize(crop, crop.shape[0] * scale, crop.shape[1] * scale, "catmull-rom")
+        plain = plain[first_row - s0 * scale : first_row - s0 * scale + result.shape[0]]
         outside = (plain > valid[1]) | (plain < valid[0])
         result[outside] = plain[outside]
     return result
 
 
 FEATHER = 8  # input pixels of cross-fade between tiles, beyond the model's receptive field
+STRIP_ROWS = 256  # output rows post-processed at a time
+PROCESS_BYTES = 400 * 1024**2  # the process itself (Python, ONNX Runtime, OpenImageIO), for the tile budget
 
 
 class Upscaler:
@@ -121,12 +138,13 @@ class Upscaler:
         if grey:
             rgb = np.repeat(rgb, 3, axis=2)
         x_space = colour.convert(rgb, space, card.colorspace) if space else np.array(rgb, dtype=np.float32)
-        if self.highlights == "rolloff":
-            x = self.range_map.forward(x_space)
-        else:
-            x = np.clip(x_space, *card.input_range)
+        x = self.range_map.forward(x_space) if self.highlights == "rolloff" else np.clip(x_space, *card.input_range)
         chw = np.ascontiguousarray(x.transpose(2, 0, 1))
+        outside = self.highlights == "split" and bool(((x_space < card.input_range[0]) | (x_space > card.input_range[1])).any())
+        residual = x_space - x if outside else None
+        del x
         overlap = card.receptive_field + FEATHER
+        in_bytes = x_space.nbytes
         tile = self.params["tile"] or tile_size_for_budget(
             self.ctx.max_memory,
             card.bytes_per_pixel,
@@ -135,6 +153,7 @@ class Upscaler:
             channels=3,
             frame_hw=(rgb.shape[0], rgb.shape[1]),
             multiple_of=card.multiple_of,
+            reserved=PROCESS_BYTES + 3 * in_bytes + in_bytes * card.scale**2 // 2,
         )
         y = run_tiled(
             self.session.run,
@@ -144,19 +163,26 @@ class Upscaler:
             overlap=overlap,
             multiple_of=card.multiple_of,
             receptive_field=card.receptive_field,
+            channels_last=True,
         )
-        y = y.transpose(1, 2, 0)  # a view: the next step makes the one contiguous copy
-        if self.highlights == "rolloff":
-            y = bound_outside_band(
-                self.range_map.inverse(y), y, x_space, card.scale, self.range_map.knees, card.input_range
-            )
-        else:
-            y = np.ascontiguousarray(y)
-            residual = x_space - x  # the part outside the model's range: zero almost everywhere
-            if self.highlights == "split" and residual.any():
-                y += resize(residual, y.shape[0], y.shape[1], "catmull-rom")
-        y = colour.convert(y, card.colorspace, space, in_place=True) if space else y
+        del chw
+        if residual is not None:
+            y += resize(residual, y.shape[0], y.shape[1], "catmull-rom")
+        for r0 in range(0, y.shape[0], STRIP_ROWS):  # the rest in strips: no frame-sized temporaries
+            strip = y[r0 : r0 + STRIP_ROWS]
+            if self.highlights == "rolloff":
+                strip[...] = self._from_rolloff(strip, x_space, r0)
+            if space:
+                colour.convert(strip, card.colorspace, space, in_place=True)
         return y.mean(axis=2, keepdims=True) if grey else y
+
+    def _from_rolloff(self, strip: np.ndarray, source: np.ndarray, r0: int) -> np.ndarray:
+        """Inverse range map of the output rows from r0 (see `bound_outside_band`)."""
+        card = self.entry.card
+        restored = self.range_map.inverse(strip)
+        return bound_outside_band(
+            restored, strip, source, card.scale, self.range_map.knees, card.input_range, first_row=r0
+        )
 
 
 SPEC = NodeSpec(
