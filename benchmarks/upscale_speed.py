@@ -34,21 +34,27 @@ def main(height: int, width: int, frames: int, model: str) -> dict[str, float]:
         lin = colour.convert(srgb[n], "srgb_tx", "lin_srgb")
         write_image(str(work / f"in/plate.{n}.exr"), Frame(lin, ("R", "G", "B"), "lin_srgb", n), compression="zip")
     scale = int(model.split("x")[-1])
-    job = job_from_data(
-        {
-            "input": {"path": str(work / "in/plate.####.exr"), "colorspace": "lin_srgb"},
-            "output": {"path": str(work / "out/plate.####.exr"), "compression": "zip"},
-            "pipeline": [{"node": "upscale", "params": {"scale": scale, "model": model}}],
-            "device": "cpu",
-        },
-        "benchmark",
-    )
-    run_job(job, frames=str(numbers[0]), resume=False)  # warm-up: model load, first-call set-up
-    t0 = time.perf_counter()
-    summary = run_job(job, resume=False)
-    e2e = (time.perf_counter() - t0) / frames
-    if summary.failed:
-        raise SystemExit(f"benchmark run failed: {summary.failed[0].error}")
+
+    def timed_run(max_memory: str) -> tuple[float, list[str]]:
+        job = job_from_data(
+            {
+                "input": {"path": str(work / "in/plate.####.exr"), "colorspace": "lin_srgb"},
+                "output": {"path": str(work / "out/plate.####.exr"), "compression": "zip"},
+                "pipeline": [{"node": "upscale", "params": {"scale": scale, "model": model}}],
+                "device": "cpu",
+                "max_memory": max_memory,
+            },
+            "benchmark",
+        )
+        run_job(job, frames=str(numbers[0]), resume=False)  # warm-up: model load, first-call set-up
+        t0 = time.perf_counter()
+        summary = run_job(job, resume=False)
+        if summary.failed:
+            raise SystemExit(f"benchmark run failed: {summary.failed[0].error}")
+        return (time.perf_counter() - t0) / frames, summary.providers
+
+    e2e, providers = timed_run("16GB")  # budget for one tile: the same model work as the bare call
+    e2e_tiled, _ = timed_run("2GB")  # the default budget: tiles with overlap where the frame needs it
 
     entry = find_model(model)
     session = get_session(verify(entry), entry.card, "cpu")
@@ -62,12 +68,14 @@ def main(height: int, width: int, frames: int, model: str) -> dict[str, float]:
     ncnn = sum(median_time(lambda x=x: run_ncnn(param, bin_, x[0], threads), 1) for x in inputs) / frames
     return {
         "e2e_s": e2e,
+        "e2e_tiled_s": e2e_tiled,
+        "e2e_tiled_over_bare": e2e_tiled / bare,
         "bare_s": bare,
         "ncnn_s": ncnn,
         "e2e_over_bare": e2e / bare,
         "ncnn_over_ort": ncnn / bare,
         "threads": threads,
-        "provider": ",".join(summary.providers),
+        "provider": ",".join(providers),
     }
 
 

@@ -207,3 +207,12 @@ def test_scene_linear_highlights_and_negatives_survive_the_builtin_model(tmp_pat
     assert np.allclose(out[30:50, 34:62], 8.0, rtol=0.02)  # inside the light: kept, not clipped to 1
     assert np.allclose(out[68:80, 80:96], 0.18, rtol=0.03)  # mid grey unchanged
     assert out[0:6, 0:6].max() < 0.0  # negatives survive
+
+
+@pytest.mark.parametrize("channels", [("Y",), ("Y", "A")])
+def test_one_and_two_channel_images(tmp_path: Path, model_dir: Path, make_plate, channels: tuple[str, ...]) -> None:
+    plate = make_plate(frames=[1], channels=channels)
+    assert run_job(make_job(plate, str(tmp_path / "o" / "A.####.exr"))).count("done") == 1
+    out = read_image(str(tmp_path / "o" / "A.0001.exr"))
+    assert out.channels == channels and out.pixels.shape == (48, 64, len(channels))
+    assert np.isfinite(out.pixels).all()

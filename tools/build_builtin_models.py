@@ -251,7 +251,7 @@ MEMORY_PROBE = """
 import re, resource, sys
 import numpy as np, onnxruntime as ort
 from skimage import data
-x = np.ascontiguousarray(data.astronaut().transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+x = np.ascontiguousarray(np.tile(data.astronaut(), (2, 2, 1)).transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
 def status(key):
     return int(re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
 try:
@@ -268,11 +268,12 @@ print(status("VmHWM") - base)
 
 
 def bytes_per_pixel(onnx_path: Path) -> tuple[float, int]:
-    """(measured, card value): peak RSS growth of a fresh ORT CPU session run on a 512x512
-    photo, per input pixel; the card value adds 25% and rounds up to a multiple of 64."""
+    """(measured, card value): peak RSS growth of a fresh ORT CPU session run on a 1024x1024
+    photo (tile-sized: the session's fixed cost spread as it is in real tiles), per input
+    pixel; the card value adds 15% and rounds up to a multiple of 64."""
     out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(onnx_path), str(THREADS)], check=True, capture_output=True, text=True)
-    measured = int(out.stdout.strip().splitlines()[-1]) / (512 * 512)
-    return measured, int(math.ceil(measured * 1.25 / 64) * 64)
+    measured = int(out.stdout.strip().splitlines()[-1]) / (1024 * 1024)
+    return measured, int(math.ceil(measured * 1.15 / 64) * 64)
 
 
 def main() -> None:
