@@ -14,10 +14,16 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 
 from ..errors import JobError, UserError
+from .dustbust import SPEC as DUSTBUST
+from .scratch import SPEC as SCRATCH
 from .spec import NodeSpec
 from .upscale import SPEC as UPSCALE
 
-BUILTIN: tuple[NodeSpec, ...] = (UPSCALE,)
+BUILTIN: tuple[NodeSpec, ...] = (
+    UPSCALE,
+    DUSTBUST,
+    SCRATCH,
+)
 
 
 def _plugin_specs(module_name: str, origin: str) -> tuple[NodeSpec, ...]:

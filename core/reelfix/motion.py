@@ -1,0 +1,228 @@
+"""Shared motion: dense optical flow between two frames, warping, and a per-pair cache.
+
+Every temporal node (dustbust, scratch, degrain) aligns neighbours to the centre frame
+through this module, so a pair's flow is estimated once and shared:
+
+- Flow is estimated with OpenCV's DIS optical flow on a perceptual luma (the picture
+  channels' luma, encoded from scene-linear to a display-like curve where the colour space
+  is scene-linear), downscaled so its long side is at most `FLOW_MAX_SIDE`.
+- For each unordered pair only one direction is estimated (earlier frame -> later frame);
+  the other is its numerical inverse. So a window of radius r costs r new flows per frame.
+- The cache is keyed by a digest of the exact luma used, never by frame number alone, so a
+  result depends only on the two frames' content: a farm chunk and a whole local run give
+  identical frames, and two nodes fed the same frames share the work.
+
+Conventions: `flow(a, b)[y, x] = (dx, dy)` such that `b(x + dx, y + dy)` shows what
+`a(x, y)` shows, and `warp(b_pixels, flow(a, b))` is b aligned to a.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from .frames.frame import Frame, picture_indices
+
+FLOW_MAX_SIDE = 1024  # long side of the luma the flow is estimated on
+CACHE_PAIRS = 16  # canonical (low-resolution) flows kept
+INVERSE_ITERATIONS = 4
+_LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
+
+_lock = threading.RLock()
+_flows: OrderedDict[tuple[bytes, bytes, tuple[int, int]], np.ndarray] = OrderedDict()
+_luma_memo: dict[int, tuple[weakref.ref[np.ndarray], np.ndarray, np.ndarray, bytes]] = {}
+stats = {"estimated": 0, "reused": 0, "seconds": 0.0}
+
+
+@lru_cache(maxsize=64)
+def is_scene_linear(colorspace: str) -> bool:
+    """Whether a colour space holds scene-linear light (from the OCIO config's encoding;
+    by name when the config does not know it)."""
+    if not colorspace:
+        return False
+    try:
+        from . import colour
+
+        cs = colour.get_config().getColorSpace(colour.canonical_name(colorspace))
+        encoding = str(cs.getEncoding()) if cs is not None else ""
+        if encoding:
+            return encoding == "scene-linear"
+    except Exception:  # noqa: BLE001 - an unknown name falls back to its spelling
+        pass
+    name = colorspace.lower()
+    return any(k in name for k in ("lin", "acescg", "aces2065", "scene"))
+
+
+def perceptual(values: np.ndarray, linear: bool) -> np.ndarray:
+    """Values on a display-like scale where equal steps look about equal: scene-linear light
+    goes through an sRGB-like curve (continued as a power above 1, sign kept); display and
+    log encodings are already perceptual and pass as they are."""
+    v = np.asarray(values, dtype=np.float32)
+    if not linear:
+        return v
+    a = np.abs(v)
+    out = np.where(a <= 0.0031308, a * 12.92, 1.055 * np.power(np.maximum(a, 1e-12), 1 / 2.4) - 0.055)
+    return (np.sign(v) * out).astype(np.float32)
+
+
+def _luma(frame: Frame) -> np.ndarray:
+    pix = frame.pixels
+    idx = picture_indices(frame.channels)
+    if len(idx) >= 3:
+        y = pix[:, :, idx[0]] * np.float32(_LUMA_WEIGHTS[0])
+        y += pix[:, :, idx[1]] * np.float32(_LUMA_WEIGHTS[1])
+        y += pix[:, :, idx[2]] * np.float32(_LUMA_WEIGHTS[2])
+        return y
+    return np.array(pix[:, :, idx[0] if idx else 0], dtype=np.float32)
+
+
+def flow_scale(height: int, width: int) -> float:
+    return min(1.0, FLOW_MAX_SIDE / max(height, width))
+
+
+def _prepare(frame: Frame) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """(perceptual luma HxW, 8-bit low-resolution luma for flow, its digest), memoised per
+    pixel array for as long as that array lives."""
+    pix = frame.pixels
+    key = id(pix)
+    with _lock:
+        hit = _luma_memo.get(key)
+        if hit is not None and hit[0]() is pix:
+            return hit[1], hit[2], hit[3]
+    q = perceptual(_luma(frame), is_scene_linear(frame.colorspace))
+    s = flow_scale(frame.height, frame.width)
+    small = q if s == 1.0 else cv2.resize(q, (round(frame.width * s), round(frame.height * s)), interpolation=cv2.INTER_AREA)
+    u8 = np.clip(np.rint(small * 255.0), 0, 255).astype(np.uint8)
+    digest = hashlib.blake2b(u8.tobytes(), digest_size=16).digest() + np.int64(frame.number).tobytes()
+    with _lock:
+        for k in [k for k, v in _luma_memo.items() if v[0]() is None]:
+            del _luma_memo[k]
+        _luma_memo[key] = (weakref.ref(pix), q, u8, digest)
+    return q, u8, digest
+
+
+def perceptual_luma(frame: Frame) -> np.ndarray:
+    """The frame's luma on a perceptual scale (see `perceptual`), HxW float32. Do not modify."""
+    return _prepare(frame)[0]
+
+
+def _dis(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
+    dis.setGradientDescentIterations(16)
+    if max(a.shape) <= FLOW_MAX_SIDE // 2:  # small frames: patches down to full resolution
+        dis.setFinestScale(0)
+    if min(a.shape) < 48:  # tiny frames: smaller patches
+        dis.setPatchSize(4)
+        dis.setPatchStride(2)
+    return dis.calc(a, b, None)
+
+
+def _identity(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.indices((h, w), dtype=np.float32)
+    return xs, ys
+
+
+def invert(flow: np.ndarray, iterations: int = INVERSE_ITERATIONS) -> np.ndarray:
+    """The inverse of a flow field by fixed-point iteration: g(y) = -f(y + g(y))."""
+    h, w = flow.shape[:2]
+    xs, ys = _identity(h, w)
+    g = -flow
+    for _ in range(iterations):
+        g = -cv2.remap(flow, xs + g[:, :, 0], ys + g[:, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(g, dtype=np.float32)
+
+
+def _canonical(a: Frame, b: Frame) -> tuple[np.ndarray, bool]:
+    """The low-resolution flow of the pair in its canonical direction (earlier -> later
+    frame, ties by digest), estimated once; and whether (a, b) is that direction."""
+    _, ua, da = _prepare(a)
+    _, ub, db = _prepare(b)
+    forward = (a.number, da) <= (b.number, db)
+    key = (da, db, ua.shape) if forward else (db, da, ua.shape)
+    with _lock:
+        hit = _flows.get(key)
+        if hit is not None:
+            _flows.move_to_end(key)
+            stats["reused"] += 1
+            return hit, forward
+    t0 = time.perf_counter()
+    f = _dis(ua, ub) if forward else _dis(ub, ua)
+    with _lock:
+        stats["estimated"] += 1
+        stats["seconds"] += time.perf_counter() - t0
+        _flows[key] = f
+        while len(_flows) > CACHE_PAIRS:
+            _flows.popitem(last=False)
+    return f, forward
+
+
+def flow_lowres(a: Frame, b: Frame) -> np.ndarray:
+    """Flow a -> b at the estimation resolution (in low-resolution pixels)."""
+    if a.pixels.shape[:2] != b.pixels.shape[:2]:
+        raise ValueError(f"frames {a.number} and {b.number} differ in size")
+    f, forward = _canonical(a, b)
+    return f if forward else invert(f)
+
+
+def flow(a: Frame, b: Frame) -> np.ndarray:
+    """Dense flow (H, W, 2) from frame a to frame b at a's full resolution."""
+    low = flow_lowres(a, b)
+    s = flow_scale(a.height, a.width)
+    if s == 1.0:
+        return low
+    full = cv2.resize(low, (a.width, a.height), interpolation=cv2.INTER_LINEAR)
+    return np.multiply(full, 1.0 / s, dtype=np.float32)
+
+
+def warp(img: np.ndarray, flow_: np.ndarray, interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
+    """`img` (H, W[, C]) resampled at x + flow(x): a neighbour aligned to the flow's frame.
+    Borders repeat the nearest pixel; the result is float32 and never clipped."""
+    h, w = flow_.shape[:2]
+    xs, ys = _identity(h, w)
+    src = np.ascontiguousarray(img, dtype=np.float32)
+    if src.ndim == 3 and src.shape[2] > 4:
+        return np.stack([warp(src[:, :, c], flow_, interpolation) for c in range(src.shape[2])], axis=2)
+    out = cv2.remap(src, xs + flow_[:, :, 0], ys + flow_[:, :, 1], interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(src.shape) if out.ndim != src.ndim else out
+
+
+def sample(img: np.ndarray, flow_: np.ndarray, ys: np.ndarray, xs: np.ndarray, interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
+    """`warp(img, flow)` at the pixels (ys, xs) only: (N, C) float32 (cheap for sparse repairs)."""
+    return sample_at(img, ys, xs, flow_[ys, xs], interpolation)
+
+
+def sample_at(img: np.ndarray, ys: np.ndarray, xs: np.ndarray, offsets: np.ndarray, interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
+    """`img` (H, W[, C]) resampled at (xs + offsets[:, 0], ys + offsets[:, 1]): (N, C) float32."""
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    if not len(ys):
+        return np.zeros((0, channels), np.float32)
+    mx = (xs.astype(np.float32) + offsets[:, 0]).reshape(-1, 1)
+    my = (ys.astype(np.float32) + offsets[:, 1]).reshape(-1, 1)
+    src = img if img.dtype == np.float32 and img.flags.c_contiguous else np.ascontiguousarray(img, dtype=np.float32)
+    if channels <= 4:
+        return cv2.remap(src, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE).reshape(len(ys), channels)
+    parts = [
+        cv2.remap(np.ascontiguousarray(src[:, :, c : c + 4]), mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE)
+        for c in range(0, channels, 4)
+    ]
+    return np.concatenate([p.reshape(len(ys), -1) for p in parts], axis=1)
+
+
+def aligned_luma(a: Frame, b: Frame) -> tuple[np.ndarray, np.ndarray]:
+    """(b's perceptual luma aligned to a, the flow a -> b used), both at a's resolution."""
+    f = flow(a, b)
+    return warp(perceptual_luma(b), f), f
+
+
+def clear_cache() -> None:
+    with _lock:
+        _flows.clear()
+        _luma_memo.clear()
+        stats.update(estimated=0, reused=0, seconds=0.0)

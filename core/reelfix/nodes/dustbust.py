@@ -1,0 +1,343 @@
+"""`dustbust`: dirt and sparkle present in one frame but not in its motion-compensated neighbours.
+
+Detection (in the spirit of Kokaram's spike detection index, in its rank-order form) runs
+on the perceptual luma (`reelfix.motion`): each neighbour is aligned to the centre frame
+by optical flow, and a pixel is a spike when the centre is brighter than every aligned
+neighbour's local 3x3 maximum (or darker than every local minimum) by more than the
+threshold, while the aligned neighbours agree with each other. The local extremum makes
+the test immune to sub-pixel alignment error and to texture. Seeds grow by hysteresis into
+connected specks; a speck is kept only if it is no larger than `max_size`, if the
+neighbours match its surroundings (where they do not, the flow failed: a limb, a turning
+head), and if its content cannot be found displaced in the two nearest neighbours along
+one velocity: a real object moving too fast for the flow is present, displaced, in the
+other frames; dirt is present in one frame only. The flow inside a large speck may follow
+the dirt, so detection runs a second time with the flow filled in from each candidate's
+surroundings. At the ends of a range or shot, both witnesses come from the one side.
+
+Repair replaces only the kept specks (dilated a little) with the per-channel median of the
+aligned neighbours; every other pixel (and alpha, and any non-picture channel) is
+bit-identical to the input. The repaired area is the node's matte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .. import motion
+from ..frames.frame import Frame, picture_indices
+from .spec import NodeContext, NodeSpec, Param, Window
+
+NAME = "dustbust"
+GROW = 0.4  # hysteresis: a speck grows over pixels with at least this fraction of the threshold
+DILATE = 2  # px added around each kept speck for the repair (soft edges)
+MIN_OBJECT_AREA = 3  # specks smaller than this (sparkle) are never taken for moving objects
+
+
+def set_matte(frame: Frame, name: str, matte: np.ndarray) -> None:
+    """Attach a node's matte (HxW float32 in [0, 1]) without touching the input frame's mattes."""
+    mattes = dict(getattr(frame, "mattes", None) or {})
+    mattes[name] = matte.astype(np.float32, copy=False)
+    try:
+        frame.mattes = mattes  # type: ignore[attr-defined]
+    except AttributeError:  # a Frame type that cannot take mattes: nothing to attach to
+        pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    threshold: float  # perceptual units (about 0..1 for display-referred pictures)
+    max_size: int
+    agreement: float  # the two nearest aligned neighbours may differ by at most this fraction of the spike (inf: off)
+    search: int  # px searched around the compensated position for a displaced real object
+    object_ratio: float  # a displaced match this much better than the aligned one is a real object
+    object_ratio_pair: float  # ... or this much better in both nearest neighbours, with one velocity
+    ring_limit: float  # specks with more than this share of their surroundings misaligned are left alone
+
+
+def settings(params: dict[str, Any]) -> Settings:
+    s = float(params["sensitivity"])
+    mp = float(params["motion_protection"])
+    return Settings(
+        threshold=0.03 + 0.12 * (1.0 - s),
+        max_size=int(params["max_size"]),
+        agreement=1.5 - 1.2 * mp if mp > 0 else float("inf"),
+        search=int(round(8 + 40 * mp)) if mp > 0 else 0,
+        object_ratio=0.05 + 0.15 * mp,
+        object_ratio_pair=0.1 + 0.3 * mp,
+        ring_limit=0.3 - 0.25 * mp if mp > 0 else 0.0,
+    )
+
+
+def noise_sigma(q: np.ndarray, aligned: np.ndarray) -> float:
+    """Robust noise (grain) level of the centre-minus-aligned-neighbour difference."""
+    d = (q[::3, ::3] - aligned[::3, ::3]).ravel()
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+
+
+def _object_match(
+    q: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray, neighbour: np.ndarray, flow: np.ndarray, aligned: np.ndarray, search: int
+) -> tuple[float, float, float]:
+    """Where the speck's content (`mask`, float32 over `box` = x, y, w, h) is best found
+    displaced in a neighbour: (SSD there / SSD at the flow's position, dx, dy of that match)."""
+    h, w = q.shape
+    x0, y0, bw, bh = box
+    x1, y1 = x0 + bw, y0 + bh
+    tmpl = np.ascontiguousarray(q[y0:y1, x0:x1])
+    aligned_err = float((((tmpl - aligned[y0:y1, x0:x1]) ** 2) * mask).sum())
+    cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
+    dx, dy = (int(round(float(v))) for v in flow[cy, cx])
+    sx0, sy0 = max(x0 + dx - search, 0), max(y0 + dy - search, 0)
+    sx1, sy1 = min(x1 + dx + search, w), min(y1 + dy + search, h)
+    if aligned_err <= 0 or sx1 - sx0 < tmpl.shape[1] or sy1 - sy0 < tmpl.shape[0]:
+        return float("inf"), 0.0, 0.0
+    region = np.ascontiguousarray(neighbour[sy0:sy1, sx0:sx1])
+    ssd = cv2.matchTemplate(region, tmpl, cv2.TM_SQDIFF, mask=mask)
+    # displacements within 2 px of the flow's own position are where the flow already looked
+    ay, ax = y0 + dy - sy0, x0 + dx - sx0
+    ssd[max(ay - 2, 0) : ay + 3, max(ax - 2, 0) : ax + 3] = np.inf
+    if not np.isfinite(ssd).any():
+        return float("inf"), 0.0, 0.0
+    my, mx = np.unravel_index(int(np.argmin(ssd)), ssd.shape)
+    return float(ssd[my, mx]) / aligned_err, float(sx0 + mx - x0), float(sy0 + my - y0)
+
+
+def is_moving_object(matches: list[tuple[float, float, float]], steps: list[int], st: Settings) -> bool:
+    """A speck is a real object when it is found displaced in the two nearest neighbours with
+    one consistent velocity (dirt may resemble something nearby in one frame by chance, hardly
+    in two along one line); with a single neighbour, when it is found there almost exactly."""
+    if len(matches) < 2:
+        return bool(matches) and matches[0][0] < st.object_ratio
+    (ra, xa, ya), (rb, xb, yb) = matches[:2]
+    if max(ra, rb) >= st.object_ratio_pair:
+        return False
+    va = np.array([xa, ya]) / steps[0]
+    vb = np.array([xb, yb]) / steps[1]
+    return bool(np.hypot(*(va - vb)) <= max(1.5, 0.15 * float(np.hypot(*(va + vb))) / 2))
+
+
+def detect(
+    q: np.ndarray,
+    aligned: list[np.ndarray],
+    st: Settings,
+    neighbours: list[np.ndarray] | None = None,
+    flows: list[np.ndarray] | None = None,
+    steps: list[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(speck mask, candidate mask), HxW bool, before dilation, of centre luma `q` given the
+    neighbours' luma aligned to it (nearest first); with `neighbours`/`flows` (unaligned luma
+    and the flows), specks found displaced in a neighbour are left alone as moving objects."""
+    kernel = np.ones((3, 3), np.uint8)
+    hi = np.minimum.reduce([q - cv2.dilate(a, kernel) for a in aligned])  # bright spike size
+    lo = np.minimum.reduce([cv2.erode(a, kernel) - q for a in aligned])  # dark spike size
+    spike = np.maximum(hi, lo)
+    sigma = noise_sigma(q, aligned[0])
+    t = max(st.threshold, 4.0 * sigma) * (1.5 if len(aligned) == 1 else 1.0)
+    weak = spike > GROW * t
+    if np.isfinite(st.agreement) and len(aligned) >= 2:
+        spread = np.max(aligned[:2], axis=0) - np.min(aligned[:2], axis=0)
+        weak &= spread < np.maximum(st.agreement * spike, 2.0 * sigma)
+    if not weak.any():
+        return weak, weak
+    n, labels, stats_, _ = cv2.connectedComponentsWithStats(weak.astype(np.uint8), connectivity=8)
+    strong = (spike > t) & weak
+    seeded = np.zeros(n, bool)
+    seeded[np.unique(labels[strong])] = True
+    seeded[0] = False
+    size_ok = np.maximum(stats_[:, cv2.CC_STAT_WIDTH], stats_[:, cv2.CC_STAT_HEIGHT]) <= st.max_size
+    keep = seeded & size_ok
+    kept = keep[labels]
+    if st.ring_limit > 0 and kept.any():
+        _reject_poorly_aligned(q, kept, weak, aligned[:2], max(t / 3.0, 3.0 * sigma), st.ring_limit)
+    if neighbours is not None and flows is not None and st.search > 0:
+        _protect_moving_objects(q, kept, aligned, neighbours, flows, list(steps or [1] * len(aligned)), st, max(0.5 * t, 3.0 * sigma))
+    return kept, weak
+
+
+def _reject_poorly_aligned(q: np.ndarray, kept: np.ndarray, weak: np.ndarray, aligned: list[np.ndarray], level: float, limit: float) -> None:
+    """Clear from `kept` the specks whose surroundings (a ring 4-6 px out, other specks left
+    out) no neighbour matches: where more than `limit` of the ring is off by more than
+    `level` in every neighbour, the flow failed there (a limb, a turning head) and a spike is
+    more likely unfollowed motion than dirt."""
+    near = cv2.dilate(weak.astype(np.uint8), np.ones((7, 7), np.uint8))
+    far = cv2.dilate(kept.astype(np.uint8), np.ones((13, 13), np.uint8))
+    n, groups = cv2.connectedComponents(far, connectivity=8)
+    ring = (far > 0) & (near == 0)
+    g = groups[ring]
+    count = np.maximum(np.bincount(g, minlength=n), 1)
+    off = [np.bincount(g, (np.abs(q - a)[ring] > level).astype(np.float64), minlength=n) / count for a in aligned]
+    bad = np.min(off, axis=0) > limit
+    bad[0] = False
+    if bad.any():
+        kept &= ~bad[groups]
+
+
+def _protect_moving_objects(
+    q: np.ndarray,
+    kept: np.ndarray,
+    aligned: list[np.ndarray],
+    neighbours: list[np.ndarray],
+    flows: list[np.ndarray],
+    steps: list[int],
+    st: Settings,
+    flat: float,
+) -> None:
+    """Clear from `kept` the specks found displaced in the neighbours (real moving objects).
+    Nearby fragments are judged together, as the one object they usually are."""
+    k5 = np.ones((5, 5), np.uint8)
+    n, groups, stats_, _ = cv2.connectedComponentsWithStats(cv2.dilate(kept.astype(np.uint8), k5), connectivity=8)
+    area = np.bincount(groups[kept], minlength=n)
+    for g in np.flatnonzero(area >= MIN_OBJECT_AREA):
+        x, y, bw, bh = (int(v) for v in stats_[g, :4])
+        local = (groups[y : y + bh, x : x + bw] == g) & kept[y : y + bh, x : x + bw]
+        mask = cv2.morphologyEx(local.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+        if float(q[y : y + bh, x : x + bw][mask > 0].std()) < flat:
+            # a featureless speck matches any patch of its shade: judge it with its surroundings
+            mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
+        mask = mask.astype(np.float32)
+        matches = [
+            _object_match(q, (x, y, bw, bh), mask, nb, f, al, st.search * abs(k))
+            for nb, f, al, k in zip(neighbours[:2], flows[:2], aligned[:2], steps[:2])
+        ]
+        if is_moving_object(matches, steps[:2], st):
+            kept[y : y + bh, x : x + bw] &= ~local
+
+
+class DustBust:
+    def __init__(self, params: dict[str, Any], ctx: NodeContext) -> None:
+        self.params = params
+        self.ctx = ctx
+        self.settings = settings(params)
+        self._warned = False
+
+    def provenance(self) -> dict[str, Any]:
+        return {"node": NAME, "params": dict(self.params), "flow": "OpenCV DIS (reelfix.motion)"}
+
+    def process(self, window: Window) -> Frame:
+        centre = window.centre
+        h, w = centre.height, centre.width
+        numbers = choose_neighbours(window.number, list(window.frames), int(self.params["radius"]))
+        if not numbers:
+            if not self._warned:
+                self._warned = True
+                self.ctx.warn(f"{NAME}: frame {centre.number} has no neighbouring frame (1-frame range or shot); left unchanged")
+            out = centre.with_pixels(centre.pixels)
+            set_matte(out, NAME, np.zeros((h, w), np.float32))
+            return out
+        frames = [window.frames[n] for n in numbers]
+        q = motion.perceptual_luma(centre)
+        flows = [motion.flow(centre, f) for f in frames]
+        lumas = [motion.perceptual_luma(f) for f in frames]
+        aligned = [motion.warp(lq, fl) for lq, fl in zip(lumas, flows)]
+        steps = [n - window.number for n in numbers]
+        specks, candidates = detect(q, aligned, self.settings, lumas, flows, steps)
+        # inside a large speck the flow may follow the dirt: look again with the flow of the
+        # surroundings, filled in over every candidate
+        size = self.settings.max_size
+        filled = [fill_flow(fl, candidates | flow_anomaly(fl, size), size) for fl in flows]
+        aligned_f = [motion.warp(lq, fl) for lq, fl in zip(lumas, filled)]
+        specks |= detect(q, aligned_f, self.settings, lumas, filled, steps)[0]
+        if DILATE and specks.any():
+            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * DILATE + 1, 2 * DILATE + 1))
+            specks = cv2.dilate(specks.astype(np.uint8), k).astype(bool)
+        pixels = centre.pixels.copy()
+        if specks.any():
+            pic = np.asarray(picture_indices(centre.channels))
+            ys, xs, values = repair(specks, [f.pixels for f in frames], flows, filled)
+            values = values[:, pic]
+            pixels[ys[:, None], xs[:, None], pic[None, :]] = values
+        out = centre.with_pixels(pixels)
+        set_matte(out, NAME, specks.astype(np.float32))
+        return out
+
+
+def choose_neighbours(number: int, available: list[int], radius: int) -> list[int]:
+    """Up to `radius` frames each side, nearest first; a side that has none (the ends of a
+    range or shot) is made up from the other side, so the test still has two witnesses."""
+    before = sorted((n for n in available if n < number), reverse=True)
+    after = sorted(n for n in available if n > number)
+    take_b, take_a = before[:radius], after[:radius]
+    want = 2 * radius
+    if len(take_b) + len(take_a) < want:
+        take_a = after[: want - len(take_b)]
+        take_b = before[: want - len(take_a)]
+    return sorted(take_b + take_a, key=lambda n: (abs(n - number), n))
+
+
+def flow_anomaly(flow: np.ndarray, size: int, tolerance: float = 0.75) -> np.ndarray:
+    """Where the flow departs from its surroundings' (Gaussian over about the largest speck)
+    by more than `tolerance` px: where a speck may have pulled the flow after itself."""
+    f = 4
+    h, w = flow.shape[:2]
+    small = cv2.resize(flow, (max(w // f, 1), max(h // f, 1)), interpolation=cv2.INTER_AREA)
+    dev = np.hypot(*np.moveaxis(small - cv2.GaussianBlur(small, (0, 0), max(size / f, 1.0)), 2, 0))
+    return cv2.resize((dev > tolerance).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def fill_flow(flow: np.ndarray, hole: np.ndarray, size: int) -> np.ndarray:
+    """The flow with `hole` (dilated 2 px) filled in from around it: normalised convolution
+    at a quarter resolution over about the largest speck; unchanged outside the hole."""
+    if not hole.any():
+        return flow
+    f = 4
+    h, w = hole.shape
+    small = (max(w // f, 1), max(h // f, 1))
+    grown = cv2.dilate(hole.astype(np.uint8), np.ones((17, 17), np.uint8)).astype(bool)
+    weight = (~grown).astype(np.float32)
+    num = cv2.resize(flow * weight[:, :, None], small, interpolation=cv2.INTER_AREA)
+    den = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
+    sigma = max(size / f, 1.0)
+    num = cv2.GaussianBlur(num, (0, 0), sigma)
+    den = cv2.GaussianBlur(den, (0, 0), sigma)[:, :, None]
+    low = cv2.resize(num / np.maximum(den, 1e-3), (w, h), interpolation=cv2.INTER_LINEAR)
+    out = flow.copy()
+    out[grown] = low[grown]
+    return out
+
+
+def repair(
+    mask: np.ndarray, pictures: list[np.ndarray], flows: list[np.ndarray], filled: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values for the masked pixels: per speck, the per-channel median of the aligned
+    neighbours, aligned either by their own flow or by the flow filled in from the speck's
+    surroundings, whichever makes the neighbours agree better inside the speck."""
+    ys, xs = np.nonzero(mask)
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    lab = labels[ys, xs]
+    count = np.maximum(np.bincount(lab, minlength=n), 1)
+    results = []
+    for fields in (flows, filled):
+        c = np.stack([motion.sample(pic, fl, ys, xs) for pic, fl in zip(pictures, fields)])
+        spread = (c.max(axis=0) - c.min(axis=0)).max(axis=1)
+        results.append((np.median(c, axis=0), np.bincount(lab, spread, minlength=n) / count))
+    use_own = results[0][1] < results[1][1]
+    values = np.where(use_own[lab][:, None], results[0][0], results[1][0])
+    return ys, xs, values.astype(np.float32)
+
+
+SPEC = NodeSpec(
+    name=NAME,
+    label="Dust Bust",
+    help="Removes dust, dirt and sparkle present in one frame but not in its motion-compensated neighbours; "
+    "every other pixel stays bit-identical. Matte: the repaired pixels.",
+    params=(
+        Param("sensitivity", float, 0.5, "0..1: higher finds fainter specks (and risks more false repairs)", min=0.0, max=1.0),
+        Param("max_size", int, 24, "largest defect, in pixels across; larger spots are left alone", min=1, max=512),
+        Param(
+            "motion_protection",
+            float,
+            0.5,
+            "0..1: how strictly real motion is protected (neighbours must agree; a speck found displaced in a "
+            "neighbour is a moving object, searched up to 8 + 40 x this px away); 0 = off",
+            min=0.0,
+            max=1.0,
+        ),
+        Param("radius", int, 1, "neighbouring frames used each side (1 or 2)", min=1, max=2),
+    ),
+    factory=lambda params, ctx: DustBust(params, ctx),
+    radius=lambda params: int(params["radius"]) + 1,  # one spare each side for the ends of a shot
+    category="Cleanup",
+)

@@ -1,0 +1,118 @@
+"""scratch: persistent vertical lines repaired, picture detail that moves with the camera
+kept, range ends, 1-frame sequences, mattes, bit-identity, and the real pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reelfix import motion
+from reelfix.frames.frame import Frame
+from reelfix.frames.image_io import read_image, write_image
+from reelfix.jobs.load import job_from_data
+from reelfix.nodes import get_node
+from reelfix.nodes.scratch import SPEC
+from reelfix.nodes.spec import NodeContext, Window
+from reelfix.pipeline import run_job
+from tests.nodes import clips
+
+
+def _pan_clip(frames: int = 7, seed: int = 0) -> clips.Clip:
+    return clips.scratch_clip(frames, 96, 160, seed=seed, source=clips.pan(frames, 96, 160, name="coffee", velocity=(1.3, -0.6), seed=seed))
+
+
+@pytest.fixture(scope="module")
+def clip() -> clips.Clip:
+    return _pan_clip()
+
+
+@pytest.fixture(scope="module")
+def result(clip: clips.Clip) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    motion.clear_cache()
+    return clips.run_node(SPEC, clip, {})
+
+
+def test_registered_with_its_parameters() -> None:
+    spec = get_node("scratch")
+    assert {p.name for p in spec.params} == {"sensitivity", "max_width", "radius"}
+    assert spec.radius(spec.validate({}, "t")) == 2
+
+
+def test_scratches_repaired_nothing_else_touched(clip, result) -> None:
+    outs, mattes = result
+    s = clips.score(clip, outs, clip.scratch, mattes, dilate=2)
+    assert s["repaired"] >= 0.8, s
+    assert s["false_changes"] < 0.002, s
+    assert s["identical_outside_matte"] == 1.0
+
+
+def test_every_frame_including_the_ends_is_repaired(clip, result) -> None:
+    outs, mattes = result
+    for i in range(len(clip)):
+        t = clip.scratch[i] > 0.1
+        before = np.abs(clip.damaged[i] - clip.clean[i]).max(axis=2)[t].mean()
+        after = np.abs(outs[i] - clip.clean[i]).max(axis=2)[t].mean()
+        assert after < 0.5 * before, (i, before, after)
+        changed = (outs[i] != clip.damaged[i]).any(axis=2)
+        assert not (changed & (mattes[i] == 0)).any()
+        assert set(np.unique(mattes[i])) <= {0.0, 1.0}
+
+
+def test_thin_vertical_picture_detail_moving_with_the_camera_is_kept() -> None:
+    """A clean pan over a picture with thin vertical lines of its own: nothing to repair."""
+    frames = []
+    for t in range(5):
+        base = clips.pan(1, 96, 160, name="coffee", seed=t)[0] * 0.6
+        x = 40 + 2.0 * t  # the line moves with the picture
+        for xx in (x, x + 60):
+            base[:, int(xx) : int(xx) + 2] = 0.95
+        frames.append(np.ascontiguousarray(np.roll(base, 2 * t, axis=1)))
+    lines = clips.Clip(frames, frames, scratch=[np.zeros((96, 160), np.float32)] * 5)
+    outs, _ = clips.run_node(SPEC, lines, {})
+    changed = sum(int((o != d).any(axis=2).sum()) for o, d in zip(outs, frames))
+    assert changed / (5 * 96 * 160) < 0.002
+
+
+def test_one_frame_sequence_uses_the_frame_alone(clip: clips.Clip) -> None:
+    runner = SPEC.factory(SPEC.validate({}, "t"), NodeContext())
+    frame = Frame(clip.damaged[3], ("R", "G", "B"), "srgb_tx", 7)
+    out = runner.process(Window(7, {7: frame}))
+    matte = out.mattes["scratch"]
+    changed = (out.pixels != frame.pixels).any(axis=2)
+    assert not (changed & (matte == 0)).any()
+    t = clip.scratch[3] > 0.1
+    assert np.abs(out.pixels - clip.clean[3]).max(axis=2)[t].mean() < np.abs(frame.pixels - clip.clean[3]).max(axis=2)[t].mean()
+
+
+def test_alpha_passes_untouched(clip: clips.Clip) -> None:
+    runner = SPEC.factory(SPEC.validate({}, "t"), NodeContext())
+    frames = {}
+    for i in range(5):
+        alpha = np.full((96, 160, 1), 0.5, np.float32)
+        frames[i] = Frame(np.concatenate([clip.damaged[i], alpha], axis=2), ("R", "G", "B", "A"), "srgb_tx", i)
+    out = runner.process(Window(2, frames))
+    assert np.array_equal(out.pixels[:, :, 3], frames[2].pixels[:, :, 3])
+    assert (out.pixels[:, :, :3] != frames[2].pixels[:, :, :3]).any()
+
+
+def test_through_the_pipeline_with_mattes(tmp_path: Path) -> None:
+    clip = clips.to_linear(_pan_clip(5, seed=1))
+    for i, pix in enumerate(clip.damaged):
+        write_image(str(tmp_path / "in" / f"S.{i + 1:04d}.exr"), Frame(pix, ("R", "G", "B"), "lin_srgb", i + 1), bit_depth="float")
+    job = job_from_data(
+        {
+            "input": {"path": str(tmp_path / "in" / "S.####.exr"), "colorspace": "lin_srgb"},
+            "output": {"path": str(tmp_path / "o" / "O.####.exr"), "bit_depth": "float", "mattes": str(tmp_path / "m" / "M.####.exr")},
+            "pipeline": [{"node": "scratch"}],
+        },
+        "test",
+    )
+    run_job(job)
+    for i in range(5):
+        out = read_image(str(tmp_path / "o" / f"O.{i + 1:04d}.exr")).pixels
+        matte = read_image(str(tmp_path / "m" / f"M.{i + 1:04d}.exr"))
+        m = matte.pixels[:, :, matte.channels.index("scratch")]
+        changed = (out != clip.damaged[i]).any(axis=2)
+        assert changed.any() and not (changed & (m == 0)).any()
