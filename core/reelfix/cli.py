@@ -199,8 +199,10 @@ def demo(out: Path = typer.Option(Path("demo_out"), "--out", help="folder for th
     from .demo import run_demo
 
     r = _guard(lambda: run_demo(out))
+    dust = f"dust specks covered by the dustbust matte: {r['dust_covered']:.0%}; " if r["dust_covered"] is not None else ""
     console.out.print(
-        f"reelfix demo: {r['frames']} frames upscaled x2 -> {r['output']}\n"
+        f"reelfix demo: {r['frames']} frames, {' -> '.join(r['pipeline'])} -> {r['output']}\n"
+        f"  {dust}flicker (RMS of frame means vs truth): {r['flicker_rms_before']:.2%} -> {r['flicker_rms_after']:.2%}\n"
         f"  PSNR against the clean truth: reelfix {r['psnr_reelfix_db']:.2f} dB, bicubic {r['psnr_bicubic_db']:.2f} dB"
         f" (gain {r['gain_db']:+.2f} dB), provider {r['provider']}\n"
         f"  before/after: {out / 'compare'}; summary: {out / 'summary.json'}; took {r['seconds']:.1f}s",
