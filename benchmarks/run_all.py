@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import colour_quality, peak_memory, upscale_speed  # noqa: E402
+from benchmarks import cleanup_quality, colour_quality, peak_memory, temporal_quality, upscale_speed  # noqa: E402
 from benchmarks.common import ROOT, cpu_name  # noqa: E402
 from reelfix import __version__  # noqa: E402
 
@@ -97,6 +97,9 @@ def main() -> None:
         "trained on); the moment a plate holds values above 1, that route clips them and falls below bicubic.",
         "",
     ]
+    cleanup = cleanup_quality.main(270, 480, 5, (540, 960)) if quick else cleanup_quality.main()
+    lines += cleanup_quality.markdown(cleanup)
+    lines += temporal_quality.section(temporal_quality.main(quick=quick))
     out = ROOT / "docs" / "BENCHMARKS.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text("\n".join(lines))

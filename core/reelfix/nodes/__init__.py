@@ -14,15 +14,19 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 
 from ..errors import JobError, UserError
+from .deflicker import SPEC as DEFLICKER
 from .dustbust import SPEC as DUSTBUST
 from .scratch import SPEC as SCRATCH
 from .spec import NodeSpec
+from .stabilize import SPEC as STABILIZE
 from .upscale import SPEC as UPSCALE
 
 BUILTIN: tuple[NodeSpec, ...] = (
     UPSCALE,
     DUSTBUST,
     SCRATCH,
+    DEFLICKER,
+    STABILIZE,
 )
 
 

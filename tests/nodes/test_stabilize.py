@@ -1,0 +1,187 @@
+"""stabilize: weave removed on a static shot, a slow pan kept, range ends, a 1-frame
+sequence, borders filled (reflect / neighbours) with the matte and crop reported, alpha
+and upstream mattes moved with the picture, and the real pipeline with chunks identical
+to one run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reelfix.frames.frame import Frame
+from reelfix.frames.image_io import read_image, write_image
+from reelfix.global_motion import estimate_rigid, log_luma, rigid, rigid_params
+from reelfix.jobs.load import job_from_data
+from reelfix.nodes import get_node
+from reelfix.nodes.spec import NodeContext, Window
+from reelfix.nodes.stabilize import SPEC
+from reelfix.pipeline import run_job
+from tests.nodes import flicker_clips as fc
+
+FRAMES, H, W = 36, 144, 192
+
+
+def run(frames: list[np.ndarray], params: dict | None = None, channels: tuple[str, ...] = ("R", "G", "B"), mattes: dict | None = None) -> list[Frame]:
+    p = SPEC.validate(params or {}, "test")
+    runner = SPEC.factory(p, NodeContext())
+    r = SPEC.radius(p)
+    fr = {i: Frame(f, channels, "lin_srgb", i, mattes=dict(mattes or {})) for i, f in enumerate(frames)}
+    return [runner.process(Window(t, {s: fr[s] for s in range(max(0, t - r), min(len(frames), t + r + 1))})) for t in range(len(frames))]
+
+
+def residual(outs: list[Frame], clip: fc.WeaveClip) -> np.ndarray:
+    centre = ((W - 1) / 2, (H - 1) / 2)
+    applied = []
+    for o in outs:
+        md = json.loads(o.metadata["reelfix:stabilize"])
+        applied.append(rigid(md["shift"][0], md["shift"][1], np.radians(md["angle"]), centre))
+    return fc.residual_motion(applied, clip.weave, H, W)
+
+
+def rms(v: np.ndarray) -> float:
+    return float(np.sqrt((v[:, :2] ** 2).sum(axis=1).mean()))
+
+
+@pytest.fixture(scope="module")
+def static() -> tuple[fc.WeaveClip, list[Frame]]:
+    clip = fc.weave_clip(FRAMES, H, W, seed=1)
+    return clip, run(clip.damaged)
+
+
+@pytest.fixture(scope="module")
+def panning() -> tuple[fc.WeaveClip, list[Frame]]:
+    clip = fc.weave_clip(FRAMES, H, W, velocity=(0.8, 0.3), seed=2)
+    return clip, run(clip.damaged, {"fill": "neighbours"})
+
+
+def test_registered_with_its_parameters() -> None:
+    spec = get_node("stabilize")
+    assert {p.name for p in spec.params} == {"radius", "rotation", "fill", "max_shift"}
+    assert spec.radius(spec.validate({"radius": 7}, "t")) == 7
+
+
+def test_motion_estimate_is_subpixel_with_rotation_and_flicker() -> None:
+    h, w = 192, 256
+    clip = fc.weave_clip(2, h, w, seed=3, grain=0.0, angle_sd_deg=0.3)
+    a, b = (log_luma(f.mean(axis=2)) for f in clip.damaged)
+    m, peak = estimate_rigid(a, b + np.float32(0.1), rotation=True)  # b 7% brighter (log2 offset)
+    centre = ((w - 1) / 2, (h - 1) / 2)
+    truth = rigid(*clip.weave[1], centre) @ np.linalg.inv(rigid(*clip.weave[0], centre))
+    got, want = np.array(rigid_params(m, centre)), np.array(rigid_params(truth, centre))
+    assert peak > 0.2
+    assert abs(want[2]) > 1e-3
+    assert np.abs(got[:2] - want[:2]).max() < 0.05 and abs(got[2] - want[2]) < 2e-4, (got, want)
+
+
+def test_weave_removed_on_a_static_shot(static) -> None:
+    clip, outs = static
+    left = residual(outs, clip)
+    assert rms(clip.weave) > 1.2
+    assert rms(left) < 0.25 * rms(clip.weave), (rms(clip.weave), rms(left))
+
+
+def test_a_slow_pan_is_kept(panning) -> None:
+    clip, outs = panning
+    left = residual(outs, clip)
+    assert rms(left) < 0.35 * rms(clip.weave), (rms(clip.weave), rms(left))
+    drift = np.polyfit(np.arange(len(left)), left[:, 0], 1)[0]  # a pan eaten would show as a slope
+    assert abs(drift) < 0.01, drift
+
+
+def test_first_and_last_frames_are_stabilised_too(static) -> None:
+    clip, outs = static
+    left = residual(outs, clip)
+    ends = [0, 1, len(clip) - 2, len(clip) - 1]
+    assert rms(left[ends]) < 0.5 * rms(clip.weave[ends])
+
+
+def test_borders_filled_without_black_edges_and_reported(static, panning) -> None:
+    for clip, outs in (static, panning):
+        for o in outs:
+            md = json.loads(o.metadata["reelfix:stabilize"])
+            matte = o.mattes["stabilize"]
+            assert matte.shape == (H, W) and matte.dtype == np.float32 and 0 <= matte.min() and matte.max() <= 1
+            assert md["filled_px"] == int(np.count_nonzero(matte))
+            assert np.abs(o.pixels[matte > 0]).min(initial=1.0) > 0  # never black
+            left, top, right, bottom = md["crop"]
+            assert not matte[top : H - bottom, left : W - right].any()  # the crop removes every filled pixel
+            assert max(md["crop"]) <= np.ceil(np.hypot(*md["shift"]) + abs(np.radians(md["angle"])) * W) + 1
+
+
+def test_fill_from_neighbours_is_closer_to_the_truth_than_reflect(panning) -> None:
+    clip, outs = panning
+    reflect = run(clip.damaged, {"fill": "reflect"})
+    err_n, err_r, taken = [], [], 0
+    for o, r, t in zip(outs, reflect, clip.truth):
+        m = o.mattes["stabilize"] >= 1.0
+        if m.any():
+            err_n.append(np.abs(o.pixels[m] - t[m]).mean())
+            err_r.append(np.abs(r.pixels[m] - t[m]).mean())
+        taken += json.loads(o.metadata["reelfix:stabilize"])["from_neighbours_px"]
+    assert taken > 0 and np.mean(err_n) < 0.7 * np.mean(err_r), (np.mean(err_n), np.mean(err_r))
+
+
+def test_one_frame_sequence_is_left_identical() -> None:
+    clip = fc.weave_clip(1, H, W, seed=4)
+    out = run(clip.damaged)[0]
+    assert np.array_equal(out.pixels, clip.damaged[0])
+    assert json.loads(out.metadata["reelfix:stabilize"])["shift"] == [0.0, 0.0]
+    assert not out.mattes["stabilize"].any()
+
+
+def test_alpha_extra_channels_and_upstream_mattes_move_with_the_picture() -> None:
+    clip = fc.weave_clip(10, H, W, seed=5)
+    k = [np.float32(0.9 / d[:, :, 1].max()) for d in clip.damaged]
+    frames = [np.ascontiguousarray(np.concatenate([d, d[:, :, 1:2] * s, d[:, :, :1] * 3], axis=2)) for d, s in zip(clip.damaged, k)]
+    dust = np.zeros((H, W), np.float32)
+    dust[40:50, 60:70] = 1.0
+    outs = run(frames, {"radius": 4}, channels=("R", "G", "B", "A", "Z"), mattes={"dustbust": dust})
+    for o, f, s in zip(outs, frames, k):
+        a, g, z, r = o.pixels[:, :, 3], o.pixels[:, :, 1], o.pixels[:, :, 4], o.pixels[:, :, 0]
+        lo, hi = f[:, :, 3].min(), f[:, :, 3].max()
+        assert lo <= a.min() and a.max() <= hi  # alpha stays in its range (no cubic overshoot)
+        assert np.abs(a - np.clip(g * s, lo, hi)).max() < 1e-5  # and moved exactly like the picture
+        assert np.allclose(z, r * 3, atol=1e-4)
+        moved = o.mattes["dustbust"]
+        assert moved.shape == (H, W) and 0 <= moved.min() and moved.max() <= 1 and abs(moved.sum() - 100) < 10
+        assert set(o.mattes) == {"dustbust", "stabilize"}
+
+
+def test_max_shift_clamps_the_correction() -> None:
+    clip = fc.weave_clip(12, H, W, seed=6, shift_rms=3.0)
+    for o in run(clip.damaged, {"max_shift": 0.5, "radius": 5}):
+        assert np.hypot(*json.loads(o.metadata["reelfix:stabilize"])["shift"]) <= 0.5 + 1e-3
+
+
+def test_through_the_pipeline_with_mattes_and_chunks_identical_to_one_run(tmp_path: Path) -> None:
+    clip = fc.weave_clip(12, 64, 96, seed=7)
+    for i, d in enumerate(clip.damaged):
+        write_image(str(tmp_path / "in" / f"W.{i + 1:04d}.exr"), Frame(d, ("R", "G", "B"), "lin_srgb", i + 1), bit_depth="float")
+
+    def job(out: str, mattes: str):
+        return job_from_data(
+            {
+                "input": {"path": str(tmp_path / "in" / "W.####.exr"), "colorspace": "lin_srgb"},
+                "output": {"path": out, "bit_depth": "float", "mattes": mattes},
+                "pipeline": [{"node": "deflicker", "params": {"radius": 3}}, {"node": "stabilize", "params": {"radius": 4, "fill": "neighbours"}}],
+            },
+            "test",
+        )
+
+    whole = tmp_path / "whole" / "O.####.exr"
+    run_job(job(str(whole), str(tmp_path / "m1" / "M.####.exr")))
+    chunked = tmp_path / "chunked" / "O.####.exr"
+    for chunk in ("1-5", "6-9", "10-12"):
+        run_job(job(str(chunked), str(tmp_path / "m2" / "M.####.exr")), frames=chunk)
+    for n in range(1, 13):
+        a = read_image(str(whole).replace("####", f"{n:04d}"))
+        b = read_image(str(chunked).replace("####", f"{n:04d}"))
+        assert np.array_equal(a.pixels, b.pixels), n
+        assert a.metadata["reelfix:stabilize"] == b.metadata["reelfix:stabilize"]
+        m1 = read_image(str(tmp_path / "m1" / f"M.{n:04d}.exr"))
+        m2 = read_image(str(tmp_path / "m2" / f"M.{n:04d}.exr"))
+        assert "stabilize" in m1.channels and np.array_equal(m1.pixels, m2.pixels)
+    assert "reelfix:stabilize" in (tmp_path / "whole" / "O.reelfix.json").read_text()
