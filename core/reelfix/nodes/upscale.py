@@ -30,42 +30,33 @@ def local_range(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bound_outside_band(
-    result: np.ndarray,
-    mapped: np.ndarray,
-    source: np.ndarray,
-    scale: int,
-    knees: tuple[float, float],
-    valid: tuple[float, float],
-    *,
-    first_row: int = 0,
+    result: np.ndarray, source: np.ndarray, scale: int, valid: tuple[float, float], *, first_row: int = 0
 ) -> np.ndarray:
     """Tame the inverse range map where it is steep.
 
-    Outside the range map's identity band a small model error (in a highlight, a deep
-    negative) would come back magnified, even to infinity. Those output pixels are held to
-    the min/max of the 3x3 input neighbourhood they come from; and where the source itself
-    is outside the model's valid range (scene-linear highlights > 1, negatives) the model
-    has nothing to add, so the output there is the source resized (bicubic). Pixels inside
-    the band (nearly all of a normal frame) are exactly the model's.
+    Past the model's valid range the inverse map is steep, so a small model error there (in
+    a highlight, a deep negative) would come back magnified, even to infinity. Output pixels
+    that come back outside the valid range are held to the min/max of the 3x3 input
+    neighbourhood they come from; and where the source itself is outside the valid range
+    (scene-linear highlights > 1, negatives) the model has nothing to add, so the output
+    there is the source resized (bicubic). Everything else is exactly the model's.
 
-    `result`/`mapped` may be a strip of output rows starting at output row `first_row`;
-    `source` is the whole input picture.
+    `result` may be a strip of output rows starting at output row `first_row`; `source` is
+    the whole input picture (in the model's colour space, before the range map).
     """
-    flat = mapped.reshape(-1)
-    idx = np.flatnonzero((flat > np.float32(knees[1])) | (flat < np.float32(knees[0])))
-    if not idx.size:
-        return result
     # source rows under this strip, with 4 rows of context (3x3 bounds, bicubic filter: same result as whole-frame)
     s0 = max(first_row // scale - 4, 0)
     s1 = min((first_row + result.shape[0] - 1) // scale + 5, source.shape[0])
     crop = source[s0:s1]
-    lo, hi = local_range(crop)
-    out_w, channels = result.shape[1], result.shape[2]
-    row, rest = np.divmod(idx, out_w * channels)
-    col, ch = np.divmod(rest, channels)
-    src_idx = (((row + first_row) // scale - s0) * source.shape[1] + (col // scale)) * channels + ch
-    values = result.reshape(-1)
-    values[idx] = np.clip(values[idx], lo.reshape(-1)[src_idx], hi.reshape(-1)[src_idx])
+    flat = result.reshape(-1)
+    idx = np.flatnonzero((flat > np.float32(valid[1])) | (flat < np.float32(valid[0])))
+    if idx.size:
+        lo, hi = local_range(crop)
+        out_w, channels = result.shape[1], result.shape[2]
+        row, rest = np.divmod(idx, out_w * channels)
+        col, ch = np.divmod(rest, channels)
+        src_idx = (((row + first_row) // scale - s0) * source.shape[1] + (col // scale)) * channels + ch
+        flat[idx] = np.clip(flat[idx], lo.reshape(-1)[src_idx], hi.reshape(-1)[src_idx])
     if (crop > valid[1]).any() or (crop < valid[0]).any():
         plain = resize(crop, crop.shape[0] * scale, crop.shape[1] * scale, "catmull-rom")
         plain = plain[first_row - s0 * scale : first_row - s0 * scale + result.shape[0]]
@@ -179,10 +170,7 @@ class Upscaler:
     def _from_rolloff(self, strip: np.ndarray, source: np.ndarray, r0: int) -> np.ndarray:
         """Inverse range map of the output rows from r0 (see `bound_outside_band`)."""
         card = self.entry.card
-        restored = self.range_map.inverse(strip)
-        return bound_outside_band(
-            restored, strip, source, card.scale, self.range_map.knees, card.input_range, first_row=r0
-        )
+        return bound_outside_band(self.range_map.inverse(strip), source, card.scale, card.input_range, first_row=r0)
 
 
 SPEC = NodeSpec(
