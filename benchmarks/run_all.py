@@ -100,6 +100,14 @@ def main() -> None:
     cleanup = cleanup_quality.main(270, 480, 5, (540, 960)) if quick else cleanup_quality.main()
     lines += cleanup_quality.markdown(cleanup)
     lines += temporal_quality.section(temporal_quality.main(quick=quick))
+    lines += [
+        "## GPU (CUDA / TensorRT)",
+        "",
+        "Not measured yet: the session that wrote these figures had no GPU machine. The providers are wired "
+        "(`reelfix devices`, `device: cuda|tensorrt`, TensorRT engine cache, the provider that really ran is "
+        "recorded in every frame header); a session with a GPU should add its figures here with the card's name.",
+        "",
+    ]
     out = ROOT / "docs" / "BENCHMARKS.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text("\n".join(lines))
