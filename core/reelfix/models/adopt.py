@@ -1,0 +1,148 @@
+"""Adopt a user's ONNX model: probe what it does, copy it into the user's model folder, write its card.
+
+The model is run on a small input and on an odd-sized one to find its scale and channel
+count; models whose output is not an image (rank 4, same channels, the same integer scale
+on both axes and both sizes) are refused. Dynamic height/width is required, except for a
+square fixed size, which becomes the card's `multiple_of` (the runtime then feeds tiles of
+exactly that size).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError
+from .card import ModelCard, sha256_of, write_card
+from .catalog import user_model_dir
+from .ncnn_verify import card_overlap, ort_session, receptive_field
+
+DEFAULT_LICENCE = "unspecified (adopted by the user)"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_PROBE_SIZES = ((32, 32), (23, 37))  # a small input and an odd-sized, non-square one
+
+
+@dataclass
+class AdoptReport:
+    card: ModelCard
+    onnx_path: Path
+    checks: list[str]
+
+
+def _dim(d: Any) -> int | None:
+    return d if isinstance(d, int) and d > 0 else None
+
+
+def _probe(session: Any, path: Path, channels: int, size: tuple[int, int], dtype: Any) -> tuple[int, int]:
+    """(output channels, scale) of one run; refuses non-image outputs."""
+    inp = session.get_inputs()[0]
+    x = np.random.default_rng(0).random((1, channels, *size), dtype=np.float32).astype(dtype)
+    try:
+        outputs = session.run(None, {inp.name: x})
+    except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+        raise ModelError(f"{path}: the model fails on a 1x{channels}x{size[0]}x{size[1]} input: {exc}") from None
+    y = np.asarray(outputs[0])
+    if y.ndim != 4 or y.shape[0] != 1:
+        raise ModelError(
+            f"{path}: output '{session.get_outputs()[0].name}' has shape {tuple(y.shape)} for a 1x{channels}x{size[0]}x{size[1]} "
+            "input; reelfix needs an image output (1 x C x H*scale x W*scale)",
+            hint="only image-to-image models can be adopted",
+        )
+    c, h, w = y.shape[1:]
+    if h % size[0] or w % size[1] or h // size[0] != w // size[1] or h < size[0]:
+        raise ModelError(
+            f"{path}: output {h}x{w} for a {size[0]}x{size[1]} input is not the same integer scale on both axes",
+            hint="only image-to-image models with an integer scale (1, 2, 3, 4, ...) can be adopted",
+        )
+    if c != channels:
+        raise ModelError(f"{path}: the output has {c} channels but the input {channels}; reelfix needs the same count in and out")
+    if not np.isfinite(y.astype(np.float32)).all():
+        raise ModelError(f"{path}: the output on a random input holds NaN or infinity")
+    return c, h // size[0]
+
+
+def adopt_onnx(
+    source: Path,
+    name: str,
+    *,
+    colorspace: str = "srgb_tx",
+    licence: str = DEFAULT_LICENCE,
+    task: str = "upscale",
+    dest: Path | None = None,
+    force: bool = False,
+) -> AdoptReport:
+    """Probe `source`, copy it to the user's model folder as NAME.onnx and write NAME.card.json."""
+    source = Path(source).expanduser()
+    if not _NAME.match(name):
+        raise ModelError(f"invalid model name {name!r}", hint="use letters, digits, '.', '-' and '_' (e.g. my-model-x2)")
+    if not source.is_file():
+        raise ModelError(f"model file not found: {source}")
+    if source.suffix.lower() != ".onnx":
+        raise ModelError(f"{source} is not an .onnx file", hint="convert .pth models first; `models convert` adopts ONNX files")
+    try:
+        session = ort_session(source)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"{source} cannot be loaded by ONNX Runtime: {str(exc).splitlines()[0]}", hint="is it a valid ONNX model?") from None
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1:
+        raise ModelError(f"{source}: the model has {len(inputs)} inputs ({', '.join(i.name for i in inputs)}); reelfix feeds one image")
+    if len(outputs) != 1:
+        raise ModelError(f"{source}: the model has {len(outputs)} outputs ({', '.join(o.name for o in outputs)}); reelfix needs one image output")
+    inp = inputs[0]
+    if inp.type not in ("tensor(float)", "tensor(float16)"):
+        raise ModelError(f"{source}: input '{inp.name}' is {inp.type}; reelfix feeds float32 or float16 images")
+    if len(inp.shape) != 4:
+        raise ModelError(f"{source}: input '{inp.name}' has rank {len(inp.shape)} ({inp.shape}); reelfix needs N x C x H x W")
+    if len(outputs[0].shape or []) not in (0, 4):
+        raise ModelError(f"{source}: output '{outputs[0].name}' has rank {len(outputs[0].shape)} ({outputs[0].shape}); it is not an image")
+    dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
+    channels = _dim(inp.shape[1]) or 3
+    hw = [_dim(d) for d in inp.shape[2:]]
+    checks: list[str] = []
+    if hw[0] or hw[1]:
+        if not (hw[0] and hw[1] and hw[0] == hw[1]):
+            raise ModelError(
+                f"{source}: input '{inp.name}' has a fixed size {inp.shape[2]}x{inp.shape[3]}; reelfix needs dynamic H and W "
+                "(or a square fixed size)",
+                hint="re-export the model with dynamic height/width axes",
+            )
+        sizes: tuple[tuple[int, int], ...] = ((hw[0], hw[0]),)
+        multiple_of = hw[0]
+        checks.append(f"fixed input size {multiple_of}x{multiple_of}: tiles will be exactly that size (multiple_of={multiple_of})")
+    else:
+        sizes, multiple_of = _PROBE_SIZES, 1
+        checks.append("dynamic height and width")
+    scales = set()
+    for size in sizes:
+        c, s = _probe(session, source, channels, size, dtype)
+        scales.add(s)
+        checks.append(f"{size[0]}x{size[1]} input -> {c} x {size[0] * s}x{size[1] * s}")
+    if len(scales) != 1:
+        raise ModelError(f"{source}: the scale differs between input sizes ({sorted(scales)}); it is not a fixed-scale image model")
+    scale = scales.pop()
+    dest = dest or user_model_dir()
+    target = dest / f"{name}.onnx"
+    if target.exists() and not force:
+        raise ModelError(f"a model named '{name}' is already installed ({target})", hint="choose another --name or pass --force")
+    if multiple_of == 1:
+        radius, inside = receptive_field(source, scale, channels, size=64)
+        overlap = card_overlap(radius) if inside else 64
+        checks.append(f"receptive field: {radius} px{'' if inside else ' (reaches the probe edge: conservative 64)'} -> card {overlap}")
+    else:
+        overlap = 0  # fixed-size tiles: no measurement possible beyond the tile
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    card = ModelCard(
+        name=name, file=target.name, task=task, scale=scale, channels=channels,  # type: ignore[arg-type]
+        input_name=inp.name, output_name=outputs[0].name, colorspace=colorspace, multiple_of=multiple_of,
+        receptive_field=overlap, bytes_per_pixel=2048, licence=licence, source=f"adopted from {source.resolve()}", sha256=sha256_of(target),
+        notes="Adopted with `reelfix models convert`: scale and channels probed by running the model; "
+        "bytes_per_pixel is the default estimate (not measured); input range assumed 0..1.",
+    )  # fmt: skip
+    write_card(card, dest)
+    return AdoptReport(card, target, checks)
