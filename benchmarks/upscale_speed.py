@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from benchmarks.common import CACHE, median_time, photo_frame, span_ncnn_files
-from benchmarks.ncnn_peer import run_ncnn
+from reelfix.models.ncnn_verify import run_ncnn
 from reelfix import colour
 from reelfix.frames.frame import Frame
 from reelfix.frames.image_io import write_image

