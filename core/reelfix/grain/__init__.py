@@ -1,0 +1,1 @@
+"""Film grain: a model of it (synth), its measurement, the learned denoiser."""

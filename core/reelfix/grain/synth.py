@@ -1,0 +1,110 @@
+"""A small, explicit model of film grain, used to put grain back (`regrain`), to build test
+clips and benchmarks, and to train the learned denoiser.
+
+Grain is described on a perceptual scale (display-like code values where equal steps look
+about equal; see `reelfix.motion.perceptual`), where scanned grain behaves simply:
+
+- its strength depends on the local brightness: `sigma` gives the standard deviation at the
+  centres of `BANDS` luminance bands (typically strongest in the mid-tones);
+- it is spatially correlated: white noise blurred by a Gaussian of `size` pixels
+  (0 = one-pixel grain), then scaled back to unit variance;
+- its channels are correlated (`colour`: 1 = the same grain in R, G and B, as on
+  monochrome stock; 0 = independent per channel, as dye clouds of colour stock tend to).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+BANDS = 8
+BAND_CENTRES = (np.arange(BANDS, dtype=np.float32) + 0.5) / BANDS
+_LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class GrainProfile:
+    """Measured or chosen grain: standard deviation per luminance band, size, colour correlation."""
+
+    sigma: tuple[float, ...]
+    size: float = 0.8
+    colour: float = 0.7
+
+    def __post_init__(self) -> None:
+        if len(self.sigma) != BANDS:
+            raise ValueError(f"GrainProfile.sigma needs {BANDS} values (one per luminance band), got {len(self.sigma)}")
+        if self.size < 0 or not 0.0 <= self.colour <= 1.0:
+            raise ValueError(f"GrainProfile: size must be >= 0 and colour in [0, 1], got {self.size}, {self.colour}")
+
+    def sigma_at(self, luma: np.ndarray) -> np.ndarray:
+        """Grain standard deviation for each luma value (linear between band centres, flat beyond)."""
+        return np.interp(luma, BAND_CENTRES, np.asarray(self.sigma, dtype=np.float32)).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["sigma"] = [round(float(s), 6) for s in self.sigma]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GrainProfile":
+        return cls(sigma=tuple(float(s) for s in d["sigma"]), size=float(d["size"]), colour=float(d["colour"]))
+
+
+def film_profile(strength: float = 0.04, size: float = 0.8, colour: float = 0.7, shadows: float = 0.35) -> GrainProfile:
+    """A typical scanned-negative profile: `strength` in the mid-tones, `shadows` of it at the
+    ends of the range (a parabola over luma)."""
+    c = BAND_CENTRES
+    curve = shadows + (1.0 - shadows) * 4.0 * c * (1.0 - c)
+    return GrainProfile(sigma=tuple(float(strength * v) for v in curve), size=size, colour=colour)
+
+
+def luma(picture: np.ndarray) -> np.ndarray:
+    """Luma of an HxWxC picture (Rec.709 weights for 3 channels, the channel itself for 1)."""
+    if picture.ndim == 2:
+        return picture.astype(np.float32, copy=False)
+    if picture.shape[2] >= 3:
+        return np.tensordot(picture[:, :, :3], _LUMA_WEIGHTS, axes=([2], [0])).astype(np.float32)
+    return picture[:, :, 0].astype(np.float32, copy=False)
+
+
+def blur_gain(size: float) -> float:
+    """Factor by which a Gaussian blur of `size` px lowers the std of white noise (exact for
+    the sampled kernel OpenCV uses)."""
+    if size <= 0:
+        return 1.0
+    k = cv2.getGaussianKernel(_ksize(size), size).astype(np.float64)[:, 0]
+    return float(np.sum(k**2))  # variance gain is (sum k^2)^2 for the separable 2-D kernel
+
+
+def _ksize(size: float) -> int:
+    return int(2 * np.ceil(3 * size) + 1)
+
+
+def unit_field(shape: tuple[int, int, int], size: float, colour: float, rng: np.random.Generator) -> np.ndarray:
+    """Zero-mean grain of unit standard deviation per channel, HxWxC float32."""
+    h, w, c = shape
+    common = rng.standard_normal((h, w, 1), dtype=np.float32)
+    if c > 1 and colour < 1.0:
+        own = rng.standard_normal((h, w, c), dtype=np.float32)
+        field = np.float32(np.sqrt(colour)) * common + np.float32(np.sqrt(1.0 - colour)) * own
+    else:
+        field = np.repeat(common, c, axis=2)
+    if size > 0:
+        k = _ksize(size)
+        field = cv2.GaussianBlur(field, (k, k), size, borderType=cv2.BORDER_REFLECT_101).reshape(h, w, c)
+        field /= np.float32(blur_gain(size))
+    return field.astype(np.float32, copy=False)
+
+
+def add_grain(picture: np.ndarray, profile: GrainProfile, rng: np.random.Generator, signal: np.ndarray | None = None) -> np.ndarray:
+    """`picture` (HxWxC, perceptual code values) with grain added; the strength follows the
+    luma of `signal` (the clean picture; `picture` itself when not given)."""
+    pic = picture if picture.ndim == 3 else picture[:, :, None]
+    ref = luma(pic if signal is None else (signal if signal.ndim == 3 else signal[:, :, None]))
+    field = unit_field(pic.shape, profile.size, profile.colour, rng)  # type: ignore[arg-type]
+    field *= profile.sigma_at(ref)[:, :, None]
+    out = pic + field
+    return out if picture.ndim == 3 else out[:, :, 0]
