@@ -41,11 +41,25 @@ class ModelCard(BaseModel):
     )
     fp16_safe: bool = False
     precision: Literal["fp32", "fp16", "int8"] = "fp32"
+    architecture: str = Field("", description="network family, e.g. 'SPAN', 'RRDBNet' (as spandrel names it)")
+    noise_input: str | None = Field(
+        None, description="name of a second input taking the noise level (N x 1 x H x W, same scale as the pixels)"
+    )
+    variant_of: str | None = Field(None, description="the fp32 model this precision variant was made from")
+    providers: tuple[str, ...] = Field(
+        (), description="execution providers this variant is meant for (empty: any); the runtime picks by provider"
+    )
+    quality: dict[str, float] = Field(
+        default_factory=dict, description="measured figures, e.g. psnr_delta_db and speed_vs_fp32 against variant_of"
+    )
     licence: str
     source: str = Field(description="where the weights come from (package, version, file)")
     authors: str = ""
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     notes: str = ""
+
+    def __hash__(self) -> int:  # cards key session caches; `quality` is a dict, so hash the identity
+        return hash((self.name, self.file, self.sha256))
 
     @property
     def overlap(self) -> int:
