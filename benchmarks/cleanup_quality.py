@@ -20,6 +20,7 @@ Command: `python -m benchmarks.cleanup_quality [--quick]`.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -74,7 +75,7 @@ def _speed(h: int, w: int, n: int) -> dict[str, float]:
     """Seconds per frame of each node at h x w, and of one flow estimate (shared)."""
     dust = clips.dust_clip(n, h, w, count=60, max_size=24, obj=False, source=clips.pan(n, h, w, velocity=(1.1, 0.4)))
     scr = clips.scratch_clip(n, h, w, source=clips.pan(n, h, w, velocity=(1.1, 0.4)))
-    out: dict[str, float] = {}
+    out: dict[str, float] = {"load_before": os.getloadavg()[0]}
     for name, spec, clip in (("dustbust", DUSTBUST, dust), ("scratch", SCRATCH, scr)):
         motion.clear_cache()
         t0 = time.perf_counter()
@@ -83,6 +84,7 @@ def _speed(h: int, w: int, n: int) -> dict[str, float]:
         out[f"{name}_flows_per_frame"] = motion.stats["estimated"] / n
         out[f"{name}_flow_share"] = motion.stats["seconds"] / max(out[f"{name}_s"] * n, 1e-9)
         out["flow_s"] = motion.stats["seconds"] / max(motion.stats["estimated"], 1)
+    out["load_after"] = os.getloadavg()[0]
     return out
 
 
@@ -126,7 +128,9 @@ def markdown(r: dict[str, Any]) -> list[str]:
         f"(each pair of frames is estimated once and the reverse flow is its inverse: in a long shot that is 1 new "
         f"estimate per frame for dustbust at radius 1 and 2 for scratch at radius 2; measured here on 4 frames: "
         f"{s['dustbust_flows_per_frame']:.2f} and {s['scratch_flows_per_frame']:.2f}; flow is "
-        f"{s['dustbust_flow_share']:.0%} / {s['scratch_flow_share']:.0%} of each node's time).",
+        f"{s['dustbust_flow_share']:.0%} / {s['scratch_flow_share']:.0%} of each node's time). "
+        + (f"Load average during the run {s['load_before']:.1f} / {s['load_after']:.1f} on {os.cpu_count()} cores: "
+           "other jobs shared the CPU, so read the ratios (node / flow estimate, scratch / dustbust)." if "load_before" in s else ""),
         "",
     ]
     return lines

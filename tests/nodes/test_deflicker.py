@@ -95,6 +95,28 @@ def test_uneven_flicker_is_corrected_per_cell() -> None:
     assert grid < 0.6 * err(clip.damaged)
 
 
+def test_steady_light_reads_as_steady_far_from_the_centre() -> None:
+    """A clean pan (no flicker): every frame of a long window measures the same light as the
+    centre. Chaining consecutive pairs added their small errors into a drift (about 0.03%
+    per frame here) that the trend fit took for an exposure ramp."""
+    frames = fc.pan(25, 72, 128, velocity=(0.6, 0.25))
+    runner = SPEC.factory(SPEC.validate({"radius": 12, "grid": 2}, "t"), NodeContext())
+    fr = {i: Frame(f, ("R", "G", "B"), "lin_srgb", i) for i, f in enumerate(frames)}
+    times, levels = runner.levels(Window(12, fr), grid_shape(2, 72, 128))
+    assert times == list(range(-12, 13))
+    assert np.abs(levels[:, 0]).max() < 0.002, levels[:, 0]  # stops, whole frame
+    assert np.abs(levels).max() < 0.01, levels  # and per cell
+
+
+def test_clip_flicker_is_centred_on_the_truth_exposure() -> None:
+    clip = fc.flicker_clip(30, 24, 32, change="none", seed=8)
+    raw = fc.flicker_clip(30, 24, 32, change="none", seed=8, centred=False)
+    assert abs(np.mean(np.log(clip.gains))) < 1e-9
+    assert abs(np.mean(np.log(raw.gains))) > 1e-4  # a finite draw does not average out by itself
+    ratio = [g / r for g, r in zip(clip.gains, raw.gains)]
+    assert np.allclose(ratio, ratio[0])  # the same draws, scaled together
+
+
 def test_correction_in_the_metadata(fade) -> None:
     clip, outs = fade
     for o, d in zip(outs, clip.damaged):

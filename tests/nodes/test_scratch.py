@@ -75,6 +75,25 @@ def test_thin_vertical_picture_detail_moving_with_the_camera_is_kept() -> None:
     assert changed / (5 * 96 * 160) < 0.002
 
 
+def test_static_shot_keeps_its_own_thin_lines_and_repairs_a_drifting_scratch() -> None:
+    """On a static shot a pole of the picture persists over frames just like a scratch; only
+    the scratch drifts against the picture, so only the scratch is repaired."""
+    still = clips.pan(5, 128, 160, name="coffee", velocity=(0.0, 0.0))
+    for f in still:  # two thin poles of the picture itself, over most of the height
+        f[8:120, 40:42] = 0.92
+        f[8:120, 120:123] = 0.05
+    damaged, truth = clips.add_scratches(still, [(80.0, 0.3, 2, 0.5)])
+    outs, mattes = clips.run_node(SPEC, clips.Clip(still, damaged, scratch=truth), {})
+    for i, out in enumerate(outs):
+        changed = (out != damaged[i]).any(axis=2)
+        assert not changed[:, 30:52].any() and not changed[:, 110:133].any(), i  # the poles stay bit-identical
+        assert not (changed & (mattes[i] == 0)).any()
+        t = truth[i] > 0.05
+        before = np.abs(damaged[i] - still[i]).max(axis=2)[t].mean()
+        after = np.abs(out - still[i]).max(axis=2)[t].mean()
+        assert after < 0.5 * before, (i, before, after)
+
+
 def test_one_frame_sequence_uses_the_frame_alone(clip: clips.Clip) -> None:
     runner = SPEC.factory(SPEC.validate({}, "t"), NodeContext())
     frame = Frame(clip.damaged[3], ("R", "G", "B"), "srgb_tx", 7)

@@ -5,16 +5,32 @@ each band, the column profile of the difference from a horizontally smoothed fra
 top-hat for bright scratches, a black-hat for dark ones, over `max_width` + 2 px) is its
 median over the band's rows: texture averages out, a line running down the band does not.
 A column stands out when its profile exceeds the threshold and the profile's own spread.
-A scratch is a run of such columns at most `max_width` (+1 for anti-aliasing) wide that
-runs on over at least two bands and is found again, within a couple of pixels (scratches
-drift slowly), in the other frames of the window: one frame's thin vertical detail is not
-a scratch, nor is a wide structure.
+Runs of such columns at most `max_width` (+1 for anti-aliasing) wide are chained from band
+to band into tracks (pieces of one straight line hidden in places by the picture are one
+track). A scratch is a track that
 
-Repair, row by row across the scratch (dilated 1 px): interpolation between the pixels on
-both sides, replaced by the median of the motion-compensated neighbours where those show no
-scratch there (the camera moved, the scratch did not) and agree with the interpolation
-within the scratch's own contrast. Every other pixel stays bit-identical; the repaired
-pixels are the node's matte.
+- runs over a long part of the frame (`MIN_LENGTH` of its bands): a narrow bump or dip with
+  like surroundings on both sides, over a long vertical run;
+- is found again, within a couple of pixels, in at least half the other frames of the
+  window (it persists, and drifts only slowly across the frame);
+- moves against the picture: its shift to each other frame, minus the picture's shift
+  beside it (from the flow), has a slope of at least `MIN_DRIFT` px per frame. Picture
+  detail (a pole, an edge, a seam) moves exactly with the picture, whether the camera pans
+  or stands still; a scratch stays put while the camera moves, and on a static shot it
+  drifts on its own. On static pictures the drift is measured on the band means, which
+  follow a sub-pixel shift without locking to whole pixels.
+
+With no other frame (a 1-frame range) the shape alone decides. Tracks are carried over the
+bands between and beyond their pieces where the profile still shows the line.
+
+Repair (`scratch_repair`), row by row across the scratch: interpolation between both sides along the
+picture's own slant (`across`), then the scratch taken off as a veil (`unblend`: what is
+observed is a gain and offset of the picture that change slowly along the scratch, so the
+detail crossing it is kept); replaced by the median of the motion-compensated neighbours
+where those show clean picture there (the camera moved, the scratch did not: the sample
+lands neither on a line of theirs nor within `ZONE` px of this frame's scratch) and agree
+with that estimate within the scratch's own contrast. Every other pixel stays
+bit-identical; the repaired pixels are the node's matte.
 """
 
 from __future__ import annotations
@@ -30,12 +46,18 @@ import numpy as np
 from .. import motion
 from ..frames.frame import Frame, picture_indices
 from .dustbust import set_matte
+from .scratch_repair import repair
 from .spec import NodeContext, NodeSpec, Param, Window
 
 NAME = "scratch"
 BAND = 64  # rows per band
 BASELINE = 15  # columns each side for the profile's local baseline
 DRIFT = 2  # px a scratch may move between neighbouring frames
+MIN_LENGTH = 0.3  # share of the frame's bands a scratch runs over
+MIN_DRIFT = 0.08  # px per frame a scratch moves relative to the picture
+STILL = 0.5  # px: a picture shift below this is measured on the band means
+PICTURE_SPAN = 20  # columns each side of a line whose flow is the picture's motion
+GAP_LEVEL = 0.0  # share of the threshold a track's profile keeps where it is carried over a gap
 
 
 @dataclass(frozen=True)
@@ -79,19 +101,25 @@ def candidates(scores: np.ndarray, st: Settings) -> np.ndarray:
 
 
 _memo_lock = threading.Lock()
-_memo: dict[tuple[int, Settings], tuple[weakref.ref[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {}
+_memo: dict[tuple[int, Settings], tuple[weakref.ref[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
 
-def frame_candidates(frame: Frame, st: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """(`column_scores`, `candidates`) of a frame, memoised while its pixel array lives (a
-    frame is a neighbour of several centres)."""
+Found = tuple[np.ndarray, np.ndarray, np.ndarray]  # a frame's scores, candidates and band means
+
+
+def frame_candidates(frame: Frame, st: Settings) -> Found:
+    """(`column_scores`, `candidates`, band means (2, bands, W): the perceptual luma averaged
+    over each band's rows, signed so bright lines (0) and dark ones (1) are bumps) of a
+    frame, memoised while its pixel array lives (a frame is a neighbour of several centres)."""
     key = (id(frame.pixels), st)
     with _memo_lock:
         hit = _memo.get(key)
         if hit is not None and hit[0]() is frame.pixels:
             return hit[1]
-    scores = column_scores(motion.perceptual_luma(frame), st)
-    found = (scores, candidates(scores, st))
+    q = motion.perceptual_luma(frame)
+    scores = column_scores(q, st)
+    means = np.stack([q[a:b].mean(axis=0) for a, b in _bands(q.shape[0])]).astype(np.float32)
+    found = (scores, candidates(scores, st), np.stack([means, -means]))
     with _memo_lock:
         for k in [k for k, v in _memo.items() if v[0]() is None]:
             del _memo[k]
@@ -105,70 +133,29 @@ def _runs(row: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
-def _near(cands: np.ndarray, tol: int) -> np.ndarray:
-    """Whether `cands` (kinds, bands, W) has a True within `tol` columns."""
-    k = np.ones((1, 2 * tol + 1), np.uint8)
-    return cv2.dilate(cands.reshape(-1, cands.shape[2]).astype(np.uint8), k).reshape(cands.shape).astype(bool)
+@dataclass
+class Track:
+    """One line in the centre frame: its kind (0 bright, 1 dark) and, per band where it was
+    found, the run of columns [x0, x1) it covers."""
+
+    kind: int
+    runs: dict[int, tuple[int, int]]
+
+    def centre(self, band: int) -> float:
+        x0, x1 = self.runs[band]
+        return (x0 + x1 - 1) / 2
 
 
-def _centroid(profile: np.ndarray, lo: float, hi: float) -> float | None:
-    """Sub-pixel position of the strongest line in profile[lo:hi] (score-weighted, +-1 px)."""
-    a, b = max(int(np.floor(lo)), 0), min(int(np.ceil(hi)) + 1, profile.shape[0])
-    if b - a < 1:
-        return None
-    peak = a + int(np.argmax(profile[a:b]))
-    c0, c1 = max(peak - 1, 0), min(peak + 2, profile.shape[0])
-    w = np.maximum(profile[c0:c1], 0)
-    return float((np.arange(c0, c1) * w).sum() / w.sum()) if w.sum() > 0 else None
-
-
-def follows_picture(others: list[np.ndarray], offsets: list[int], velocity: float, pos: float, floor: float) -> bool:
-    """Whether a line at sub-pixel `pos` in the centre's band profile moves with the picture
-    (velocity px/frame) in the other frames' profiles rather than staying put."""
-    err_stay = err_follow = 0.0
-    for prof, d in zip(others, offsets):
-        shift = velocity * d
-        if abs(shift) < 0.6:  # the picture hardly moved: this frame cannot tell
-            continue
-        r = abs(shift) + 1.5
-        p = _centroid(prof, pos - r, pos + r)
-        if p is None or prof[int(round(p))] < floor:
-            continue
-        err_stay += abs(p - pos)
-        err_follow += abs(p - pos - shift)
-    return err_follow < 0.5 * err_stay
-
-
-def detect(
-    centre: tuple[np.ndarray, np.ndarray],
-    others: list[tuple[np.ndarray, np.ndarray]],
-    offsets: list[int],
-    velocity: np.ndarray | None,
-    st: Settings,
-    height: int,
-) -> np.ndarray:
-    """The scratch mask (HxW bool, not dilated) from the centre's and the other frames'
-    (scores, candidates). `velocity` (bands, W): the picture's horizontal motion per frame.
-    A line must persist (within a drift) in at least half the other frames, run on over two
-    bands, be at most `max_width` + 1 wide, and not move with the picture."""
-    scores, cands = centre
+def tracks(scores: np.ndarray, cands: np.ndarray, st: Settings) -> list[Track]:
+    """Candidate runs (at most `max_width` + 1 wide, anti-aliased edges added) chained from
+    band to band (one band may be skipped) where their centres are within `DRIFT` px: one
+    track per chain."""
     kinds, n_bands, width = cands.shape
-    if others:
-        votes = np.sum([_near(c, DRIFT + abs(d) // 2) for (_, c), d in zip(others, offsets)], axis=0)
-        persistent = cands & (votes * 2 >= len(others))
-    else:
-        persistent = cands.copy()
-    spread = 1.4826 * np.median(np.abs(scores - np.median(scores, axis=2, keepdims=True)), axis=2, keepdims=True)
-    wide = _near(scores > 0.5 * np.maximum(st.threshold, 5.0 * spread), 1)
-    above = np.zeros_like(wide)
-    above[:, 1:] = wide[:, :-1]
-    below = np.zeros_like(wide)
-    below[:, :-1] = wide[:, 1:]
-    kept = persistent & (above | below)
-    mask = np.zeros((height, width), bool)
-    for (a, b), band in zip(_bands(height), range(n_bands)):
-        for kind in range(kinds):
-            for x0, x1 in _runs(kept[kind, band]):
+    out: list[Track] = []
+    for kind in range(kinds):
+        nodes: list[tuple[int, int, int]] = []
+        for band in range(n_bands):
+            for x0, x1 in _runs(cands[kind, band]):
                 if x1 - x0 > st.max_width + 1:
                     continue
                 peak = float(scores[kind, band, x0:x1].max())
@@ -176,22 +163,191 @@ def detect(
                     x0 -= 1
                 if x1 < width and scores[kind, band, x1] > 0.2 * peak:
                     x1 += 1
-                if velocity is not None and others:
-                    pos = _centroid(scores[kind, band], x0, x1 - 1)
-                    v = float(velocity[band, (x0 + x1) // 2])
-                    profiles = [o[0][kind, band] for o in others]
-                    if pos is not None and follows_picture(profiles, offsets, v, pos, 0.5 * st.threshold):
-                        continue
-                mask[a:b, x0:x1] = True
+                nodes.append((band, x0, x1))
+        parent = list(range(len(nodes)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for i, (bi, a0, a1) in enumerate(nodes):
+            for j in range(i + 1, len(nodes)):
+                bj, b0, b1 = nodes[j]
+                if bj - bi > 2:
+                    break
+                if bj > bi and abs((a0 + a1) - (b0 + b1)) <= 2 * DRIFT:
+                    parent[root(j)] = root(i)
+        groups: dict[int, dict[int, tuple[int, int]]] = {}
+        for i, (band, x0, x1) in enumerate(nodes):
+            runs = groups.setdefault(root(i), {})
+            if band in runs:  # two runs of one band in a chain: keep their span
+                x0, x1 = min(x0, runs[band][0]), max(x1, runs[band][1])
+            runs[band] = (x0, x1)
+        chains = sorted(groups.values(), key=len, reverse=True)
+        merged: list[dict[int, tuple[int, int]]] = []
+        for runs in chains:  # pieces of one straight line broken where the picture hides it
+            centre = np.median([(a + b - 1) / 2 for a, b in runs.values()])
+            for m in merged:
+                if not set(m) & set(runs) and abs(np.median([(a + b - 1) / 2 for a, b in m.values()]) - centre) <= DRIFT:
+                    m.update(runs)
+                    break
+            else:
+                merged.append(dict(runs))
+        out += [Track(kind, runs) for runs in merged]
+    return out
+
+
+def peak_position(profile: np.ndarray, start: float, half: float, floor: float) -> float | None:
+    """Sub-pixel position of the line nearest `start` in a band's score profile: the
+    centroid of the profile above a tenth of its peak within +- `half` px, re-centred until
+    it settles (the same line gives the same position whatever the start); None below
+    `floor`. Scores suppress the picture around the line, so this finds the line among
+    texture that moves; it locks somewhat to whole pixels."""
+    pos = start
+    for _ in range(5):
+        a, b = max(int(np.floor(pos - half)), 0), min(int(np.ceil(pos + half)) + 1, profile.shape[0])
+        if b - a < 1:
+            return None
+        seg = profile[a:b]
+        peak = float(seg.max())
+        if peak <= floor or peak <= 0:
+            return None
+        w = np.maximum(seg - 0.1 * peak, 0.0)
+        new = float((np.arange(a, b) * w).sum() / w.sum())
+        if abs(new - pos) < 0.005:
+            return new
+        pos = new
+    return pos
+
+
+def position(profile: np.ndarray, start: float, half: float, floor: float) -> float | None:
+    """Sub-pixel position of the line nearest `start` in a band's mean profile (signed so the
+    line is a bump): the centroid of the profile above the straight line through two
+    columns on each side, over +- `half` px, re-centred until it settles. Means and a
+    plain centroid move linearly with the line (no locking to whole pixels); picture
+    texture that stays put only scales the movement down. None when the bump is below `floor`."""
+    pos, n = start, profile.shape[0]
+    for _ in range(5):
+        lo, hi = int(np.floor(pos - half)), int(np.ceil(pos + half)) + 1
+        if lo < 2 or hi + 2 > n:
+            return None
+        xl, xr = lo - 1.5, hi + 0.5
+        yl, yr = float(profile[lo - 2 : lo].mean()), float(profile[hi : hi + 2].mean())
+        xs = np.arange(lo, hi)
+        bump = profile[lo:hi] - (yl + (yr - yl) * (xs - xl) / (xr - xl))
+        w = np.maximum(bump, 0.0)
+        if float(w.max()) <= floor or w.sum() <= 0:
+            return None
+        new = float((xs * w).sum() / w.sum())
+        if abs(new - pos) < 0.005:
+            return new
+        pos = new
+    return pos
+
+
+def picture_shift(flow: np.ndarray, track: Track, edges: list[tuple[int, int]]) -> float:
+    """How far the picture beside a track moves to the other frame (px, horizontal): the
+    median flow over the track's bands, `PICTURE_SPAN` columns each side of the line, the
+    line's own columns left out (a scratch drags the flow at its columns along with it)."""
+    width = flow.shape[1]
+    parts = []
+    for band, (x0, x1) in track.runs.items():
+        a, b = edges[band]
+        for lo, hi in ((max(x0 - 2 - PICTURE_SPAN, 0), max(x0 - 2, 0)), (min(x1 + 2, width), min(x1 + 2 + PICTURE_SPAN, width))):
+            if hi > lo:
+                parts.append(flow[a:b:4, lo:hi, 0].ravel())
+    return float(np.median(np.concatenate(parts))) if parts else 0.0
+
+
+def relative_motion(track: Track, centre: Found, others: list[Found], offsets: list[int], shifts: list[float],
+                    st: Settings) -> tuple[int, float]:
+    """(frames where the line is found again, its drift relative to the picture in px per
+    frame). The line's shift to each other frame is the median over its bands; the
+    picture's (`shifts`) comes from the flow beside the line. Where the picture moved, the
+    line is found on the score profiles (near where it was, or where the picture went);
+    where it did not, on the band means, which measure a slow drift without locking to
+    pixels. The drift is the slope of line minus picture against the frame offset: about 0
+    for picture detail; a scratch stays put while the camera moves, or drifts on its own."""
+    bands = sorted(track.runs)
+    half = max(x1 - x0 for x0, x1 in track.runs.values()) / 2 + 1
+    rel, found = [], 0
+    for other, d, pic in zip(others, offsets, shifts):
+        still = abs(pic) < STILL
+        k = 2 if still else 0
+        locate = position if still else peak_position
+        tol = DRIFT + abs(d) // 2  # a scratch drifts slowly across the frame, whatever the picture does
+        moves = []
+        for b in bands:
+            p0 = locate(centre[k][track.kind, b], track.centre(b), half, 0.0)
+            if p0 is None:
+                continue
+            best = None
+            for guess in {p0, p0 + pic}:  # where the line would be if it stayed, or moved with the picture
+                p = locate(other[k][track.kind, b], guess, half, 0.5 * st.threshold)
+                if p is not None and abs(p - p0) <= tol and (best is None or abs(p - guess) < abs(best - guess)):
+                    best = p
+            if best is not None:
+                moves.append(best - p0)
+        if 2 * len(moves) >= len(bands):
+            found += 1
+            rel.append((d, float(np.median(moves)) - pic))
+    if not rel:
+        return found, 0.0
+    ds, rs = np.array(rel).T
+    return found, float(abs((ds * rs).sum() / (ds * ds).sum()))
+
+
+def detect(
+    centre: Found,
+    others: list[Found],
+    offsets: list[int],
+    flows: list[np.ndarray],
+    st: Settings,
+    height: int,
+) -> np.ndarray:
+    """The scratch mask (HxW bool) from the centre's and the other frames' (scores,
+    candidates) and the flows from the centre to the others. A scratch is a track over at
+    least `MIN_LENGTH` of the frame's bands (two at least), found again in at least half the
+    other frames, that drifts relative to the picture by at least `MIN_DRIFT` px per frame
+    (it stays put while the camera moves, or drifts on a static shot: picture detail moves
+    exactly with the picture). With no other frame, the shape alone decides."""
+    scores, cands, _ = centre
+    kinds, n_bands, width = cands.shape
+    need = max(2, int(np.ceil(MIN_LENGTH * n_bands))) if n_bands > 1 else 1
+    mask = np.zeros((height, width), bool)
+    edges = _bands(height)
+    for tr in tracks(scores, cands, st):
+        if len(tr.runs) < need:
+            continue
+        if others:
+            pic = [picture_shift(f, tr, edges) for f in flows]
+            found, drift = relative_motion(tr, centre, others, offsets, pic, st)
+            if 2 * found < len(others) or drift < MIN_DRIFT:
+                continue
+        for band, (x0, x1) in fill_gaps(tr, scores, st).items():
+            a, b = edges[band]
+            mask[a:b, x0:x1] = True
     return mask
 
 
-def band_velocity(flow: np.ndarray, step: int, height: int) -> np.ndarray:
-    """(bands, W): the picture's horizontal flow per band and column, per frame of `step`:
-    the band's mean, then a running median over 41 columns (a scratch drags the flow
-    at its own columns along with it)."""
-    rows = np.stack([flow[a:b, :, 0].mean(axis=0) for a, b in _bands(height)])
-    return (_running_median(rows, 20) / step).astype(np.float32)
+def fill_gaps(track: Track, scores: np.ndarray, st: Settings) -> dict[int, tuple[int, int]]:
+    """The track's runs plus the bands between and beyond them where the profile at the
+    track's position still shows a line of the same kind (a scratch fades along its length
+    and over some picture; it does not stop)."""
+    runs = dict(track.runs)
+    bands = sorted(runs)
+    n_bands, width = scores.shape[1], scores.shape[2]
+    for band in range(n_bands):
+        if band in runs:
+            continue
+        nearest = min(bands, key=lambda b: (abs(b - band), b))  # the nearest band the track was found in
+        x0, x1 = runs[nearest]
+        prof = scores[track.kind, band, max(x0 - 1, 0) : min(x1 + 1, width)]
+        if prof.size and float(prof.max()) > GAP_LEVEL * st.threshold:
+            runs[band] = (max(x0 - 1, 0), min(x1 + 1, width))  # the position is carried over: a pixel of margin
+    return runs
 
 
 def line_columns(cands: np.ndarray, st: Settings, height: int) -> np.ndarray:
@@ -209,45 +365,6 @@ def line_columns(cands: np.ndarray, st: Settings, height: int) -> np.ndarray:
     return out
 
 
-def repair(
-    centre: Frame, mask: np.ndarray, neighbours: list[Frame], flows: list[np.ndarray], lines: list[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ys, xs, values over all channels) for the pixels of `mask`: the median of the
-    neighbours that show clean picture there once aligned (their own lines elsewhere, and
-    within the scratch's contrast of the interpolation), else interpolated across the row."""
-    pix = centre.pixels
-    h, w = mask.shape
-    ys, xs = np.nonzero(mask)
-    # each masked pixel's nearest unmasked pixels left and right on its row
-    idx = np.arange(w)[None, :].repeat(h, 0)
-    left = np.maximum.accumulate(np.where(mask, -1, idx), axis=1)
-    right = np.minimum.accumulate(np.where(mask, w, idx)[:, ::-1], axis=1)[:, ::-1]
-    xl, xr = left[ys, xs], right[ys, xs]
-    xl_c, xr_c = np.clip(xl, 0, w - 1), np.clip(xr, 0, w - 1)
-    t = np.where((xl >= 0) & (xr < w), (xs - xl) / np.maximum(xr - xl, 1), np.where(xl < 0, 1.0, 0.0)).astype(np.float32)
-    spatial = pix[ys, xl_c] * (1 - t[:, None]) + pix[ys, xr_c] * t[:, None]
-    if not neighbours:
-        return ys, xs, spatial.astype(np.float32)
-    q = motion.perceptual_luma(centre)
-    q_sp = q[ys, xl_c] * (1 - t) + q[ys, xr_c] * t
-    contrast = np.abs(q[ys, xs] - q_sp)
-    cands, ok = [], []
-    for nb, fl, line in zip(neighbours, flows, lines):
-        off = fl[ys, xs]
-        nx = np.clip(np.rint(xs + off[:, 0]).astype(int), 0, w - 1)
-        ny = np.clip(np.rint(ys + off[:, 1]).astype(int), 0, h - 1)
-        nq = motion.sample_at(motion.perceptual_luma(nb), ys, xs, off)[:, 0]
-        cands.append(motion.sample_at(nb.pixels, ys, xs, off))
-        ok.append(~line[ny, nx] & (np.abs(nq - q_sp) < np.maximum(contrast, 0.02)))
-    good = np.stack(ok)
-    values = spatial.copy()
-    use = good.any(axis=0)
-    if use.any():
-        c = np.where(good[:, use, None], np.stack(cands)[:, use], np.nan)
-        values[use] = np.nanmedian(c, axis=0)
-    return ys, xs, values.astype(np.float32)
-
-
 class Scratch:
     def __init__(self, params: dict[str, Any], ctx: NodeContext) -> None:
         self.params = params
@@ -262,21 +379,19 @@ class Scratch:
         others = sorted((n for n in window.frames if n != window.number), key=lambda n: (abs(n - window.number), n))
         frames = [window.frames[n] for n in others]
         flows = [motion.flow(centre, f) for f in frames]
-        velocity = band_velocity(flows[0], others[0] - window.number, centre.height) if flows else None
         found_nb = [frame_candidates(f, self.settings) for f in frames]
-        found = detect(
+        mask = detect(
             frame_candidates(centre, self.settings),
             found_nb,
             [n - window.number for n in others],
-            velocity,
+            flows,
             self.settings,
             centre.height,
         )
-        mask = found
         pixels = centre.pixels.copy()
         if mask.any():
             pic = np.asarray(picture_indices(centre.channels))
-            lines = [line_columns(c, self.settings, centre.height) for _, c in found_nb]
+            lines = [line_columns(c, self.settings, centre.height) for _, c, _ in found_nb]
             ys, xs, values = repair(centre, mask, frames, flows, lines)
             pixels[ys[:, None], xs[:, None], pic[None, :]] = values[:, pic]
         out = centre.with_pixels(pixels)
