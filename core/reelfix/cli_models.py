@@ -22,7 +22,8 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readabl
         return
     for e in list_models():
         c = e.card
-        console.out.print(f"{c.name:<24} {c.task:<8} x{c.scale}  {c.precision:<5} {c.colorspace:<10} {c.licence:<16} {e.origin}", markup=False, soft_wrap=True)
+        variant = f"  {c.precision} variant of {c.variant_of} ({'/'.join(p.removesuffix('ExecutionProvider') for p in c.providers)})" if c.variant_of else ""
+        console.out.print(f"{c.name:<24} {c.task:<8} x{c.scale}  {c.precision:<5} {c.colorspace:<10} {c.licence:<16} {e.origin}{variant}", markup=False, soft_wrap=True)
 
 
 @models_app.command("info")
@@ -96,20 +97,94 @@ def install_cmd(
 
 @models_app.command("convert")
 def convert_cmd(
-    source: Path = typer.Argument(..., help="an .onnx model to adopt"),
-    name: str = typer.Option(..., "--name", help="catalog name for the model"),
+    source: Path = typer.Argument(..., help="an .onnx model to adopt, or PyTorch weights (.pth/.pt/.ckpt/.safetensors) to convert"),
+    name: str = typer.Option(None, "--name", help="catalog name for the model (default: the -o or source file name)"),
+    output: Path = typer.Option(None, "-o", "--output", help="weights only: also write the ONNX file (and its card beside it) here"),
     colorspace: str = typer.Option("srgb_tx", "--colorspace", help="colour space the model was trained in"),
-    licence: str = typer.Option(None, "--licence", help="licence of the weights (default: unspecified)"),
+    licence: str = typer.Option(None, "--licence", help="licence of the weights (default: unspecified / unknown)"),
     force: bool = typer.Option(False, "--force", help="replace an installed model of the same name"),
 ) -> None:
-    """Adopt an ONNX model: probe its scale and channels, copy it to the user model folder, write its card."""
+    """Adopt an ONNX model, or convert PyTorch weights (any super-resolution architecture spandrel detects) to a
+    checked ONNX model; either way it goes to the user model folder with its card, for `upscale --model NAME`."""
     from .models.adopt import DEFAULT_LICENCE, adopt_onnx
+    from .models.pth_load import SUFFIXES
 
     def body() -> None:
-        report = adopt_onnx(source, name, colorspace=colorspace, licence=licence or DEFAULT_LICENCE, force=force)
+        suffix = source.suffix.lower()
+        if suffix in SUFFIXES:
+            from .models.pth_convert import convert_pth
+
+            report = convert_pth(source, name, colorspace=colorspace, licence=licence, copy_to=output, force=force)
+            verb = "converted"
+        elif suffix == ".onnx":
+            if output is not None:
+                raise ModelError(f"-o {output}: an .onnx model is adopted as it is; -o is for converting weights files")
+            report = adopt_onnx(source, name or source.stem, colorspace=colorspace, licence=licence or DEFAULT_LICENCE, force=force)  # type: ignore[assignment]
+            verb = "adopted"
+        else:
+            raise ModelError(f"{source}: cannot convert a '{suffix or 'suffix-less'}' file", hint=f"give an .onnx model or PyTorch weights ({', '.join(SUFFIXES)})")
         for line in report.checks:
             console.out.print(f"  {line}", markup=False, soft_wrap=True)
         c = report.card
-        console.out.print(f"adopted {c.name} (x{c.scale}, {c.channels} channels, multiple_of {c.multiple_of}) -> {report.onnx_path}", markup=False, soft_wrap=True)
+        console.out.print(f"{verb} {c.name} (x{c.scale}, {c.channels} channels, multiple_of {c.multiple_of}, licence: {c.licence}) -> {report.onnx_path}", markup=False, soft_wrap=True)
+        if getattr(report, "copy_path", None):
+            console.out.print(f"wrote a copy with its card: {report.copy_path}", markup=False, soft_wrap=True)
+
+    _guard(body)
+
+
+@models_app.command("export-torchscript")
+def export_torchscript_cmd(
+    source: str = typer.Argument(..., help="a model name (see `models list`), an .onnx path with its card, or PyTorch weights"),
+    output: Path = typer.Option(..., "-o", "--output", help="the TorchScript file to write (.pt), for NukeX's CatFileCreator"),
+    colorspace: str = typer.Option("srgb_tx", "--colorspace", help="weights files only: colour space the model was trained in"),
+    force: bool = typer.Option(False, "--force", help="replace an existing output file"),
+) -> None:
+    """Export a model as TorchScript for NukeX (CatFileCreator -> Inference); checked against the model after reloading."""
+    from .models.torchscript import export_torchscript
+
+    def body() -> None:
+        r = export_torchscript(source, output, colorspace=colorspace, force=force)
+        for line in r.checks:
+            console.out.print(f"  {line}", markup=False, soft_wrap=True)
+        channels = ", ".join(("rgba.red", "rgba.green", "rgba.blue", "rgba.alpha")[: r.channels])
+        console.out.print(f"wrote {r.path}", markup=False, soft_wrap=True)
+        console.out.print(
+            f"CatFileCreator: Torchscript File {r.path} | Channels In / Out: {channels} | Model Id: {r.model_id} | Output Scale: {r.scale}",
+            markup=False, soft_wrap=True,
+        )  # fmt: skip
+        console.out.print(
+            f"Feed it {r.colorspace} in [{r.input_range[0]:g}, {r.input_range[1]:g}]: OCIOColorSpace (working space -> {r.colorspace}) before "
+            f"the Inference node, and back after it (see docs/nuke.md)",
+            markup=False, soft_wrap=True,
+        )  # fmt: skip
+
+    _guard(body)
+
+
+@models_app.command("variant")
+def variant_cmd(
+    name: str = typer.Argument(..., help="the fp32 model to make a precision variant of (e.g. span-x2)"),
+    int8: bool = typer.Option(False, "--int8", help="int8 (static quantisation) for CPUs, picked on the CPU provider"),
+    fp16: bool = typer.Option(False, "--fp16", help="fp16 for GPUs (CUDA/TensorRT/DirectML), picked on those providers"),
+    calibration: Path = typer.Option(None, "--calibration", help="int8: a folder of photos/frames to calibrate on (default: built-in photos)"),
+    target_db: float = typer.Option(49.0, "--target-db", help="int8: PSNR against fp32 on calibration crops to reach; sensitive layers stay fp32"),
+    keep_fp32: list[str] = typer.Option(None, "--keep-fp32", help="int8: keep this convolution (ONNX node name) fp32; skips the scan"),
+    force: bool = typer.Option(False, "--force", help="replace an existing variant"),
+) -> None:
+    """Make NAME-int8 or NAME-fp16 in the user model folder, its quality and speed against fp32 measured into its card."""
+    from .models.variants import make_variant
+
+    def body() -> None:
+        if int8 == fp16:
+            raise ModelError("choose one precision: --int8 or --fp16", hint=f"e.g. `reelfix models variant {name} --int8`")
+        report = make_variant(
+            name, "int8" if int8 else "fp16", calibration=calibration, target_db=target_db, keep_fp32=keep_fp32 or None,
+            force=force, log=lambda m: console.out.print(m, markup=False, soft_wrap=True),
+        )  # fmt: skip
+        for line in report.checks:
+            console.out.print(f"  {line}", markup=False, soft_wrap=True)
+        c = report.card
+        console.out.print(f"made {c.name} ({c.precision} variant of {c.variant_of}, for {', '.join(c.providers)}) -> {report.onnx_path}", markup=False, soft_wrap=True)
 
     _guard(body)

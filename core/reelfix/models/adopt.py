@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,17 @@ def _probe(session: Any, path: Path, channels: int, size: tuple[int, int], dtype
     return c, h // size[0]
 
 
+def install_target(name: str, dest: Path | None = None, force: bool = False) -> Path:
+    """Where NAME.onnx goes (the user's model folder by default); refuses a bad name, or an
+    installed model of that name without `force`. Checked before any slow work."""
+    if not _NAME.match(name):
+        raise ModelError(f"invalid model name {name!r}", hint="use letters, digits, '.', '-' and '_' (e.g. my-model-x2)")
+    target = (dest or user_model_dir()) / f"{name}.onnx"
+    if target.exists() and not force:
+        raise ModelError(f"a model named '{name}' is already installed ({target})", hint="choose another --name or pass --force")
+    return target
+
+
 def adopt_onnx(
     source: Path,
     name: str,
@@ -75,11 +87,14 @@ def adopt_onnx(
     task: str = "upscale",
     dest: Path | None = None,
     force: bool = False,
+    card_fields: Mapping[str, Any] | None = None,
 ) -> AdoptReport:
-    """Probe `source`, copy it to the user's model folder as NAME.onnx and write NAME.card.json."""
+    """Probe `source`, copy it to the user's model folder as NAME.onnx and write NAME.card.json.
+
+    `card_fields` replace the card's defaults (a converter passes what it knows better: the
+    architecture, source, measured bytes_per_pixel, notes)."""
     source = Path(source).expanduser()
-    if not _NAME.match(name):
-        raise ModelError(f"invalid model name {name!r}", hint="use letters, digits, '.', '-' and '_' (e.g. my-model-x2)")
+    install_target(name, dest, force)
     if not source.is_file():
         raise ModelError(f"model file not found: {source}")
     if source.suffix.lower() != ".onnx":
@@ -125,10 +140,8 @@ def adopt_onnx(
     if len(scales) != 1:
         raise ModelError(f"{source}: the scale differs between input sizes ({sorted(scales)}); it is not a fixed-scale image model")
     scale = scales.pop()
-    dest = dest or user_model_dir()
-    target = dest / f"{name}.onnx"
-    if target.exists() and not force:
-        raise ModelError(f"a model named '{name}' is already installed ({target})", hint="choose another --name or pass --force")
+    target = install_target(name, dest, force)
+    dest = target.parent
     if multiple_of == 1:
         radius, inside = receptive_field(source, scale, channels, size=64)
         overlap = card_overlap(radius) if inside else 64
@@ -144,5 +157,7 @@ def adopt_onnx(
         notes="Adopted with `reelfix models convert`: scale and channels probed by running the model; "
         "bytes_per_pixel is the default estimate (not measured); input range assumed 0..1.",
     )  # fmt: skip
+    if card_fields:
+        card = ModelCard.model_validate({**card.model_dump(), **card_fields})
     write_card(card, dest)
     return AdoptReport(card, target, checks)

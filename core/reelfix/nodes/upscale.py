@@ -15,8 +15,10 @@ import numpy as np
 from .. import colour
 from ..errors import ModelError
 from ..frames.frame import Frame, picture_indices
-from ..models.catalog import ModelEntry, default_model_for, find_model, verify
+from ..models.catalog import ModelEntry, default_model_for, verify
+from ..models.variant_choice import ModelChoice, choose_model
 from ..resize import resize
+from ..runtime.providers import providers_for
 from ..runtime.session import ModelSession, get_session
 from ..tiling import run_tiled, tile_size_for_budget
 from .spec import NodeContext, NodeSpec, Param, Window
@@ -77,7 +79,9 @@ class Upscaler:
         self.params = params
         self.ctx = ctx
         name = params["model"] or default_model_for("upscale", params["scale"])
-        self.entry: ModelEntry = find_model(name)
+        planned = providers_for(ctx.device)[0].ort_name  # the provider that will run: picks the precision variant
+        self.choice: ModelChoice = choose_model(name, planned)
+        self.entry: ModelEntry = self.choice.entry
         card = self.entry.card
         if card.task != "upscale":
             raise ModelError(f"model '{card.name}' is a {card.task} model, not an upscaler")
@@ -87,6 +91,11 @@ class Upscaler:
                 hint=f"set scale: {card.scale} or choose another model (`reelfix models list`)",
             )
         self.session: ModelSession = get_session(verify(self.entry), card, ctx.device)
+        if self.session.provider != planned:  # ORT fell back silently: the variant for the provider that runs
+            again = choose_model(name, self.session.provider)
+            if again.entry.card.name != card.name:
+                self.choice, self.entry = again, again.entry
+                self.session = get_session(verify(self.entry), self.entry.card, ctx.device)
         self.highlights = params["highlights"]
         self.range_map = colour.RangeMap(*card.input_range)
 
@@ -95,7 +104,9 @@ class Upscaler:
         return {
             "node": SPEC.name,
             "params": dict(self.params),
-            "model": {"name": card.name, "sha256": card.sha256, "colorspace": card.colorspace},
+            "model": {"name": card.name, "sha256": card.sha256, "colorspace": card.colorspace}
+            | ({"precision": card.precision, "variant_of": card.variant_of} if card.variant_of else {}),
+            "model_choice": self.choice.reason,
             "provider": self.session.provider,
         }
 

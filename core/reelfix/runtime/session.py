@@ -227,13 +227,14 @@ def get_session(
     """The ModelSession for a model file, created once per process and reused.
 
     Cached per (resolved path, file mtime and size, providers, card) — the providers come
-    from `providers_for(device, fp16=card.fp16_safe)` unless given, and the card carries the
-    precision. A changed file (new mtime/size) is reloaded and its stale session dropped.
+    from `providers_for(device, fp16=card.fp16_safe or card.precision == "fp16")` unless given,
+    and the card carries the precision. A changed file (new mtime/size) is reloaded and its stale session dropped.
     Thread-safe: concurrent callers wait for one load. Raises ModelError (missing or
     corrupt file, card mismatch) or DeviceError (device not available).
     """
     p = Path(path).expanduser().resolve()
-    provs = tuple(providers) if providers is not None else tuple(providers_for(device, fp16=card.fp16_safe))
+    fp16 = card.fp16_safe or card.precision == "fp16"  # an fp16 variant: TensorRT builds fp16 engines for it
+    provs = tuple(providers) if providers is not None else tuple(providers_for(device, fp16=fp16))
     try:
         st = p.stat()
     except OSError:
