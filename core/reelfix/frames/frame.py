@@ -38,6 +38,9 @@ class Frame:
     metadata: dict[str, Any] = field(default_factory=dict)
     mattes: dict[str, np.ndarray] = field(default_factory=dict)
     """What repair nodes changed: node name -> HxW float32 in [0, 1] (1 = repaired)."""
+    layers: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per-frame auxiliary images a later node of the same job needs (e.g. the grain `degrain`
+    removed, for `regrain`): name -> HxW[xC] float32, any resolution. Never written to the output."""
 
     def __post_init__(self) -> None:
         if self.pixels.ndim == 2:
@@ -70,4 +73,5 @@ class Frame:
 
     def with_pixels(self, pixels: np.ndarray, **changes: Any) -> "Frame":
         changes.setdefault("mattes", dict(self.mattes))
+        changes.setdefault("layers", dict(self.layers))
         return replace(self, pixels=pixels, metadata=dict(self.metadata), **changes)

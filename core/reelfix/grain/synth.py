@@ -108,3 +108,25 @@ def add_grain(picture: np.ndarray, profile: GrainProfile, rng: np.random.Generat
     field *= profile.sigma_at(ref)[:, :, None]
     out = pic + field
     return out if picture.ndim == 3 else out[:, :, 0]
+
+
+def from_perceptual(values: np.ndarray, linear: bool) -> np.ndarray:
+    """The inverse of `reelfix.motion.perceptual`: back to scene-linear light where the
+    colour space is scene-linear (sign kept, the power continued above 1); other encodings
+    were never changed and pass as they are. Grain nodes work on the perceptual scale and
+    return through this."""
+    v = np.asarray(values, dtype=np.float32)
+    if not linear:
+        return v
+    a = np.abs(v)
+    out = np.where(a <= 0.04045, a / 12.92, np.power((a + 0.055) / 1.055, 2.4))
+    return (np.sign(v) * out).astype(np.float32)
+
+
+def correlation_at_lag1(size: float) -> float:
+    """Correlation of horizontally adjacent pixels of `unit_field` grain of `size` (exact for
+    the sampled kernel): what `reelfix.grain.stats` inverts to measure a plate's grain size."""
+    if size <= 0:
+        return 0.0
+    k = cv2.getGaussianKernel(_ksize(size), size).astype(np.float64)[:, 0]
+    return float(np.sum(k[1:] * k[:-1]) / np.sum(k**2))

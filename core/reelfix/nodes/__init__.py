@@ -15,7 +15,9 @@ from importlib.metadata import entry_points
 
 from ..errors import JobError, UserError
 from .deflicker import SPEC as DEFLICKER
+from .degrain import SPEC as DEGRAIN
 from .dustbust import SPEC as DUSTBUST
+from .regrain import SPEC as REGRAIN
 from .scratch import SPEC as SCRATCH
 from .spec import NodeSpec
 from .stabilize import SPEC as STABILIZE
@@ -27,6 +29,8 @@ BUILTIN: tuple[NodeSpec, ...] = (
     SCRATCH,
     DEFLICKER,
     STABILIZE,
+    DEGRAIN,
+    REGRAIN,
 )
 
 

@@ -72,6 +72,18 @@ def _crop(correction: np.ndarray, h: int, w: int) -> list[int]:
     return [int(np.ceil(max(0.0, v) - 1e-6)) for v in (left, top, (w - 1) - right, (h - 1) - bottom)]
 
 
+def _move_layers(frame: Frame, inverse: np.ndarray) -> dict[str, np.ndarray]:
+    """Auxiliary layers (e.g. degrain's grain) moved with the picture; a layer at another
+    resolution (made before an upscale) gets the same move in its own pixels."""
+    out = {}
+    for name, layer in frame.layers.items():
+        sy, sx = layer.shape[0] / frame.height, layer.shape[1] / frame.width
+        s = np.array([[sx, 0.0, 0.5 * (sx - 1)], [0.0, sy, 0.5 * (sy - 1)], [0.0, 0.0, 1.0]])  # pixel centres
+        moved = _warp(layer, s @ inverse @ np.linalg.inv(s), cv2.INTER_CUBIC, cv2.BORDER_REFLECT_101)
+        out[name] = moved.reshape(layer.shape).astype(np.float32, copy=False)
+    return out
+
+
 class Stabilizer:
     """The per-job stabilize runner; per-frame luma and per-pair motion are computed once."""
 
@@ -192,7 +204,7 @@ class Stabilizer:
             for name, m in frame.mattes.items()
         }
         mattes["stabilize"] = matte
-        out = frame.with_pixels(pix, mattes=mattes)
+        out = frame.with_pixels(pix, mattes=mattes, layers=_move_layers(frame, inverse) if moved else dict(frame.layers))
         filled = int(np.count_nonzero(matte))
         out.metadata["reelfix:stabilize"] = json.dumps(
             {
