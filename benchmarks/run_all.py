@@ -11,7 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import cleanup_quality, colour_quality, peak_memory, temporal_quality, upscale_speed  # noqa: E402
+from benchmarks import cleanup_quality, colour_quality, grain_quality, peak_memory, temporal_quality, upscale_speed  # noqa: E402
+from benchmarks import denoiser_quality, upscaler_film_quality  # noqa: E402
+from benchmarks import precision  # noqa: E402
 from benchmarks.common import ROOT, cpu_name  # noqa: E402
 from reelfix import __version__  # noqa: E402
 
@@ -99,7 +101,13 @@ def main() -> None:
     ]
     cleanup = cleanup_quality.main(270, 480, 5, (540, 960)) if quick else cleanup_quality.main()
     lines += cleanup_quality.markdown(cleanup)
-    lines += temporal_quality.section(temporal_quality.main(quick=quick))
+    lines += temporal_quality.section(
+        temporal_quality.main(quick=quick), temporal_quality.main(quick=quick, radius=48, deflicker_only=True)
+    )
+    lines += grain_quality.markdown(grain_quality.main(7, 240, 320, (540, 960)) if quick else grain_quality.main())
+    lines += denoiser_quality.markdown(denoiser_quality.main(192 if quick else 384))
+    lines += upscaler_film_quality.markdown(upscaler_film_quality.main(96 if quick else 192))
+    lines += precision.markdown(precision.main(270, 480, 1, ("span-x2",)) if quick else precision.main())
     lines += [
         "## GPU (CUDA / TensorRT)",
         "",

@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from ..errors import JobError, UserError
 from .deflicker import SPEC as DEFLICKER
 from .degrain import SPEC as DEGRAIN
+from .denoise import SPEC as DENOISE
 from .dustbust import SPEC as DUSTBUST
 from .regrain import SPEC as REGRAIN
 from .scratch import SPEC as SCRATCH
@@ -31,6 +32,7 @@ BUILTIN: tuple[NodeSpec, ...] = (
     STABILIZE,
     DEGRAIN,
     REGRAIN,
+    DENOISE,
 )
 
 

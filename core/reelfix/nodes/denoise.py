@@ -1,0 +1,161 @@
+"""`denoise`: learned spatial grain removal for single images and frames without neighbours.
+
+The picture channels go into the model's colour space (its card says which: the
+sRGB-encoded, perceptual scale it was trained on) with OpenColorIO, exactly as `upscale`
+does, and come back the same way; alpha and other channels are never touched. The grain's
+standard deviation per luminance band is measured from the frame itself
+(`estimate_sigma`), or given (`sigma`), and scaled by `strength`; the model is told it at
+every pixel (the band curve at the pixel's smoothed luma) and removes that much.
+For moving pictures with usable neighbours, `degrain` does better (it averages
+motion-compensated frames first and uses this model as its spatial stage).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .. import colour
+from ..frames.frame import Frame, picture_indices
+from ..grain import stats
+from ..grain.learned import MODEL, Denoiser
+from ..grain.synth import BANDS, GrainProfile, luma, unit_field
+from .spec import NodeContext, NodeSpec, Param, Window
+
+NAME = "denoise"
+FINE, COARSE = 1.0, 2.0  # Gaussian sigmas of the two high-pass residuals the estimate compares
+BLOCK = 8  # px: blocks whose std is measured
+QUANTILE = 0.1  # of block stds per band: the flattest tenth
+MIN_BLOCKS = 16  # a band with fewer blocks borrows from its neighbours
+_SIZES = np.array([0.0, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.8, 2.1, 2.5])
+
+
+def _highpass(picture: np.ndarray, blur: float) -> np.ndarray:
+    return picture - cv2.GaussianBlur(picture, (0, 0), blur, borderType=cv2.BORDER_REFLECT_101).reshape(picture.shape)
+
+
+def _block_std(residual: np.ndarray, lum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(std of the residual in each BLOCK x BLOCK block, channels pooled; the block's mean luma)."""
+    h, w = (residual.shape[0] // BLOCK) * BLOCK, (residual.shape[1] // BLOCK) * BLOCK
+    r = residual[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK, -1)
+    std = np.sqrt(np.mean(r.astype(np.float64) ** 2, axis=(1, 3, 4)))
+    return std.ravel(), lum[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(axis=(1, 3)).ravel()
+
+
+def _flat_level(residual: np.ndarray, lum: np.ndarray) -> np.ndarray | None:
+    """Per luminance band, the QUANTILE of the block stds: the flattest blocks, where the
+    residual is grain rather than picture. Bands with too few blocks are interpolated."""
+    std, block_lum = _block_std(residual, lum)
+    bands = stats.band_of(block_lum)
+    out = np.full(BANDS, np.nan)
+    for b in range(BANDS):
+        sel = std[bands == b]
+        if sel.size >= MIN_BLOCKS:
+            out[b] = np.quantile(sel, QUANTILE)
+    ok = np.isfinite(out)
+    if not ok.any():
+        return None
+    return np.interp(np.arange(BANDS), np.flatnonzero(ok), out[ok])
+
+
+@lru_cache(maxsize=1)
+def _size_table() -> tuple[np.ndarray, np.ndarray]:
+    """For unit-variance grain of each size in _SIZES, measured once on a seeded field with the
+    same statistic as `estimate_sigma`: (fine level / coarse level, fine level)."""
+    ratio, gain = [], []
+    for s in _SIZES:
+        field = unit_field((512, 512, 1), float(s), 1.0, np.random.default_rng(0))
+        flat = np.full((512, 512), 0.5, np.float32)
+        fine = float(_flat_level(_highpass(field, FINE), flat)[0])  # type: ignore[index]
+        coarse = float(_flat_level(_highpass(field, COARSE), flat)[0])  # type: ignore[index]
+        ratio.append(fine / coarse)
+        gain.append(fine)
+    return np.array(ratio), np.array(gain)
+
+
+def estimate_sigma(picture: np.ndarray) -> np.ndarray:
+    """Grain std per luminance band (BANDS values, perceptual scale) from one picture.
+
+    A fine high-pass residual is measured in the flattest 8x8 blocks of each band (a low
+    quantile of the block stds), where grain dominates picture detail; the grain's size, read
+    from how much more of it a coarser residual holds, undoes the share of correlated grain
+    the fine residual misses and the quantile's bias (both calibrated on synthetic grain)."""
+    lum = cv2.GaussianBlur(luma(picture), (0, 0), 2.0)
+    fine = _flat_level(_highpass(picture, FINE), lum)
+    coarse = _flat_level(_highpass(picture, COARSE), lum)
+    if fine is None or coarse is None:
+        return np.zeros(BANDS)
+    ok = coarse > 1e-6
+    ratio = float(np.median(fine[ok] / coarse[ok])) if ok.any() else 1.0
+    table_ratio, table_gain = _size_table()
+    order = np.argsort(table_ratio)  # the ratio falls as grain grows
+    gain = float(np.interp(ratio, table_ratio[order], table_gain[order]))
+    return np.asarray(fine / max(gain, 1e-3))
+
+
+def sigma_map(picture: np.ndarray, per_band: np.ndarray) -> np.ndarray:
+    """The per-pixel grain std: the band curve at each pixel's smoothed luma (HxW float32)."""
+    lum = cv2.GaussianBlur(luma(picture), (0, 0), 2.0)
+    return GrainProfile(sigma=tuple(float(s) for s in per_band)).sigma_at(lum)
+
+
+class DenoiseNode:
+    """The per-job denoise runner: the model is found, verified and loaded once."""
+
+    def __init__(self, params: dict[str, Any], ctx: NodeContext) -> None:
+        self.params = params
+        self.denoiser = Denoiser(ctx, params["model"] or MODEL, tile=params["tile"])
+
+    def provenance(self) -> dict[str, Any]:
+        card = self.denoiser.card
+        return {
+            "node": NAME,
+            "params": dict(self.params),
+            "model": {"name": card.name, "sha256": card.sha256, "colorspace": card.colorspace},
+            "provider": self.denoiser.provider,
+        }
+
+    def process(self, window: Window) -> Frame:
+        frame = window.centre
+        idx = picture_indices(frame.channels)
+        space, model_space = frame.colorspace, self.denoiser.card.colorspace
+        rgb = frame.pixels[:, :, idx]
+        work = colour.convert(rgb, space, model_space) if space else np.array(rgb, dtype=np.float32)
+        if self.params["sigma"] > 0:
+            per_band = np.full(BANDS, float(self.params["sigma"]))
+        else:
+            per_band = estimate_sigma(work)
+        sigma = sigma_map(work, per_band * float(self.params["strength"]))
+        clean = self.denoiser.run(work, sigma)
+        if space:
+            clean = colour.convert(clean, model_space, space, in_place=clean.shape[2] == 3)
+        out = frame.pixels.copy()
+        out[:, :, idx] = clean
+        return frame.with_pixels(out)
+
+
+SPEC = NodeSpec(
+    name=NAME,
+    label="Denoise",
+    help="Learned spatial film-grain removal (built-in model grain-denoise) for single images and frames "
+    "without usable neighbours; colour-managed, alpha untouched. For shots, degrain does better.",
+    params=(
+        Param("strength", float, 1.0, "multiplies the grain level told to the model: < 1 keeps more grain, > 1 removes more", min=0.0, max=4.0),
+        Param(
+            "sigma",
+            float,
+            0.0,
+            "grain standard deviation on the perceptual 0..1 scale (e.g. 0.03); 0 = measure it per luminance band "
+            "from the frame",
+            min=0.0,
+            max=0.5,
+        ),
+        Param("model", str, "", f"denoise model name or .onnx path; empty = the built-in '{MODEL}'"),
+        Param("tile", int, 0, "tile size in pixels; 0 = from the memory budget", min=0),
+    ),
+    factory=lambda params, ctx: DenoiseNode(params, ctx),
+    category="Cleanup",
+)
