@@ -34,6 +34,7 @@ ICONS: Dict[str, Tuple[str, Tuple[int, int, int]]] = {
     "upscale": ("U", (90, 170, 240)),
     "degrain": ("D", (120, 200, 120)),
     "regrain": ("G", (200, 200, 110)),
+    "denoise": ("N", (110, 210, 200)),
     "dustbust": ("B", (230, 120, 90)),
     "scratch": ("S", (220, 90, 160)),
     "deflicker": ("F", (250, 210, 80)),
