@@ -128,11 +128,10 @@ def classic_spatial(picture: np.ndarray, sigma: np.ndarray, profile: GrainProfil
     return out @ _OPPONENT
 
 
-def _learned_module() -> Any | None:
-    try:
-        from ..grain import learned  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def _learned_module() -> Any:
+    """The learned denoiser's module, imported on first use (tests put a stand-in in its place)."""
+    from ..grain import learned
+
     return learned
 
 
