@@ -151,3 +151,28 @@ def test_builtin_span_x2_variants_on_a_small_crop(tmp_path: Path, precision: str
         assert "QLinearConv" not in op_types(report.onnx_path) and "QuantizeLinear" in op_types(report.onnx_path)
         assert "calibration folder" in card.notes and str(folder) in card.notes
         assert choose_model("span-x2", CPU).entry.card.name == "span-x2-int8"
+
+
+def test_large_network_is_scanned_in_runs_within_the_fp32_budget(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network over MAX_SCAN convolutions: runs of consecutive convolutions are scanned, and
+    fp32 is kept only within FP32_BUDGET of the multiply-adds even when the target is not met."""
+    from reelfix.models import variants
+    from reelfix.models.card import write_card
+    from tests.onnx_models import make_card, make_sr_model
+
+    path = make_sr_model(model_dir / "deep-x2.onnx", scale=2, layers=6, seed=3)
+    write_card(make_card(path, name="deep-x2", scale=2, receptive_field=12), model_dir)
+    monkeypatch.setattr(variants, "MAX_SCAN", 2)  # 4 candidates: too many for a per-convolution scan
+    monkeypatch.setattr(variants, "GROUPS", 2)
+    monkeypatch.setattr(variants, "FP32_BUDGET", 0.7)  # the ends (~1/3 of the work) and one run of two (~1/3)
+    report = make_variant("deep-x2", "int8", target_db=200, **SMALL)  # unreachable: the budget stops the scan
+    convs = [n.name for n in onnx.load(str(report.onnx_path)).graph.node if n.op_type == "Conv"]
+    kept = report.kept_fp32
+    assert len(convs) == 6
+    assert kept[:2] == [convs[0], convs[-1]] and kept[2:] in (convs[1:3], convs[3:5])  # the ends and one whole run
+    assert any("coarse sensitivity scan: 2 runs of up to 2 convolutions" in c for c in report.checks)
+    share = next(c for c in report.checks if c.startswith("coarse")).split("fp32 kept: ")[1].split("%")[0]
+    assert 50 < float(share) <= 70
+    model = onnx.load(str(report.onnx_path))
+    quantised = {n.input[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    assert len(quantised) > 0 and report.card.quality["psnr_vs_fp32_db"] > 30  # the other run really is int8
