@@ -9,8 +9,9 @@ import subprocess
 import sys
 import time
 import zipfile
+from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -68,3 +69,37 @@ def cpu_name() -> str:
     import platform
 
     return platform.processor() or platform.machine()
+
+
+def ffmpeg_filter_frames(frames: Sequence[np.ndarray], pix_fmt: str, filters: Sequence[tuple[str, str]]) -> list[np.ndarray]:
+    """Frames (arrays in `pix_fmt`, e.g. uint16 for rgb48le/gray16le) through a chain of FFmpeg
+    filters via PyAV's filter graph, in order, 24 fps timestamps; the outputs as arrays of the
+    last filter's format. Temporal filters see the whole sequence (the graph is drained as it goes)."""
+    import av
+    import av.filter
+
+    h, w = frames[0].shape[:2]
+    graph = av.filter.Graph()
+    src = graph.add_buffer(width=w, height=h, format=pix_fmt, time_base=Fraction(1, 24))  # type: ignore[arg-type]
+    chain = [graph.add(name, args) for name, args in filters] + [graph.add("buffersink")]
+    src.link_to(chain[0])
+    for a, b in zip(chain, chain[1:]):
+        a.link_to(b)
+    graph.configure()
+    outs: list[np.ndarray] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                outs.append(graph.pull().to_ndarray())
+            except (av.BlockingIOError, av.EOFError):
+                return
+
+    for i, x in enumerate(frames):
+        vf = av.VideoFrame.from_ndarray(x, format=pix_fmt)
+        vf.pts, vf.time_base = i, Fraction(1, 24)
+        graph.push(vf)
+        drain()
+    graph.push(None)
+    drain()
+    return outs

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from fractions import Fraction
+from benchmarks.common import ffmpeg_filter_frames
 from typing import Any, Callable
 
 import cv2
@@ -73,35 +73,9 @@ def naive_mean(clip: gc.GrainClip, t: int, radius: int = 3) -> np.ndarray:
 
 def ffmpeg_filter(frames: list[np.ndarray], name: str, args: str, work_format: str) -> list[np.ndarray]:
     """Frames (sRGB code values 0..1) through one FFmpeg filter via PyAV, 16-bit RGB in and out."""
-    import av
-    import av.filter
-
-    h, w = frames[0].shape[:2]
-    graph = av.filter.Graph()
-    src = graph.add_buffer(width=w, height=h, format="rgb48le", time_base=Fraction(1, 24))  # type: ignore[arg-type]
-    chain = [graph.add("format", work_format), graph.add(name, args), graph.add("format", "rgb48le"), graph.add("buffersink")]
-    src.link_to(chain[0])
-    for a, b in zip(chain, chain[1:]):
-        a.link_to(b)
-    graph.configure()
-    outs: list[np.ndarray] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                o = graph.pull()
-            except (av.BlockingIOError, av.EOFError):
-                return
-            outs.append(o.to_ndarray().astype(np.float32) / 65535.0)
-
-    for i, x in enumerate(frames):
-        vf = av.VideoFrame.from_ndarray(np.clip(np.rint(x * 65535.0), 0, 65535).astype(np.uint16), format="rgb48le")
-        vf.pts, vf.time_base = i, Fraction(1, 24)
-        graph.push(vf)
-        drain()
-    graph.push(None)
-    drain()
-    return outs
+    u16 = [np.clip(np.rint(x * 65535.0), 0, 65535).astype(np.uint16) for x in frames]
+    outs = ffmpeg_filter_frames(u16, "rgb48le", [("format", work_format), (name, args), ("format", "rgb48le")])
+    return [o.astype(np.float32) / 65535.0 for o in outs]
 
 
 def peer(name: str, strength: float) -> Callable[[list[np.ndarray]], list[np.ndarray]]:

@@ -36,7 +36,7 @@ import argparse
 import json
 import os
 import time
-from fractions import Fraction
+from benchmarks.common import ffmpeg_filter_frames
 from typing import Any, Sequence
 
 import numpy as np
@@ -86,36 +86,11 @@ def region_rms(outs: Sequence[np.ndarray], truth: Sequence[np.ndarray]) -> float
 
 def ffmpeg_deflicker(frames: Sequence[np.ndarray], size: int) -> list[float]:
     """Frame-mean luminance after FFmpeg's `deflicker` (mode am), fed 16-bit linear luminance."""
-    import av
-    import av.filter
-
     lum = [f[:, :, :3] @ fc.LUMA for f in frames]
     scale = 20000.0 / max(float(np.percentile(y, 99.9)) for y in lum)
-    graph = av.filter.Graph()
-    src = graph.add_buffer(width=lum[0].shape[1], height=lum[0].shape[0], format="gray16le", time_base=Fraction(1, 24))  # type: ignore[arg-type]
-    node = graph.add("deflicker", f"size={size}:mode=am")
-    sink = graph.add("buffersink")
-    src.link_to(node)
-    node.link_to(sink)
-    graph.configure()
-    means: list[float] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                out = graph.pull()
-            except (av.BlockingIOError, av.EOFError):
-                return
-            means.append(float(out.to_ndarray().astype(np.float64).mean()) / scale)
-
-    for i, y in enumerate(lum):
-        vf = av.VideoFrame.from_ndarray(np.clip(np.rint(y * scale), 0, 65535).astype(np.uint16), format="gray16le")
-        vf.pts, vf.time_base = i, Fraction(1, 24)
-        graph.push(vf)
-        drain()
-    graph.push(None)
-    drain()
-    return means
+    u16 = [np.clip(np.rint(y * scale), 0, 65535).astype(np.uint16) for y in lum]
+    outs = ffmpeg_filter_frames(u16, "gray16le", [("deflicker", f"size={size}:mode=am")])
+    return [float(o.astype(np.float64).mean()) / scale for o in outs]
 
 
 def oracle_floor(clip: fc.FlickerClip, radius: int) -> np.ndarray:
