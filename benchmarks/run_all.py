@@ -102,7 +102,7 @@ def main() -> None:
     cleanup = cleanup_quality.main(270, 480, 5, (540, 960)) if quick else cleanup_quality.main()
     lines += cleanup_quality.markdown(cleanup)
     lines += temporal_quality.section(
-        temporal_quality.main(quick=quick), temporal_quality.main(quick=quick, radius=48, deflicker_only=True)
+        temporal_quality.main(quick=quick)
     )
     lines += grain_quality.markdown(grain_quality.main(7, 240, 320, (540, 960)) if quick else grain_quality.main())
     lines += denoiser_quality.markdown(denoiser_quality.main(192 if quick else 384))

@@ -28,11 +28,21 @@ def thumbnail(frame: Frame) -> np.ndarray:
     return small - small.mean()
 
 
+def signature(frame: Frame) -> tuple[tuple[int, int], np.ndarray]:
+    """What a cut is decided from: the frame's size and its thumbnail."""
+    return (frame.height, frame.width), thumbnail(frame)
+
+
 def is_cut(a: Frame, b: Frame) -> bool:
     """True when b does not continue the shot of a (low correlation of their thumbnails)."""
-    if a.pixels.shape[:2] != b.pixels.shape[:2]:
+    return signatures_cut(signature(a), signature(b))
+
+
+def signatures_cut(a: tuple[tuple[int, int], np.ndarray], b: tuple[tuple[int, int], np.ndarray]) -> bool:
+    """`is_cut` from two frames' signatures."""
+    if a[0] != b[0]:
         return True
-    ta, tb = thumbnail(a), thumbnail(b)
+    ta, tb = a[1], b[1]
     denom = float(np.sqrt((ta * ta).sum() * (tb * tb).sum()))
     if denom < 1e-9:  # flat frames (black, fades to black): no evidence of a cut
         return False

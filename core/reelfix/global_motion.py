@@ -1,6 +1,6 @@
 """Global (whole-frame) motion and robust trends over a temporal window.
 
-Shared by `deflicker` and `stabilize`; everything here is a deterministic function of its
+Shared by `deflicker` (alignment) and `stabilize`; everything here is a deterministic function of its
 inputs, so a node built on it gives the same frame in a farm chunk as in one local run.
 
 - `luma` / `block_mean` / `log_luma`: the picture channels' luminance, averaged to a working
@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from .frames.frame import Frame, picture_indices
+from .trend import jitter_sigma
 
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 LOG_FLOOR = 0.05  # added to luminance before the log, as a fraction of the picture's mean
@@ -220,12 +221,7 @@ def _models(
 
 def noise_sigma(times: Sequence[float], values: np.ndarray, floor: float) -> np.ndarray:
     """Robust per-series noise level: MAD of second differences (steps and smooth trends barely count)."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.shape[0] < 4:
-        return np.full(v.shape[1:], floor)
-    d2 = v[2:] - 2 * v[1:-1] + v[:-2]
-    sig = 1.4826 * np.median(np.abs(d2 - np.median(d2, axis=0)), axis=0) / np.sqrt(6.0)
-    return np.maximum(sig, floor)
+    return jitter_sigma(values, floor)
 
 
 def trend_at_zero(

@@ -4,6 +4,12 @@ Level 0 is the source; level k is the output of node k. A frame at level k is co
 from the window of level k-1 frames its node needs (centre +- radius, limited to the
 context frames that exist), computed once and kept while later frames may need it.
 Source reads are prefetched on a background thread so decoding overlaps compute.
+
+A node that declares a span (deflicker's trend over a shot) also gets `Analysis`: its
+runner's `measure` of every input frame in two fixed, half-overlapping segments of 2 x
+span frames around the centre, limited to the centre's shot. Those frames are read and
+measured once each and dropped (only the small statistics stay), so a long span holds no
+pictures; the segments sit at fixed frame numbers, so a farm chunk sees the same ones.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import FrameReadError
-from .cuts import is_cut
+from .cuts import signature, signatures_cut
 from .frames.frame import Frame
-from .nodes.spec import NodeRunner, Window
+from typing import Any
+
+from .nodes.spec import Analysis, NodeRunner, Window
 
 log = logging.getLogger(__name__)
 HALF_MAX = 65504.0
@@ -46,6 +54,7 @@ class Graph:
         prefetch: int = 1,
         cuts: Sequence[int] = (),
         detect_cuts: bool = True,
+        spans: Sequence[int] = (),
     ) -> None:
         self.read = read
         self.runners = list(runners)
@@ -55,6 +64,9 @@ class Graph:
         self.cuts = set(cuts)
         self.detect_cuts = detect_cuts
         self._cut_cache: dict[tuple[int, int], bool] = {}
+        self._signatures: dict[int, tuple[tuple[int, int], np.ndarray]] = {}
+        self.spans = list(spans) or [0] * len(self.runners)
+        self._stats: dict[tuple[int, int], Any] = {}  # (level, number) -> the level's runner's measure of input frame number
         self._context_set = set(self.context)
         self.warn = warn
         self.prefetch = prefetch
@@ -112,10 +124,67 @@ class Graph:
             return False
         if (a, b) not in self._cut_cache:
             try:
-                self._cut_cache[(a, b)] = is_cut(self.get(0, a), self.get(0, b))
+                self._cut_cache[(a, b)] = signatures_cut(self._signature(a), self._signature(b))
             except FrameReadError:
                 return False  # an unreadable frame is left out of windows anyway
         return self._cut_cache[(a, b)]
+
+    def _signature(self, number: int) -> tuple[tuple[int, int], np.ndarray]:
+        if number not in self._signatures:
+            self._signatures[number] = signature(self.get(0, number))
+        return self._signatures[number]
+
+    def _measured(self, level: int, number: int) -> bool:
+        """Measure input frame `number` for the node at `level` (reading it if it is not held,
+        without keeping it); False when it cannot be read."""
+        if (level, number) in self._stats:
+            return True
+        if number in self.bad_inputs:
+            return False
+        held = self.cache[0].get(number)
+        try:
+            if isinstance(held, Frame):
+                frame = held
+            elif held is not None:
+                frame = self.get(0, number)
+            else:  # read on the reading thread (decoders are not thread-safe), not kept
+                frame = self._pool.submit(self._read_sanitised, number).result()
+        except FrameReadError as exc:
+            self.bad_inputs[number] = exc
+            self.cache[0].pop(number, None)
+            return False
+        self._signatures.setdefault(number, signature(frame))
+        self._stats[(level, number)] = self.runners[level - 1].measure(frame)  # type: ignore[attr-defined]
+        return True
+
+    def analysis(self, level: int, number: int) -> Analysis:
+        """The two segments of 2 x span frames (starting at multiples of span) that hold
+        `number`, limited to its shot, with their blend weights, and the statistics of their frames."""
+        span = self.spans[level - 1]
+        k = number // span
+        lo, hi = (k - 1) * span, (k + 2) * span
+        shot = [number]
+        for step in (-1, 1):
+            prev = number
+            i = self._index[number] + step
+            while 0 <= i < len(self.context) and lo <= self.context[i] < hi:
+                m = self.context[i]
+                i += step
+                if not self._measured(level, m):
+                    self.warn(f"frame {number}: input frame {m} is unreadable and was left out of the brightness analysis")
+                    self.incomplete.add((level, number))
+                    continue
+                if self._is_cut(min(prev, m), max(prev, m)):
+                    break
+                shot.append(m)
+                prev = m
+        shot.sort()
+        upper = (number - k * span) / span  # weight of the later segment, [0, 1)
+        segments = []
+        for weight, start in ((1.0 - upper, (k - 1) * span), (upper, k * span)):
+            if weight > 0:
+                segments.append((weight, tuple(m for m in shot if start <= m < start + 2 * span)))
+        return Analysis(tuple(segments), {m: self._stats[(level, m)] for m in shot})
 
     def get(self, level: int, number: int) -> Frame:
         """The frame `number` after `level` nodes (level 0: the sanitised source frame)."""
@@ -147,7 +216,11 @@ class Graph:
                 self.incomplete.add((level, number))
         if number not in frames:
             frames[number] = self.get(level - 1, number)
-        out = self.runners[level - 1].process(Window(number, frames))
+        analysis = None
+        if self.spans[level - 1] > 0:
+            self._measured(level, number)
+            analysis = self.analysis(level, number)
+        out = self.runners[level - 1].process(Window(number, frames, analysis))
         r = self.radii[level - 1]
         left_out = level == 1 and any(m in self.bad_inputs for m in range(number - r, number + r + 1))
         if left_out or any((level - 1, m) in self.incomplete for m in frames):
@@ -162,3 +235,23 @@ class Graph:
         for level_cache in self.cache:
             for m in [m for m in level_cache if m < keep_from]:
                 del level_cache[m]
+        stats_from = keep_from - 2 * max(self.spans, default=0)
+        for key in [key for key in self._stats if key[1] < stats_from]:
+            del self._stats[key]
+        for m in [m for m in self._signatures if m < stats_from]:
+            del self._signatures[m]
+
+
+def run_frames(runners: Sequence[NodeRunner], radii: Sequence[int], spans: Sequence[int], frames: Sequence[Frame], warn: Callable[[str], None] = lambda m: None) -> list[Frame]:
+    """A node chain over frames held in memory (tests, benchmarks, hosts' previews): the same
+    windows, analysis segments and cut handling as a job."""
+    by_number = {f.number: f for f in frames}
+    graph = Graph(lambda n: by_number[n], runners, radii, sorted(by_number), warn, spans=spans)
+    try:
+        out = []
+        for n in sorted(by_number):
+            out.append(graph.get(len(runners), n))
+            graph.release_before(n)
+        return out
+    finally:
+        graph.close()

@@ -74,14 +74,26 @@ class RunSummary:
 ProgressFn = Callable[[FrameResult, int, int], None]
 
 
-def build_runners(job: Job, ctx: NodeContext) -> tuple[list[NodeRunner], list[int]]:
-    runners, radii = [], []
+def build_runners(job: Job, ctx: NodeContext) -> tuple[list[NodeRunner], list[int], list[int]]:
+    """(runners, radii, spans) of the job's nodes, in order."""
+    runners, radii, spans = [], [], []
+    changes_brightness: str | None = None
     for i, entry in enumerate(job.pipeline):
         spec = get_node(entry.node, f"pipeline[{i}]")
         params = spec.validate(entry.params, f"pipeline[{i}] ({entry.node})")
+        span = int(spec.span(params))
+        if span > 0 and changes_brightness:
+            raise JobError(
+                f"pipeline[{i}] ({entry.node}): it measures brightness on the input frames, so it cannot follow {changes_brightness}, "
+                "which changes brightness",
+                hint=f"put '{entry.node}' before {changes_brightness} in the pipeline",
+            )
+        if not spec.keeps_brightness and changes_brightness is None:
+            changes_brightness = f"pipeline[{i}] ({entry.node})"
         runners.append(spec.factory(params, ctx))
         radii.append(int(spec.radius(params)))
-    return runners, radii
+        spans.append(span)
+    return runners, radii, spans
 
 
 def input_frames(job: Job, source: FrameSource, where: str = "input") -> tuple[list[int], list[int]]:
@@ -153,7 +165,7 @@ def run_job(
             fps=fps,
             timecode=first.metadata.get("smpte:TimeCode") if isinstance(first.metadata.get("smpte:TimeCode"), str) else None,
         )
-        runners, radii = build_runners(job, ctx)
+        runners, radii, spans = build_runners(job, ctx)
         chain = [r.provenance() for r in runners]
         summary.providers = sorted({str(c.get("provider")) for c in chain if c.get("provider")})
         jhash = job_hash(job, chain, in_space, out_space)
@@ -163,7 +175,7 @@ def run_job(
             f.colorspace = in_space
             return f
 
-        graph = Graph(read, runners, radii, context, _warn, cuts=job.input.cuts, detect_cuts=job.input.detect_cuts)
+        graph = Graph(read, runners, radii, context, _warn, cuts=job.input.cuts, detect_cuts=job.input.detect_cuts, spans=spans)
         first.colorspace = in_space
         graph.seed(first)
         for n in missing:

@@ -1,6 +1,7 @@
 """deflicker: flicker removed (global and uneven), fades / ramps / a light switched on kept,
-range ends, a 1-frame sequence, alpha and highlights untouched, the correction in the
-metadata, and the real pipeline with chunks identical to one run."""
+range ends, a 1-frame sequence, alpha and highlights untouched, display-encoded frames
+corrected in linear light, the correction in the metadata, and the real pipeline: chunks
+identical to one run over several analysis segments, cuts, an unreadable frame, order."""
 
 from __future__ import annotations
 
@@ -12,23 +13,23 @@ import pytest
 
 from reelfix.frames.frame import Frame
 from reelfix.frames.image_io import read_image, write_image
-from reelfix.global_motion import trend_at_zero
+from reelfix import brightness, colour
+from reelfix.errors import JobError
+from reelfix.graph import run_frames
 from reelfix.jobs.load import job_from_data
 from reelfix.nodes import get_node
 from reelfix.nodes.deflicker import SPEC, gain_field, grid_shape
-from reelfix.nodes.spec import NodeContext, Window
+from reelfix.nodes.spec import NodeContext
 from reelfix.pipeline import run_job
 from tests.nodes import flicker_clips as fc
 
 FRAMES, H, W = 40, 72, 96
 
 
-def run(frames: list[np.ndarray], params: dict | None = None, channels: tuple[str, ...] = ("R", "G", "B")) -> list[Frame]:
+def run(frames: list[np.ndarray], params: dict | None = None, channels: tuple[str, ...] = ("R", "G", "B"), space: str = "lin_srgb") -> list[Frame]:
+    """The node over in-memory frames with the windows and analysis segments a job gives."""
     p = SPEC.validate(params or {}, "test")
-    runner = SPEC.factory(p, NodeContext())
-    r = SPEC.radius(p)
-    fr = {i: Frame(f, channels, "lin_srgb", i) for i, f in enumerate(frames)}
-    return [runner.process(Window(t, {s: fr[s] for s in range(max(0, t - r), min(len(frames), t + r + 1))})) for t in range(len(frames))]
+    return run_frames([SPEC.factory(p, NodeContext())], [0], [SPEC.span(p)], [Frame(f, channels, space, i) for i, f in enumerate(frames)])
 
 
 def errors(outs: list[np.ndarray], truth: list[np.ndarray]) -> np.ndarray:
@@ -43,8 +44,10 @@ def fade() -> tuple[fc.FlickerClip, list[Frame]]:
 
 def test_registered_with_its_parameters() -> None:
     spec = get_node("deflicker")
-    assert {p.name for p in spec.params} == {"strength", "radius", "grid"}
-    assert spec.radius(spec.validate({"radius": 9}, "t")) == 9
+    assert {p.name for p in spec.params} == {"strength", "span", "grid"}
+    assert spec.span(spec.validate({"span": 90}, "t")) == 90 and spec.radius(spec.validate({}, "t")) == 0  # no frames held
+    with pytest.raises(JobError, match="span"):
+        spec.validate({"radius": 9}, "t")
 
 
 def test_flicker_removed_and_the_fade_kept(fade) -> None:
@@ -63,7 +66,7 @@ def test_flicker_removed_and_the_fade_kept(fade) -> None:
 
 def test_first_and_last_frames_are_corrected_too() -> None:
     clip = fc.flicker_clip(24, H, W, change="none", seed=3)
-    outs = [o.pixels for o in run(clip.damaged, {"radius": 8})]
+    outs = [o.pixels for o in run(clip.damaged, {"span": 8})]
     ends = [0, 1, 2, 21, 22, 23]
     before = np.abs(errors(clip.damaged, clip.truth)[ends]).mean()
     after = np.abs(errors(outs, clip.truth)[ends]).mean()
@@ -95,15 +98,15 @@ def test_uneven_flicker_is_corrected_per_cell() -> None:
     assert grid < 0.6 * err(clip.damaged)
 
 
-def test_steady_light_reads_as_steady_far_from_the_centre() -> None:
-    """A clean pan (no flicker): every frame of a long window measures the same light as the
-    centre. Chaining consecutive pairs added their small errors into a drift (about 0.03%
-    per frame here) that the trend fit took for an exposure ramp."""
-    frames = fc.pan(25, 72, 128, velocity=(0.6, 0.25))
-    runner = SPEC.factory(SPEC.validate({"radius": 12, "grid": 2}, "t"), NodeContext())
-    fr = {i: Frame(f, ("R", "G", "B"), "lin_srgb", i) for i, f in enumerate(frames)}
-    times, levels = runner.levels(Window(12, fr), grid_shape(2, 72, 128))
-    assert times == list(range(-12, 13))
+def test_steady_light_reads_as_steady_over_a_long_pan() -> None:
+    """A clean pan (no flicker) of 80 frames: every frame's level, solved from pairs 1..64
+    apart, is the same light. Chaining consecutive pairs alone added their small errors
+    into a drift that the trend fit took for an exposure ramp."""
+    frames = [brightness.measure(Frame(f, ("R", "G", "B"), "lin_srgb", i)) for i, f in enumerate(fc.pan(80, 72, 128, velocity=(0.6, 0.25)))]
+    shape = grid_shape(2, 72, 128)
+    links = [(i, i + d, brightness.pair_ratios(frames[i], frames[i + d], shape, d == 1)) for i in range(80) for d in brightness.LINKS if i + d < 80]
+    levels, measured = brightness.solve_levels(80, [(i, j, np.where(np.isnan(r), r[0], r)) for i, j, r in links if not np.isnan(r[0])])
+    assert measured.all()
     assert np.abs(levels[:, 0]).max() < 0.002, levels[:, 0]  # stops, whole frame
     assert np.abs(levels).max() < 0.01, levels  # and per cell
 
@@ -144,7 +147,7 @@ def test_alpha_extra_channels_and_highlights_untouched() -> None:
         hdr[0, 0] = -0.05
         extra = rng.random((H, W, 2), dtype=np.float32)
         frames.append(np.ascontiguousarray(np.concatenate([hdr, extra], axis=2)))
-    outs = run(frames, {"radius": 3}, channels=("R", "G", "B", "A", "Z"))
+    outs = run(frames, {"span": 8}, channels=("R", "G", "B", "A", "Z"))
     for o, f in zip(outs, frames):
         assert np.array_equal(o.pixels[:, :, 3:], f[:, :, 3:])
         assert o.pixels[:, :, :3].max() > 1.5 and o.pixels[0, 0, 0] < 0  # highlights and negatives kept
@@ -161,17 +164,21 @@ def test_gain_field_is_smooth_and_exact_at_cell_centres() -> None:
     assert np.abs(np.diff(np.log2(field), axis=1)).max() < 0.3 / 20 + 1e-6
 
 
-def test_trend_keeps_a_step_and_a_ramp_and_averages_jitter() -> None:
-    times = np.arange(-10, 11, dtype=float)
-    rng = np.random.default_rng(1)
-    jitter = rng.normal(0, 0.05, (21, 1))
-    jitter -= jitter[10]
-    step = np.where(times >= 1, 1.0, 0.0)[:, None]
-    ramp = 0.1 * times[:, None]
-    sigma = np.array([0.05])
-    assert abs(trend_at_zero(times, jitter + step, sigma)[0] - trend_at_zero(times, jitter, sigma)[0]) < 0.1
-    assert abs(trend_at_zero(times, ramp, sigma)[0]) < 1e-6
-    assert abs(trend_at_zero(times, jitter, sigma)[0]) < 0.05
+def test_display_encoded_frames_are_corrected_in_linear_light() -> None:
+    """sRGB-encoded frames: flicker is a gain of light, so it is measured and undone in
+    linear light (a gain of the encoded values would bend the tones)."""
+    clip = fc.flicker_clip(24, H, W, change="none", seed=9)
+    enc = [colour.convert(np.ascontiguousarray(np.clip(d, 0, 1)), "lin_srgb", "srgb_tx") for d in clip.damaged]
+    outs = run(enc, {"grid": 1}, space="srgb_tx")
+    lin = [colour.convert(np.ascontiguousarray(o.pixels), "srgb_tx", "lin_srgb") for o in outs]
+    truth = [np.clip(t, 0, 1) for t in clip.truth]
+    before = np.sqrt(np.mean(errors([np.clip(d, 0, 1) for d in clip.damaged], truth) ** 2))
+    after = np.sqrt(np.mean(errors(lin, truth) ** 2))
+    assert after < 0.25 * before, (before, after)
+    # one gain of light per frame: the ratio output/input in linear light is the same for dark and bright pixels
+    src = colour.convert(np.ascontiguousarray(enc[5]), "srgb_tx", "lin_srgb")
+    ratio = lin[5][src > 0.01] / src[src > 0.01]
+    assert ratio.std() < 1e-3 * ratio.mean(), ratio.std()
 
 
 def _write_plate(folder: Path, frames: list[np.ndarray], first: int = 1) -> str:
@@ -180,30 +187,67 @@ def _write_plate(folder: Path, frames: list[np.ndarray], first: int = 1) -> str:
     return str(folder / "F.####.exr")
 
 
+def _job(plate: str, out: str, pipeline: list[dict], **inp: object):
+    return job_from_data(
+        {"input": {"path": plate, "colorspace": "lin_srgb", **inp}, "output": {"path": out, "bit_depth": "float"}, "pipeline": pipeline},
+        "test",
+    )
+
+
+def _frames(pattern: Path, numbers: range) -> list[Frame]:
+    return [read_image(str(pattern).replace("####", f"{n:04d}")) for n in numbers]
+
+
 def test_through_the_pipeline_chunks_identical_to_one_run(tmp_path: Path) -> None:
-    clip = fc.flicker_clip(12, 48, 64, change="none", seed=7)
+    """30 frames, span 8: frames blend two of several overlapping 16-frame segments; farm
+    chunks that start anywhere give the same frames."""
+    clip = fc.flicker_clip(30, 48, 64, change="none", seed=7)
     alpha = np.linspace(0, 1, 48 * 64, dtype=np.float32).reshape(48, 64, 1)
     plate = _write_plate(tmp_path / "in", [np.concatenate([d, alpha], axis=2) for d in clip.damaged])
-
-    def job(out: str):
-        return job_from_data(
-            {
-                "input": {"path": plate, "colorspace": "lin_srgb"},
-                "output": {"path": out, "bit_depth": "float"},
-                "pipeline": [{"node": "deflicker", "params": {"radius": 4, "grid": 2}}],
-            },
-            "test",
-        )
-
+    pipeline = [{"node": "deflicker", "params": {"span": 8, "grid": 2}}]
     whole = tmp_path / "whole" / "O.####.exr"
-    run_job(job(str(whole)))
+    run_job(_job(plate, str(whole), pipeline))
     chunked = tmp_path / "chunked" / "O.####.exr"
-    for chunk in ("1-4", "5-8", "9-12"):
-        assert run_job(job(str(chunked)), frames=chunk).count("done") == 4
-    for n in range(1, 13):
-        a = read_image(str(whole).replace("####", f"{n:04d}"))
-        b = read_image(str(chunked).replace("####", f"{n:04d}"))
+    for chunk in ("1-7", "8-19", "20-30"):
+        assert run_job(_job(plate, str(chunked), pipeline), frames=chunk).count("done") == len(range(*map(int, chunk.split("-")))) + 1
+    outs = _frames(whole, range(1, 31))
+    for n, (a, b) in enumerate(zip(outs, _frames(chunked, range(1, 31))), start=1):
         assert np.array_equal(a.pixels, b.pixels), n
         assert np.array_equal(a.pixels[:, :, 3], alpha[:, :, 0])
-        assert json.loads(str(a.metadata["reelfix:deflicker"]))["frames"] >= 5
+        assert json.loads(str(a.metadata["reelfix:deflicker"]))["frames"] >= 8
+    err = errors([o.pixels[:, :, :3] for o in outs], clip.truth)
+    assert np.sqrt(np.mean(err**2)) < 0.5 * np.sqrt(np.mean(errors(clip.damaged, clip.truth) ** 2))  # 16-frame segments: a coarse trend
     assert "reelfix:deflicker" in (tmp_path / "whole" / "O.reelfix.json").read_text()  # per-frame record in the manifest
+
+
+def test_analysis_stops_at_a_cut_and_leaves_out_an_unreadable_frame(tmp_path: Path) -> None:
+    """Two shots of different brightness (listed cut at frame 13): neither's trend sees the
+    other's frames. A truncated frame in the first shot fails alone, its neighbours are
+    still corrected, and the warning names it."""
+    a = fc.flicker_clip(12, 48, 64, change="none", seed=11)
+    b = fc.flicker_clip(12, 48, 64, change="none", seed=12, name="coffee")
+    frames = [np.concatenate([d, np.ones((48, 64, 1), np.float32)], axis=2) for d in a.damaged + [x * np.float32(3.0) for x in b.damaged]]
+    plate = _write_plate(tmp_path / "in", frames)
+    bad = tmp_path / "in" / "F.0005.exr"
+    bad.write_bytes(bad.read_bytes()[:200])
+    out = tmp_path / "out" / "O.####.exr"
+    summary = run_job(_job(plate, str(out), [{"node": "deflicker", "params": {"span": 40, "grid": 1}}], cuts=[13]))
+    assert [r.number for r in summary.results if r.status == "failed"] == [5]
+    assert any("F.0005.exr" in str(r.error) for r in summary.results if r.number == 5)
+    assert any("input frame 5 is unreadable" in w for w in summary.warnings)
+    for n in [m for m in range(1, 25) if m != 5]:  # 11 readable frames in the first shot, 12 in the second
+        rec = json.loads(str(read_image(str(out).replace("####", f"{n:04d}")).metadata["reelfix:deflicker"]))
+        assert rec["frames"] == (11 if n <= 12 else 12), (n, rec)
+    second = _frames(out, range(13, 25))
+    err = errors([o.pixels[:, :, :3] / 3.0 for o in second], b.truth)
+    assert np.sqrt(np.mean(err**2)) < 0.5 * np.sqrt(np.mean(errors(b.damaged, b.truth) ** 2))
+
+
+def test_deflicker_cannot_follow_a_node_that_changes_brightness(tmp_path: Path) -> None:
+    clip = fc.flicker_clip(4, 24, 32, change="none", seed=1)
+    plate = _write_plate(tmp_path / "in", [np.concatenate([d, np.ones((24, 32, 1), np.float32)], axis=2) for d in clip.damaged])
+    pipeline = [{"node": "deflicker"}, {"node": "deflicker", "params": {"strength": 0.5}}]
+    with pytest.raises(JobError, match=r"pipeline\[1\] \(deflicker\).*cannot follow pipeline\[0\] \(deflicker\)"):
+        run_job(_job(plate, str(tmp_path / "o" / "O.####.exr"), pipeline))
+    ok = [{"node": "dustbust"}, {"node": "deflicker"}]  # a repair keeps brightness: fine
+    assert run_job(_job(plate, str(tmp_path / "o2" / "O.####.exr"), ok)).count("done") == 4

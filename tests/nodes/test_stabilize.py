@@ -166,7 +166,7 @@ def test_through_the_pipeline_with_mattes_and_chunks_identical_to_one_run(tmp_pa
             {
                 "input": {"path": str(tmp_path / "in" / "W.####.exr"), "colorspace": "lin_srgb"},
                 "output": {"path": out, "bit_depth": "float", "mattes": mattes},
-                "pipeline": [{"node": "deflicker", "params": {"radius": 3}}, {"node": "stabilize", "params": {"radius": 4, "fill": "neighbours"}}],
+                "pipeline": [{"node": "deflicker", "params": {"span": 8}}, {"node": "stabilize", "params": {"radius": 4, "fill": "neighbours"}}],
             },
             "test",
         )

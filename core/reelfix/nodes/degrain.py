@@ -343,6 +343,7 @@ SPEC = NodeSpec(
             choices=("auto", "learned", "classic", "off"),
         ),
     ),
+    keeps_brightness=True,
     factory=lambda params, ctx: Degrain(params, ctx),
     radius=lambda params: int(params["radius"]) + 1,  # one spare each side for the ends of a shot
     category="Cleanup",

@@ -156,6 +156,7 @@ SPEC = NodeSpec(
         Param("model", str, "", f"denoise model name or .onnx path; empty = the built-in '{MODEL}'"),
         Param("tile", int, 0, "tile size in pixels; 0 = from the memory budget", min=0),
     ),
+    keeps_brightness=True,
     factory=lambda params, ctx: DenoiseNode(params, ctx),
     category="Cleanup",
 )

@@ -337,6 +337,7 @@ SPEC = NodeSpec(
         ),
         Param("radius", int, 1, "neighbouring frames used each side (1 or 2)", min=1, max=2),
     ),
+    keeps_brightness=True,
     factory=lambda params, ctx: DustBust(params, ctx),
     radius=lambda params: int(params["radius"]) + 1,  # one spare each side for the ends of a shot
     category="Cleanup",

@@ -141,6 +141,7 @@ SPEC = NodeSpec(
         Param("colour", float, 0.7, "synthetic grain: 1 = the same grain in R, G and B, 0 = independent per channel", min=0.0, max=1.0),
         Param("seed", int, 0, "varies the synthetic grain; the field of a frame depends only on this and the frame number", min=0),
     ),
+    keeps_brightness=True,
     factory=lambda params, ctx: Regrain(params, ctx),
     category="Cleanup",
 )

@@ -409,6 +409,7 @@ SPEC = NodeSpec(
         Param("max_width", int, 4, "widest scratch, in pixels", min=1, max=16),
         Param("radius", int, 2, "frames each side in which a scratch must persist", min=1, max=4),
     ),
+    keeps_brightness=True,
     factory=lambda params, ctx: Scratch(params, ctx),
     radius=lambda params: int(params["radius"]),
     category="Cleanup",

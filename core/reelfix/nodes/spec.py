@@ -99,16 +99,33 @@ class NodeRunner(Protocol):
     def provenance(self) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """Statistics of frames far beyond a node's window, for nodes that declare a `span`.
+
+    The shot is cut into segments of 2 x span frames at fixed frame numbers (multiples of
+    span), overlapping by half, and limited to the centre's shot; the centre lies in two
+    of them and takes each with a weight (`segments`: (weight, frame numbers)), so its
+    result is a smooth blend that depends only on the frames around it, never on where a
+    farm chunk starts. `stats` holds the node's `measure` of every frame in them, made on
+    the job's input frames."""
+
+    segments: tuple[tuple[float, tuple[int, ...]], ...]
+    stats: Mapping[int, Any]
+
+
 @dataclass
 class Window:
     """The frames a node sees for one output frame: the centre and its available neighbours.
 
     `frames` maps frame number -> Frame for centre +- radius, limited to the frames that
     exist in the input range (at the ends of a range a node gets fewer neighbours).
+    `analysis`: shot-long statistics, for nodes that declare a span.
     """
 
     number: int
     frames: Mapping[int, Frame]
+    analysis: Analysis | None = None
 
     @property
     def centre(self) -> Frame:
@@ -135,6 +152,12 @@ class NodeSpec:
     factory: Callable[[dict[str, Any], NodeContext], NodeRunner]
     radius: Callable[[dict[str, Any]], int] = field(default=lambda params: 0)
     category: str = "Restore"
+    # frames each side whose statistics the node reads (its runner's `measure(frame)`, made
+    # on the job's input frames; see `Analysis`); 0: none
+    span: Callable[[dict[str, Any]], int] = field(default=lambda params: 0)
+    # True when the node leaves the picture's brightness as it is (a repair, a resize, grain
+    # with zero mean): a node with a span may come after it and still measure the input
+    keeps_brightness: bool = False
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -268,6 +268,7 @@ SPEC = NodeSpec(
         ),
         Param("max_shift", float, 16.0, "largest correction in pixels (bigger ones are clamped: a real camera move)", min=0.0),
     ),
+    keeps_brightness=True,
     factory=lambda params, ctx: Stabilizer(params, ctx),
     radius=lambda params: params["radius"],
 )

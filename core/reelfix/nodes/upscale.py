@@ -202,5 +202,6 @@ SPEC = NodeSpec(
             choices=("split", "rolloff", "clip"),
         ),
     ),
+    keeps_brightness=True,
     factory=lambda params, ctx: Upscaler(params, ctx),
 )

@@ -1,0 +1,175 @@
+"""Intended brightness over a shot: a piecewise trend with a few changes, fitted through flicker.
+
+A series of per-frame levels (log2 brightness) is modelled as a trend plus independent
+frame-to-frame jitter (the flicker). The trend is a constant plus a few terms chosen from
+a dictionary of the changes a film really holds:
+
+- `line`: a slow drift over the whole segment;
+- `step` at a frame: a light switched on or off;
+- `after` / `before` a frame: a kink, where a fade or a pan starts or ends;
+- `ramp` from one frame to another: a change that starts and stops (an exposure ramp).
+
+Terms are chosen greedily (the one that explains most, while it is worth its penalty: 2
+ln n for the line, 3 ln n per knot, so that jitter of the flicker's size almost never
+buys a knot), then each is moved to its best place given the others, terms no longer
+worth their penalty are dropped, and each knot is averaged over its near places by
+their evidence (a fade whose first frame is ambiguous is not bet on one of them).
+
+The fit is made twice: in stops (ramps of exposure are straight there) and in linear
+light with weights for multiplicative jitter (fades are straight there); the better by
+residual plus penalty is kept. All arithmetic is deterministic for a given series, so a
+farm chunk gets the same trend as a whole run.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+MARGIN = 3  # frames a knot needs on each side
+RAMP_POSITIONS = 48  # ramp ends are searched on about this many places per segment
+MAX_TERMS = 6
+SIGMA_FLOOR = 0.002  # stops: jitter below this is measurement noise
+
+Kind = tuple[str, int, int]  # ("line"|"step"|"after"|"before"|"ramp", index, index)
+
+
+def jitter_sigma(levels: np.ndarray, floor: float = SIGMA_FLOOR) -> np.ndarray:
+    """Robust frame-to-frame jitter per column of (n, k) levels: MAD of second differences
+    (a step or a kink moves only two or three of them)."""
+    v = np.asarray(levels, dtype=np.float64)
+    if v.shape[0] < 4:
+        return np.full(v.shape[1:], floor)
+    d2 = v[2:] - 2 * v[1:-1] + v[:-2]
+    sig = 1.4826 * np.median(np.abs(d2 - np.median(d2, axis=0)), axis=0) / np.sqrt(6.0)
+    return np.maximum(sig, floor)
+
+
+@lru_cache(maxsize=16)
+def dictionary(times: tuple[float, ...]) -> tuple[np.ndarray, tuple[Kind, ...], np.ndarray]:
+    """(columns (n, m), their kinds, penalties (m,)) for frames at `times`."""
+    t = np.asarray(times, dtype=np.float64)
+    n = t.size
+    ln = np.log(max(n, 2))
+    cols: list[np.ndarray] = [t - t.mean()]
+    kinds: list[Kind] = [("line", 0, 0)]
+    pens = [2.0 * ln]
+    for i in range(MARGIN, n - MARGIN + 1):
+        cols.append((t >= t[i]).astype(np.float64))
+        kinds.append(("step", i, i))
+        pens.append(3.0 * ln)
+    for i in range(MARGIN, n - MARGIN):
+        cols.append(np.maximum(t - t[i], 0.0))
+        kinds.append(("after", i, i))
+        cols.append(np.maximum(t[i] - t, 0.0))
+        kinds.append(("before", i, i))
+        pens += [3.0 * ln, 3.0 * ln]
+    stride = max(1, n // RAMP_POSITIONS)
+    for i in range(0, n, stride):
+        for j in range(i + MARGIN, n, stride):
+            cols.append(np.clip((t - t[i]) / (t[j] - t[i]), 0.0, 1.0))
+            kinds.append(("ramp", i, j))
+            pens.append(6.0 * ln)
+    if n < 2 * MARGIN + 1:  # too short for knots: constant or line only
+        cols, kinds, pens = cols[:1], kinds[:1], pens[:1]
+    return np.stack(cols, axis=1), tuple(kinds), np.array(pens)
+
+
+def _basis(sw: np.ndarray, cw: np.ndarray, chosen: Sequence[int]) -> np.ndarray:
+    """Orthonormal basis (weighted) of the constant and the chosen columns."""
+    q = (sw / np.linalg.norm(sw))[:, None]
+    for j in chosen:
+        v = cw[:, j] - q @ (q.T @ cw[:, j])
+        nv = float(np.linalg.norm(v))
+        if nv > 1e-9 * max(float(np.linalg.norm(cw[:, j])), 1e-30):
+            q = np.concatenate([q, (v / nv)[:, None]], axis=1)
+    return q
+
+
+def _gains(q: np.ndarray, yw: np.ndarray, cw: np.ndarray) -> np.ndarray:
+    """Residual sum of squares each column would remove if added to basis `q`."""
+    r = yw - q @ (q.T @ yw)
+    p = cw - q @ (q.T @ cw)
+    nn = np.einsum("ij,ij->j", p, p)
+    ok = nn > 1e-12 * max(float(np.einsum("ij,ij->j", cw, cw).max()), 1e-30)
+    return np.where(ok, (p.T @ r) ** 2 / np.where(ok, nn, 1.0), -np.inf)
+
+
+def _project(sw: np.ndarray, yw: np.ndarray, cw: np.ndarray, chosen: Sequence[int]) -> np.ndarray:
+    q = _basis(sw, cw, chosen)
+    return (q @ (q.T @ yw)) / sw
+
+
+def _select(y: np.ndarray, w: np.ndarray, cols: np.ndarray, kinds: tuple[Kind, ...], pens: np.ndarray, sigma2: float) -> tuple[np.ndarray, list[int]]:
+    """Weighted fit of y: (fitted values, chosen columns). See the module docstring."""
+    sw = np.sqrt(w)
+    yw, cw = y * sw, cols * sw[:, None]
+    chosen: list[int] = []
+    for _ in range(MAX_TERMS):
+        net = _gains(_basis(sw, cw, chosen), yw, cw) / sigma2 - pens
+        net[chosen] = -np.inf
+        j = int(np.argmax(net))
+        if net[j] <= 0:
+            break
+        chosen.append(j)
+    for _ in range(3):  # move each term to its best place given the others
+        moved = False
+        for pos in range(len(chosen)):
+            others = chosen[:pos] + chosen[pos + 1 :]
+            net = _gains(_basis(sw, cw, others), yw, cw) / sigma2 - pens
+            net[others] = -np.inf
+            j = int(np.argmax(net))
+            if j != chosen[pos] and net[j] > net[chosen[pos]] + 1e-9:
+                chosen[pos], moved = j, True
+        if not moved:
+            break
+    while chosen:  # drop the term least worth its penalty, while one is not
+        full = _project(sw, yw, cw, chosen)
+        sse = float(((yw - full * sw) ** 2).sum())
+        worth = []
+        for pos in range(len(chosen)):
+            rest = _project(sw, yw, cw, chosen[:pos] + chosen[pos + 1 :])
+            worth.append((float(((yw - rest * sw) ** 2).sum()) - sse) / sigma2 - pens[chosen[pos]])
+        pos = int(np.argmin(worth))
+        if worth[pos] > 0:
+            break
+        chosen.pop(pos)
+    best = _project(sw, yw, cw, chosen)
+    out = best.copy()
+    for pos, j in enumerate(chosen):  # average each knot over its near places by their evidence
+        kind = kinds[j]
+        if kind[0] == "line":
+            continue
+        others = chosen[:pos] + chosen[pos + 1 :]
+        gain = _gains(_basis(sw, cw, others), yw, cw)
+        near = [a for a, k in enumerate(kinds) if k[0] == kind[0] and abs(k[1] - kind[1]) <= 3 and abs(k[2] - kind[2]) <= 3 and a not in others]
+        weights = np.exp(np.clip(0.5 * (gain[near] - gain[j]) / sigma2, -50.0, 50.0))
+        fits = np.array([_project(sw, yw, cw, others + [a]) for a in near])
+        out += (weights[:, None] * fits).sum(axis=0) / weights.sum() - best
+    return out, chosen
+
+
+def fit_trend(times: Sequence[float] | np.ndarray, levels: np.ndarray, sigma: float) -> tuple[np.ndarray, list[Kind], str]:
+    """The intended levels (n,) of a series of log2 levels with jitter `sigma` (stops), the
+    changes found and the domain ('stops' or 'light') they were fitted in."""
+    y = np.asarray(levels, dtype=np.float64)
+    n = y.size
+    if n < 3:
+        return np.full(n, y.mean() if n else 0.0), [], "stops"
+    cols, kinds, pens = dictionary(tuple(float(t) for t in times))
+    s2 = max(float(sigma), SIGMA_FLOOR) ** 2
+    f_log, ch_log = _select(y, np.ones(n), cols, kinds, pens, s2)
+    score_log = float(((y - f_log) ** 2).sum()) / s2 + float(pens[ch_log].sum())
+    if not ch_log:
+        return f_log, [], "stops"
+    lin, f_lin, ch_lin = np.exp2(y), f_log, ch_log
+    for _ in range(3):  # multiplicative jitter: weights 1 / level^2, from the previous fit
+        w = 1.0 / np.maximum(np.exp2(f_lin), 1e-6) ** 2
+        fl, ch_lin = _select(lin, w, cols, kinds, pens, s2 * np.log(2.0) ** 2)
+        f_lin = np.log2(np.maximum(fl, 1e-6))
+    score_lin = float(((y - f_lin) ** 2).sum()) / s2 + float(pens[ch_lin].sum())
+    if score_lin < score_log:
+        return f_lin, [kinds[j] for j in ch_lin], "light"
+    return f_log, [kinds[j] for j in ch_log], "stops"
