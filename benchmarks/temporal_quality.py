@@ -51,6 +51,7 @@ from reelfix.nodes.stabilize import SPEC as STABILIZE
 from tests.nodes import flicker_clips as fc
 
 CHANGES = ("none", "fade", "ramp", "light")
+FOOTAGE = ("footage", "footage_fade")  # real footage (vtest.avi), when installed
 
 
 def run_node(spec: NodeSpec, params: dict[str, Any], frames: Sequence[np.ndarray]) -> list[Frame]:
@@ -95,29 +96,45 @@ def ffmpeg_deflicker(frames: Sequence[np.ndarray], size: int) -> list[float]:
     return [float(o.astype(np.float64).mean()) / scale for o in outs]
 
 
-def model_floor(clip: fc.FlickerClip, change: str) -> np.ndarray:
-    """Per-frame error (%) of an oracle that knows the shape and place of the intended change
-    (constant; a fade's first frame, linear in light; a ramp's two ends, linear in stops; the
-    light's frame, as a step of the whole frame's level) and fits only its free amounts to the
-    flickered frame means by least squares: the floor for a method that has to measure them."""
+def _floor_fit(x: np.ndarray, flicker: np.ndarray, intended: np.ndarray, light: bool) -> np.ndarray:
+    """log error of fitting design x to the flickered levels (in linear light for a fade)."""
+    if light:
+        seen = np.exp(flicker) * intended
+        beta = np.linalg.lstsq(x / intended[:, None], seen / intended, rcond=None)[0]
+        return np.log(np.maximum(x @ beta, 1e-6)) - np.log(seen) + flicker
+    y = flicker + np.log(intended)
+    return x @ np.linalg.lstsq(x, y, rcond=None)[0] - y + flicker
+
+
+def model_floor(clip: fc.FlickerClip, change: str, searched: bool = False) -> np.ndarray:
+    """Per-frame error (%) of an oracle that knows the shape of the intended change
+    (constant; a fade linear in light; a ramp linear in stops; the light as a step of the
+    whole frame's level) and its place (or, `searched`, finds its place by least squares
+    like any method must: the fade's first frame, the ramp's two ends, the step's frame),
+    and fits only its amounts to the flickered frame means: the floor for a method that has
+    to measure them through the flicker."""
     n = len(clip)
     t = np.arange(n, dtype=np.float64)
     flicker = np.log([fc.mean_luma(d) / fc.mean_luma(tr) for d, tr in zip(clip.damaged, clip.truth)])
+    intended = np.asarray(clip.intended, dtype=np.float64)
+    one = np.ones(n)
     if change == "fade":
-        k = clip.fade[0] - 1
-        x = np.stack([np.ones(n), np.maximum(t - k, 0.0)], axis=1)
-        seen = np.exp(flicker) * np.asarray(clip.intended)
-        w = 1.0 / np.asarray(clip.intended)
-        beta = np.linalg.lstsq(x * w[:, None], seen * w, rcond=None)[0]
-        return np.expm1(np.log(np.maximum(x @ beta, 1e-6)) - np.log(seen) + flicker) * 100.0
-    if change == "ramp":
-        x = np.stack([np.ones(n), np.clip((t - n // 4) / (3 * n // 4 - n // 4), 0.0, 1.0)], axis=1)
+        places = [clip.fade[0] - 1] if not searched else list(range(n // 2, n - 3))
+        designs = [np.stack([one, np.maximum(t - k, 0.0)], axis=1) for k in places]
+    elif change == "ramp":
+        ends = [(n // 4, 3 * n // 4)] if not searched else [(a, b) for a in range(n // 8, 3 * n // 8) for b in range(5 * n // 8, 7 * n // 8)]
+        designs = [np.stack([one, np.clip((t - a) / (b - a), 0.0, 1.0)], axis=1) for a, b in ends]
     elif change == "light":
-        x = np.stack([np.ones(n), (t >= n // 2).astype(np.float64)], axis=1)
+        places = [n // 2] if not searched else list(range(n // 4, 3 * n // 4))
+        designs = [np.stack([one, (t >= k).astype(np.float64)], axis=1) for k in places]
     else:
-        x = np.ones((n, 1))
-    fitted = x @ np.linalg.lstsq(x, flicker, rcond=None)[0]  # the intended part is in the span of x: it cancels
-    return np.expm1(fitted) * 100.0
+        designs = [one[:, None]]
+    if change == "light":  # the step's size is the whole frame's: in the levels, not in `intended`
+        intended = np.array([fc.mean_luma(tr) for tr in clip.truth]) / np.array([fc.mean_luma(tr) for tr in clip.truth[: n // 2]]).mean()
+        intended = np.where(t >= n // 2, intended[n // 2 :].mean(), 1.0)
+    errs = [_floor_fit(x, flicker, intended, change == "fade") for x in designs]
+    fit_err = [float(((e - flicker) ** 2).sum()) for e in errs]  # how well each place explains the levels it saw
+    return np.expm1(errs[int(np.argmin(fit_err))]) * 100.0
 
 
 def deflicker_quality(seeds: int, frames: int, height: int, width: int, span: int, grid: int) -> dict[str, float]:
@@ -126,16 +143,21 @@ def deflicker_quality(seeds: int, frames: int, height: int, width: int, span: in
     def add(key: str, value: float) -> None:
         res.setdefault(key, []).append(value)
 
-    for change in CHANGES:
+    footage = fc.footage_linear(frames, width)
+    for change in CHANGES + (FOOTAGE if footage is not None else ()):
         for seed in range(seeds):
-            clip = fc.flicker_clip(frames, height, width, change=change, seed=seed)
+            if change.startswith("footage"):
+                clip = fc.flicker_clip(frames, change="fade" if change.endswith("fade") else "none", seed=seed, base=footage)
+            else:
+                clip = fc.flicker_clip(frames, height, width, change=change, seed=seed)
             outs = [o.pixels for o in run_node(DEFLICKER, {"span": span, "grid": grid}, clip.damaged)]
             routes = {
                 "input": luma_error([fc.mean_luma(d) for d in clip.damaged], clip.truth),
                 "reelfix": luma_error([fc.mean_luma(o) for o in outs], clip.truth),
                 "ffmpeg5": luma_error(ffmpeg_deflicker(clip.damaged, 5), clip.truth),
                 "ffmpeg31": luma_error(ffmpeg_deflicker(clip.damaged, 31), clip.truth),
-                "floor": model_floor(clip, change),
+                "floor": model_floor(clip, change.replace("footage_", "").replace("footage", "none")),
+                "searched": model_floor(clip, change.replace("footage_", "").replace("footage", "none"), searched=True),
             }
             for route, err in routes.items():
                 for k, v in flicker_scores(err, clip.fade).items():
@@ -249,19 +271,24 @@ def main(quick: bool = False, lengths: Sequence[int] = (96, 240), stab_radius: i
     return result
 
 
+def lengths_in(r: dict[str, float]) -> list[int]:
+    """The deflicker clip lengths a result holds."""
+    return sorted(int(v) for k, v in r.items() if k.startswith("deflicker") and k.endswith(".frames"))
+
+
 def deflicker_table(r: dict[str, float], n: int) -> list[str]:
     """Markdown lines: the deflicker table for clips of n frames."""
     d = f"deflicker{n}."
     lines = [
         f"Clips of {n} frames ({n / 24:.0f} s at 24 fps), {int(r['seeds'])} draws each, default span {int(r['span'])} (the whole clip is analysed).",
         "",
-        "| clip | input | reelfix | f2f in / out | FFmpeg deflicker size 5 / 31 | floor (change's shape and place known) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| clip | input | reelfix | f2f in / out | FFmpeg deflicker size 5 / 31 | floor: change's shape and place known | floor: shape known, place searched |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for c in CHANGES:
+    for c in CHANGES + tuple(c for c in FOOTAGE if d + c + ".input.rms" in r):
         lines.append(
             f"| {c} | {r[d + c + '.input.rms']:.2f} | {r[d + c + '.reelfix.rms']:.2f} | {r[d + c + '.input.f2f']:.2f} / {r[d + c + '.reelfix.f2f']:.2f} "
-            f"| {r[d + c + '.ffmpeg5.rms']:.2f} / {r[d + c + '.ffmpeg31.rms']:.2f} | {r[d + c + '.floor.rms']:.2f} |"
+            f"| {r[d + c + '.ffmpeg5.rms']:.2f} / {r[d + c + '.ffmpeg31.rms']:.2f} | {r[d + c + '.floor.rms']:.2f} | {r[d + c + '.searched.rms']:.2f} |"
         )
     f = d + "fade."
     lines += [
@@ -298,7 +325,7 @@ def section(r: dict[str, float]) -> list[str]:
         "analysis can beat it). See the module docstring for the clips.",
         "",
     ]
-    for n in sorted(int(v) for k, v in r.items() if k.startswith("deflicker") and k.endswith(".frames")):
+    for n in lengths_in(r):
         lines += deflicker_table(r, n)
     lines += [
         f"| stabilize (radius {int(r['stab_radius'])}) | input weave px (deg) | residual px | constant offset removed | f2f px | pixel check px | floor for this window px | residual deg |",
@@ -335,6 +362,6 @@ if __name__ == "__main__":
     if a.json:
         print(json.dumps(res, indent=1))  # noqa: T201 - a command-line tool
     elif a.deflicker_only:
-        print("\n".join(line for n in a.lengths for line in deflicker_table(res, n)))  # noqa: T201
+        print("\n".join(line for n in lengths_in(res) for line in deflicker_table(res, n)))  # noqa: T201
     else:
         print("\n".join(section(res)))  # noqa: T201

@@ -67,6 +67,7 @@ class Graph:
         self._signatures: dict[int, tuple[tuple[int, int], np.ndarray]] = {}
         self.spans = list(spans) or [0] * len(self.runners)
         self._stats: dict[tuple[int, int], Any] = {}  # (level, number) -> the level's runner's measure of input frame number
+        self._left_out: set[int] = set()  # unreadable frames already reported as left out of an analysis
         self._context_set = set(self.context)
         self.warn = warn
         self.prefetch = prefetch
@@ -171,7 +172,9 @@ class Graph:
                 m = self.context[i]
                 i += step
                 if not self._measured(level, m):
-                    self.warn(f"frame {number}: input frame {m} is unreadable and was left out of the brightness analysis")
+                    if m not in self._left_out:  # once per frame, not once per frame that would have used it
+                        self._left_out.add(m)
+                        self.warn(f"input frame {m} is unreadable and was left out of the analysis of frames around it (from frame {number})")
                     self.incomplete.add((level, number))
                     continue
                 if self._is_cut(min(prev, m), max(prev, m)):

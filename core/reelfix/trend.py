@@ -31,6 +31,8 @@ import numpy as np
 MARGIN = 3  # frames a knot needs on each side
 RAMP_POSITIONS = 48  # ramp ends are searched on about this many places per segment
 MAX_TERMS = 6
+KNOT_AVERAGE = 3  # a step or kink is averaged over places this many frames either side
+RAMP_AVERAGE = 8  # a ramp's ends likewise (a ramp's ends are less sharply placed)
 SIGMA_FLOOR = 0.002  # stops: jitter below this is measurement noise
 
 Kind = tuple[str, int, int]  # ("line"|"step"|"after"|"before"|"ramp", index, index)
@@ -102,8 +104,37 @@ def _project(sw: np.ndarray, yw: np.ndarray, cw: np.ndarray, chosen: Sequence[in
     return (q @ (q.T @ yw)) / sw
 
 
-def _select(y: np.ndarray, w: np.ndarray, cols: np.ndarray, kinds: tuple[Kind, ...], pens: np.ndarray, sigma2: float) -> tuple[np.ndarray, list[int]]:
-    """Weighted fit of y: (fitted values, chosen columns). See the module docstring."""
+def _fine_ramps(times: np.ndarray, kinds: tuple[Kind, ...], chosen: list[int], reach: int) -> tuple[np.ndarray, list[Kind]]:
+    """Ramps at every frame within `reach` of the chosen ramps' ends (the dictionary holds
+    ramps on a coarse grid only, to stay small)."""
+    n = times.size
+    stride = reach
+    have = set(kinds)
+    cols, found = [], []
+    for j in chosen:
+        kind, a0, b0 = kinds[j]
+        if kind != "ramp":
+            continue
+        for a in range(max(0, a0 - stride), min(n, a0 + stride + 1)):
+            for b in range(max(0, b0 - stride), min(n, b0 + stride + 1)):
+                k = ("ramp", a, b)
+                if b - a >= MARGIN and k not in have:
+                    have.add(k)
+                    cols.append(np.clip((times - times[a]) / (times[b] - times[a]), 0.0, 1.0))
+                    found.append(k)
+    return (np.stack(cols, axis=1) if cols else np.zeros((n, 0))), found
+
+
+def _extend(kinds: tuple[Kind, ...], pens: np.ndarray, cw: np.ndarray, extra_w: np.ndarray, fine: list[Kind]) -> tuple[tuple[Kind, ...], np.ndarray, np.ndarray]:
+    """The dictionary with weighted columns `extra_w` of kinds `fine` (ramps) added."""
+    ramp_pen = float(pens[kinds.index(next(k for k in kinds if k[0] == "ramp"))])
+    return kinds + tuple(fine), np.concatenate([pens, np.full(len(fine), ramp_pen)]), np.concatenate([cw, extra_w], axis=1)
+
+
+def _select(
+    y: np.ndarray, w: np.ndarray, times: np.ndarray, cols: np.ndarray, kinds: tuple[Kind, ...], pens: np.ndarray, sigma2: float
+) -> tuple[np.ndarray, list[Kind], float]:
+    """Weighted fit of y: (fitted values, chosen changes, their penalty). See the module docstring."""
     sw = np.sqrt(w)
     yw, cw = y * sw, cols * sw[:, None]
     chosen: list[int] = []
@@ -125,6 +156,17 @@ def _select(y: np.ndarray, w: np.ndarray, cols: np.ndarray, kinds: tuple[Kind, .
                 chosen[pos], moved = j, True
         if not moved:
             break
+    stride = max(1, times.size // RAMP_POSITIONS)
+    extra, fine = _fine_ramps(times, kinds, chosen, stride)
+    if fine:  # ramps: their ends to the frame, then the same moves again
+        kinds, pens, cw = _extend(kinds, pens, cw, extra * sw[:, None], fine)
+        for pos in range(len(chosen)):
+            others = chosen[:pos] + chosen[pos + 1 :]
+            net = _gains(_basis(sw, cw, others), yw, cw) / sigma2 - pens
+            net[others] = -np.inf
+            j = int(np.argmax(net))
+            if net[j] > net[chosen[pos]] + 1e-9:
+                chosen[pos] = j
     while chosen:  # drop the term least worth its penalty, while one is not
         full = _project(sw, yw, cw, chosen)
         sse = float(((yw - full * sw) ** 2).sum())
@@ -136,6 +178,9 @@ def _select(y: np.ndarray, w: np.ndarray, cols: np.ndarray, kinds: tuple[Kind, .
         if worth[pos] > 0:
             break
         chosen.pop(pos)
+    extra, fine = _fine_ramps(times, kinds, chosen, max(RAMP_AVERAGE, stride))
+    if fine:  # the places a ramp's ends are averaged over
+        kinds, pens, cw = _extend(kinds, pens, cw, extra * sw[:, None], fine)
     best = _project(sw, yw, cw, chosen)
     out = best.copy()
     for pos, j in enumerate(chosen):  # average each knot over its near places by their evidence
@@ -144,32 +189,80 @@ def _select(y: np.ndarray, w: np.ndarray, cols: np.ndarray, kinds: tuple[Kind, .
             continue
         others = chosen[:pos] + chosen[pos + 1 :]
         gain = _gains(_basis(sw, cw, others), yw, cw)
-        near = [a for a, k in enumerate(kinds) if k[0] == kind[0] and abs(k[1] - kind[1]) <= 3 and abs(k[2] - kind[2]) <= 3 and a not in others]
+        reach = max(RAMP_AVERAGE, stride) if kind[0] == "ramp" else KNOT_AVERAGE
+        near = [a for a, k in enumerate(kinds) if k[0] == kind[0] and abs(k[1] - kind[1]) <= reach and abs(k[2] - kind[2]) <= reach and a not in others]
         weights = np.exp(np.clip(0.5 * (gain[near] - gain[j]) / sigma2, -50.0, 50.0))
         fits = np.array([_project(sw, yw, cw, others + [a]) for a in near])
         out += (weights[:, None] * fits).sum(axis=0) / weights.sum() - best
-    return out, chosen
+    return out, [kinds[j] for j in chosen], float(pens[chosen].sum()) if chosen else 0.0
 
 
 def fit_trend(times: Sequence[float] | np.ndarray, levels: np.ndarray, sigma: float) -> tuple[np.ndarray, list[Kind], str]:
     """The intended levels (n,) of a series of log2 levels with jitter `sigma` (stops), the
-    changes found and the domain ('stops' or 'light') they were fitted in."""
+    changes found and the domain ('stops' or 'light') they were fitted in: the changes
+    (`fit_changes`) plus a slow wander of the light (`smooth_wander`), each fitted to what
+    the other leaves, twice (changes first: a smoother would blur a fade or a light switched
+    on into a slope it then keeps)."""
+    y = np.asarray(levels, dtype=np.float64)
+    wander = np.zeros(y.size)
+    for _ in range(2):
+        changes, kinds, domain = fit_changes(times, y - wander, sigma)
+        wander = smooth_wander(y - changes, sigma)[0]
+    return changes + wander, kinds, domain
+
+
+def fit_changes(times: Sequence[float] | np.ndarray, levels: np.ndarray, sigma: float) -> tuple[np.ndarray, list[Kind], str]:
+    """The constant plus the changes a series clearly holds (see the module docstring)."""
     y = np.asarray(levels, dtype=np.float64)
     n = y.size
     if n < 3:
         return np.full(n, y.mean() if n else 0.0), [], "stops"
     cols, kinds, pens = dictionary(tuple(float(t) for t in times))
     s2 = max(float(sigma), SIGMA_FLOOR) ** 2
-    f_log, ch_log = _select(y, np.ones(n), cols, kinds, pens, s2)
-    score_log = float(((y - f_log) ** 2).sum()) / s2 + float(pens[ch_log].sum())
+    t = np.asarray(times, dtype=np.float64)
+    f_log, ch_log, pen_log = _select(y, np.ones(n), t, cols, kinds, pens, s2)
+    score_log = float(((y - f_log) ** 2).sum()) / s2 + pen_log
     if not ch_log:
         return f_log, [], "stops"
     lin, f_lin, ch_lin = np.exp2(y), f_log, ch_log
     for _ in range(3):  # multiplicative jitter: weights 1 / level^2, from the previous fit
         w = 1.0 / np.maximum(np.exp2(f_lin), 1e-6) ** 2
-        fl, ch_lin = _select(lin, w, cols, kinds, pens, s2 * np.log(2.0) ** 2)
+        fl, ch_lin, pen_lin = _select(lin, w, t, cols, kinds, pens, s2 * np.log(2.0) ** 2)
         f_lin = np.log2(np.maximum(fl, 1e-6))
-    score_lin = float(((y - f_lin) ** 2).sum()) / s2 + float(pens[ch_lin].sum())
+    score_lin = float(((y - f_lin) ** 2).sum()) / s2 + pen_lin
     if score_lin < score_log:
-        return f_lin, [kinds[j] for j in ch_lin], "light"
-    return f_log, [kinds[j] for j in ch_log], "stops"
+        return f_lin, ch_lin, "light"
+    return f_log, ch_log, "stops"
+
+
+@lru_cache(maxsize=8)
+def _second_difference_eigen(n: int) -> tuple[np.ndarray, np.ndarray]:
+    d = np.diff(np.eye(n), n=2, axis=0)
+    e, u = np.linalg.eigh(d.T @ d)
+    return np.maximum(e, 0.0), u
+
+
+def smooth_wander(residual: np.ndarray, sigma: float, penalty: float = 4.0) -> tuple[np.ndarray, float]:
+    """(smooth part of `residual`, its degrees of freedom): a Whittaker smoother (least squares
+    with a penalty on second differences) whose strength is chosen by Mallows' Cp with the
+    jitter `sigma` known, each degree of freedom costing `penalty` x sigma^2 (2 would be
+    plain Cp, which follows pure jitter half the time); nothing at all is a candidate too.
+    Pure jitter gets nothing to follow; a slow wander of the light (a camera's exposure
+    drifting, clouds, a lamp warming up) is followed."""
+    r = np.asarray(residual, dtype=np.float64)
+    n = r.size
+    if n < 8:
+        return np.zeros(n), 0.0
+    e, u = _second_difference_eigen(n)
+    coef = u.T @ r
+    s2 = max(float(sigma), SIGMA_FLOOR) ** 2
+    best: tuple[float, np.ndarray, float] | None = (float((r**2).sum()), np.zeros(n), 0.0)
+    for lam in np.logspace(-1, 9, 41):
+        shrink = 1.0 / (1.0 + lam * e)
+        df = float(shrink.sum())
+        fitted = u @ (shrink * coef)
+        score = float(((r - fitted) ** 2).sum()) + penalty * s2 * df
+        if best is None or score < best[0]:
+            best = (score, fitted, df)
+    assert best is not None
+    return best[1], best[2]

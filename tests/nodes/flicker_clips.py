@@ -62,6 +62,16 @@ def pan(frames: int, height: int, width: int, name: str = "astronaut", velocity:
     return render(enlarged(name, height, width, frames, velocity), pan_cameras(frames, velocity), height, width)
 
 
+def footage_linear(frames: int, width: int = 256) -> list[np.ndarray] | None:
+    """Real footage (vtest.avi: static camera, people walking) decoded to linear light, or None if absent."""
+    from tests.nodes.clips import footage
+
+    got = footage(frames, start=0, size=(width * 3 // 4, width))
+    if got is None:
+        return None
+    return [np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32) for v in got]
+
+
 def mean_luma(img: np.ndarray) -> float:
     return float(np.mean(img[:, :, :3] @ LUMA, dtype=np.float64))
 
@@ -125,13 +135,15 @@ def add_flicker(
 
 def flicker_clip(
     frames: int = 48, height: int = 72, width: int = 96, change: str = "fade", seed: int = 0, amount: tuple[float, float] = (0.04, 0.08),
-    uneven: float = 0.03, name: str = "astronaut", fade_frames: int = 12, centred: bool = True,
+    uneven: float = 0.03, name: str = "astronaut", fade_frames: int = 12, centred: bool = True, base: list[np.ndarray] | None = None,
 ) -> FlickerClip:
     """A slow pan with flicker and one intentional change: 'fade' (the last `fade_frames`
     fade to 20%, linear in light), 'ramp' (+1 stop over the middle half), 'light' (a light
     switched on at the middle frame: the left 40% of the picture 1.6x brighter), or 'none'.
-    The flicker is centred over the clip (`centring`) unless `centred` is False."""
-    base = pan(frames, height, width, name)
+    The flicker is centred over the clip (`centring`) unless `centred` is False. `base`: other
+    clean frames in linear light (real footage) instead of the pan."""
+    base = pan(frames, height, width, name) if base is None else base[:frames]
+    height, width = base[0].shape[:2]
     intended = np.ones(frames)
     fade: list[int] = []
     if change == "fade":
