@@ -14,7 +14,9 @@ Environment:
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,9 @@ class CoreMLProvider:
         return {}
 
 
+# TensorRT's own library, which onnxruntime's TensorRT provider plugin links against
+TRT_LIBRARY = "nvinfer_10.dll" if sys.platform == "win32" else "libnvinfer.so.10"
+
 Provider = CPUProvider | CUDAProvider | TensorRTProvider | DirectMLProvider | CoreMLProvider
 
 _INSTALL_HINTS: dict[str, str] = {
@@ -160,10 +165,43 @@ _INSTALL_HINTS: dict[str, str] = {
 }
 
 
+def tensorrt_loadable() -> bool:
+    """Whether TensorRT's library can be loaded here (the same library search ORT's plugin uses)."""
+    try:
+        ctypes.CDLL(TRT_LIBRARY)
+    except OSError:
+        return False
+    return True
+
+
 def _available() -> list[str]:
+    """ORT's available providers, less TensorRT where its library cannot be loaded.
+
+    onnxruntime-gpu lists TensorrtExecutionProvider whenever its plugin is in the wheel, with
+    or without TensorRT installed. A session asked for it then fails to create, and ORT prints
+    "EP Error" on stdout and retries with CUDA and CPU without reelfix's provider options
+    (device id, arena strategy): so `auto` must not ask for TensorRT there.
+    """
     import onnxruntime as ort
 
-    return list(ort.get_available_providers())
+    have = list(ort.get_available_providers())
+    if TensorRTProvider.ort_name in have and not tensorrt_loadable():
+        have.remove(TensorRTProvider.ort_name)
+    return have
+
+
+def _trt_missing() -> str:
+    return (
+        f"onnxruntime lists TensorrtExecutionProvider, but TensorRT's library {TRT_LIBRARY} cannot be loaded: install "
+        "TensorRT 10 and put its library folder on the library path (LD_LIBRARY_PATH on Linux, PATH on Windows)"
+    )
+
+
+
+def _listed_by_ort(name: str) -> bool:
+    import onnxruntime as ort
+
+    return name in ort.get_available_providers()
 
 
 def providers_for(device: str, *, fp16: bool = False, threads: int | None = None) -> list[Provider]:
@@ -200,6 +238,8 @@ def providers_for(device: str, *, fp16: bool = False, threads: int | None = None
             chain = [p for p in others if p.ort_name in have][:1]
         return [*chain, cpu]
     wanted = chains[name][0]
+    if isinstance(wanted, TensorRTProvider) and wanted.ort_name not in have and _listed_by_ort(wanted.ort_name):
+        raise DeviceError(f"device 'tensorrt': {_trt_missing()}", hint="or use --device cuda; check with `reelfix devices`")
     if wanted.ort_name not in have:
         raise DeviceError(
             f"device {name!r} needs ONNX Runtime's {wanted.ort_name}, which this installation does not have "
@@ -243,6 +283,8 @@ def available_devices() -> list[dict[str, Any]]:
             notes = f"engine cache {default_trt_cache()}; first run per tile size builds an engine"
         elif ok:
             notes = f"onnxruntime {ort.__version__}"
+        elif name == "tensorrt" and _listed_by_ort(prov.ort_name):
+            notes = _trt_missing()
         else:
             notes = _INSTALL_HINTS[name]
         rows.append({"name": name, "provider": prov.ort_name, "available": ok, "notes": notes})
