@@ -8,18 +8,22 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
+from onnx import helper, numpy_helper
 from reelfix.errors import ModelError, UserError
 from reelfix.tiling import (
     MIN_TILE,
     blend_radius,
     blend_weights,
+    padded_window,
+    plan_axis,
     plan_tiles,
+    round_up,
     run_tiled,
     split_axis,
     tile_size_for_budget,
 )
 
-from tests.onnx_models import make_rf_model, make_sr_model
+from tests.onnx_models import _conv, _io, _save, make_rf_model, make_sr_model
 
 SIZES = [(1, 1), (5, 7), (64, 64), (65, 64), (333, 517), (100, 1000)]
 
@@ -47,15 +51,40 @@ def test_cores_cover_the_frame_exactly_once(h: int, w: int, tile: int, overlap: 
         # the input holds the core plus `overlap` context each side (clamped to the frame)
         assert i.y0 <= max(0, c.y0 - overlap) and i.y1 >= min(h, c.y1 + overlap)
         assert i.x0 <= max(0, c.x0 - overlap) and i.x1 >= min(w, c.x1 + overlap)
-        assert 0 <= i.y0 and i.y1 <= h and 0 <= i.x0 and i.x1 <= w
+        # inside the frame, or up to its reflection at the next multiple of `mult`
+        assert 0 <= i.y0 and i.y1 <= round_up(h, mult) and 0 <= i.x0 and i.x1 <= round_up(w, mult)
         assert c.height <= tile and c.width <= tile
     assert np.all(count == 1)
-    # one input size per axis, a multiple of `mult` unless the frame is smaller
+    # one input size per axis, a multiple of `mult`
     heights = {t.input.height for t in tiles}
     widths = {t.input.width for t in tiles}
     assert len(heights) == 1 and len(widths) == 1
-    for size, full in ((heights.pop(), h), (widths.pop(), w)):
-        assert size % mult == 0 or size == full
+    assert heights.pop() % mult == 0 and widths.pop() % mult == 0
+
+
+def test_spans_start_on_the_grid_for_any_plan() -> None:
+    """Property-style, over many random (length, tile, overlap, multiple_of): cores partition
+    the axis; every input span starts on a multiple, is a multiple long (all one length),
+    holds its core with `overlap` context each side where the frame has it, and reaches past
+    the frame only into the reflection up to the next multiple."""
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        length, tile, overlap = int(rng.integers(1, 400)), int(rng.integers(1, 90)), int(rng.integers(0, 40))
+        m = int(rng.choice([1, 2, 3, 4, 8, 16, 64]))
+        plan = plan_axis(length, tile, overlap, m)
+        case = (length, tile, overlap, m)
+        cores = [c for c, _ in plan]
+        assert cores[0][0] == 0 and cores[-1][1] == length and all(a < b for a, b in cores), case
+        assert all(prev[1] == nxt[0] for prev, nxt in zip(cores, cores[1:])), case
+        windows = {s1 - s0 for _, (s0, s1) in plan}
+        assert len(windows) == 1, case
+        window = windows.pop()
+        assert window % m == 0 and window <= round_up(length, m), case
+        if len(plan) > 1:  # widened by at most m - 1, then rounded up
+            assert window <= padded_window(max(b - a for a, b in cores), overlap, m), case
+        for (c0, c1), (s0, s1) in plan:
+            assert s0 % m == 0 and 0 <= s0 and s1 <= round_up(length, m), case
+            assert s0 <= max(0, c0 - overlap) and s1 >= min(length, c1 + overlap), case
 
 
 def test_split_axis_is_balanced() -> None:
@@ -147,10 +176,77 @@ def test_multiple_of_is_honoured_and_padding_cropped(tmp_path: Path) -> None:
 
     img = np.random.default_rng(3).random((3, 333, 517)).astype(np.float32)
     out = run_tiled(fn, img, scale=2, tile=64, overlap=16, multiple_of=8, receptive_field=2)
-    assert np.max(np.abs(out - inner(img[None])[0])) < 1e-3
+    # the frame's end is read as its reflection up to the next multiple of 8, as a whole-frame run pads it
+    assert np.max(np.abs(out - _whole_on_padded_frame(inner, img, 8, 2))) < 1e-5
+    assert len(set(seen)) == 1  # tiles share one input shape
     small = run_tiled(fn, img[:, :5, :7], scale=2, tile=64, overlap=16, multiple_of=8)
-    assert small.shape == (3, 10, 14) and np.all(np.isfinite(small))
-    assert len({s for s in seen[:-1]}) <= 2  # tiles share one input shape (two at most)
+    assert small.shape == (3, 10, 14) and seen[-1] == (1, 3, 8, 8)
+    np.testing.assert_allclose(small, _whole_on_padded_frame(inner, img[:, :5, :7], 8, 2), atol=1e-6)
+
+
+def _make_grid_model(path: Path, scale: int) -> Path:
+    """A net whose result depends on the pixel grid modulo 4, like a U-Net: 3x3 conv, two
+    2x2 average pools (stride 2), a 3x3 conv at 1/4 size, nearest resize x(4*scale).
+    H, W must be multiples of 4; receptive field 8 (1 + 3 within the block + 4 for the
+    quarter-size conv)."""
+    rng = np.random.default_rng(5)
+    c1, w1 = _conv(rng, "c1", "input", "h1", 3, 4, 3)
+    c2, w2 = _conv(rng, "c2", "p2", "h2", 4, 3, 3)
+    pools = [
+        helper.make_node("AveragePool", [src], [dst], kernel_shape=[2, 2], strides=[2, 2])
+        for src, dst in (("h1", "p1"), ("p1", "p2"))
+    ]
+    scales = numpy_helper.from_array(np.array([1, 1, 4 * scale, 4 * scale], np.float32), "scales")
+    resize = helper.make_node(
+        "Resize", ["h2", "", "scales"], ["output"], mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"
+    )
+    graph = helper.make_graph([c1, *pools, c2, resize], "grid", [_io("input", 3)], [_io("output", 3)], [*w1, *w2, scales])
+    return _save(graph, path)
+
+
+def _whole_on_padded_frame(fn: Any, img: np.ndarray, multiple_of: int, scale: int) -> np.ndarray:
+    """The reference: one model run on the whole frame reflected at its bottom/right up to the next multiple."""
+    _, h, w = img.shape
+    padded = img
+    for axis, size in ((1, h), (2, w)):
+        widths = [(0, 0)] * 3
+        widths[axis] = (0, round_up(size, multiple_of) - size)
+        padded = np.pad(padded, widths, mode="reflect" if size > 1 else "edge")
+    return fn(np.ascontiguousarray(padded[None]))[0][:, : h * scale, : w * scale]
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+@pytest.mark.parametrize(("h", "w"), [(37, 53), (1, 1), (13, 6), (77, 130)])
+def test_grid_dependent_model_tiled_equals_whole_frame(tmp_path: Path, scale: int, h: int, w: int) -> None:
+    """Tiles start on the model's multiple_of grid, so a net that pools 2x2 twice gives the
+    whole-frame result at any tile size, including odd frames and frames smaller than a tile."""
+    inner = _ort_fn(_make_grid_model(tmp_path / "grid.onnx", scale))
+    shapes: list[tuple[int, ...]] = []
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        shapes.append(x.shape)
+        return inner(x)
+
+    img = np.random.default_rng(h * w).random((3, h, w)).astype(np.float32)
+    whole = _whole_on_padded_frame(inner, img, 4, scale)
+    for tile in (5, 9, 16, 24, 100):
+        for overlap in (8, 11):
+            shapes.clear()
+            out = run_tiled(fn, img, scale=scale, tile=tile, overlap=overlap, multiple_of=4, receptive_field=8)
+            assert out.shape == (3, h * scale, w * scale)
+            assert np.max(np.abs(out - whole)) < 1e-5, (tile, overlap)
+            assert len(set(shapes)) == 1 and shapes[0][2] % 4 == 0 and shapes[0][3] % 4 == 0  # one shape
+            if padded_window(tile, overlap, 4) < min(h, w):  # several tiles, each seeing part of the frame
+                assert len(shapes) >= 4 and shapes[0][2] < h and shapes[0][3] < w
+
+
+def test_grid_dependent_model_is_off_when_shifted(tmp_path: Path) -> None:
+    """The grid model above really depends on the grid: one pixel off changes its result
+    far beyond float noise (the test above would catch unaligned tile starts)."""
+    fn = _ort_fn(_make_grid_model(tmp_path / "grid.onnx", 1))
+    img = np.random.default_rng(0).random((1, 3, 40, 40)).astype(np.float32)
+    on_grid, shifted = fn(img[:, :, :, :32]), fn(img[:, :, :, 1:33])
+    assert np.max(np.abs(on_grid[..., 9:23] - shifted[..., 8:22])) > 1e-2
 
 
 def test_tiny_images_run_as_one_tile() -> None:
@@ -199,9 +295,12 @@ def test_tile_size_follows_the_budget(budget_mb: int, mult: int) -> None:
     frame_bytes = 4 * 3 * frame[0] * frame[1] * (1 + scale * scale)
     minimum = max(MIN_TILE, 2 * ov)
     assert t % mult == 0 and t >= minimum
-    if bpp * (minimum + 2 * ov) ** 2 + frame_bytes <= budget:
-        assert bpp * (t + 2 * ov) ** 2 + frame_bytes <= budget  # fits
-        assert bpp * (t + mult + 2 * ov) ** 2 + frame_bytes > budget  # and is the largest that does
+    if bpp * padded_window(minimum, ov, mult) ** 2 + frame_bytes <= budget:
+        # honest: the inputs plan_tiles really makes (widened onto the grid) fit
+        first = plan_tiles(*frame, t, ov, mult)[0].input
+        assert bpp * first.height * first.width + frame_bytes <= budget
+        assert bpp * padded_window(t, ov, mult) ** 2 + frame_bytes <= budget  # fits
+        assert bpp * padded_window(t + mult, ov, mult) ** 2 + frame_bytes > budget  # and is the largest that does
     else:
         assert t == minimum  # nothing fits: the minimum, documented
 

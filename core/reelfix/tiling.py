@@ -3,9 +3,19 @@
 A frame too big for the model's working memory is cut into tiles. Each tile has a *core*
 (the pixels it is responsible for; the cores cover the frame exactly once) and an *input*
 region (the core grown by `overlap` pixels of context each side, clamped to the frame).
-All tiles of a frame get the same input size where the frame allows, so ONNX Runtime sees
-one or two shapes (fewer allocations, one TensorRT engine); at the frame edges the input
-window slides inward instead of shrinking, which only adds context.
+All tiles of a frame get the same input size, so ONNX Runtime sees one shape (fewer
+allocations, one TensorRT engine); at the frame edges the input window slides inward
+instead of shrinking, which only adds context.
+
+`multiple_of` (the card's) is honoured on the frame's own grid, not just in the input's
+size: a net that downsamples by that factor (pooling, strided convs, pixel unshuffle)
+computes a different result when its input starts off that grid, so a tile starting
+anywhere else would disagree with a whole-frame run (seams). Every input therefore starts
+at a multiple of `multiple_of` and is a multiple of it long: the window is widened by
+`multiple_of - 1` pixels so that the aligned start before a core still leaves `overlap`
+pixels of context after it. A frame whose size is not a multiple is run as if reflected at
+its end (bottom/right) up to the next multiple, the padding a whole-frame run gets: an
+input window reaching the end reads into that reflection, and its output there is dropped.
 
 The model's outputs are blended across each boundary between cores with raised-cosine
 weights over a band of `blend` input pixels each side of the boundary (weights sum to 1),
@@ -26,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast
 
 import numpy as np
 
@@ -69,6 +79,13 @@ def round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
+def padded_window(core: int, overlap: int, multiple_of: int = 1) -> int:
+    """Input size that holds a core of `core` pixels with `overlap` context each side from
+    a start on the `multiple_of` grid: up to `multiple_of - 1` pixels are needed before the
+    context to reach the grid, and the size is a multiple itself."""
+    return round_up(core + 2 * overlap + multiple_of - 1, multiple_of)
+
+
 def split_axis(length: int, tile: int) -> list[tuple[int, int]]:
     """Core spans along one axis: ceil(length / tile) spans of near-equal size (differing by
     at most 1), covering [0, length) exactly once."""
@@ -78,18 +95,24 @@ def split_axis(length: int, tile: int) -> list[tuple[int, int]]:
 
 
 def input_window(length: int, cores: list[tuple[int, int]], overlap: int, multiple_of: int = 1) -> int:
-    """Input size along one axis shared by all tiles: the largest core plus `overlap` each
-    side, rounded up to `multiple_of`, but never more than the frame."""
+    """Input size along one axis shared by all tiles: `padded_window` of the largest core,
+    but never more than the frame rounded up to `multiple_of` (one core: exactly that)."""
+    whole = round_up(length, multiple_of)
     if len(cores) == 1:
-        return length
+        return whole
     largest = max(b - a for a, b in cores)
-    return min(length, round_up(largest + 2 * overlap, multiple_of))
+    return min(whole, padded_window(largest, overlap, multiple_of))
 
 
-def input_span(core: tuple[int, int], length: int, overlap: int, window: int) -> tuple[int, int]:
-    """Input span of `window` pixels around a core: centred on [c0 - overlap, c1 + overlap]
-    and slid inward at the frame edges (so it always contains that span clamped to the frame)."""
-    start = min(max(0, core[0] - overlap), length - window)
+def input_span(
+    core: tuple[int, int], length: int, overlap: int, window: int, multiple_of: int = 1
+) -> tuple[int, int]:
+    """Input span of `window` pixels (a multiple of `multiple_of`, from `input_window`) for a
+    core: from the last multiple of `multiple_of` at or before c0 - overlap, slid inward at
+    the frame's end, so it always contains [c0 - overlap, c1 + overlap] clamped to the frame
+    and starts on the grid. It reaches past `length` only when the frame is not a multiple
+    of `multiple_of` (into its reflection, as far as the next multiple)."""
+    start = min(max(0, core[0] - overlap) // multiple_of * multiple_of, round_up(length, multiple_of) - window)
     return start, start + window
 
 
@@ -99,14 +122,15 @@ def plan_axis(
     """(core span, input span) pairs along one axis."""
     cores = split_axis(length, tile)
     window = input_window(length, cores, overlap, multiple_of)
-    return [(c, input_span(c, length, overlap, window)) for c in cores]
+    return [(c, input_span(c, length, overlap, window, multiple_of)) for c in cores]
 
 
 def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple_of: int = 1) -> list[Tile]:
     """The tiles for a height x width frame, row-major. `tile` is the core size (input
     pixels), `overlap` the context each side. Cores cover the frame exactly once; inputs
-    share one size per axis, a multiple of `multiple_of` unless the frame itself is smaller
-    (then `run_tiled` pads by reflection)."""
+    share one size per axis and start and end on multiples of `multiple_of` (where the
+    frame's size is not one, an input may end up to `multiple_of - 1` pixels past the
+    frame: `run_tiled` reads the frame's reflection there)."""
     if height < 1 or width < 1:
         raise UserError(f"cannot tile an empty {height}x{width} frame", hint="check the input frames")
     if tile < 1 or overlap < 0 or multiple_of < 1:
@@ -134,7 +158,8 @@ def blend_weights(core: tuple[int, int], span: tuple[int, int], length: int, sca
 
     1 inside the core away from neighbours; across a boundary B shared with a neighbour the
     weight ramps over [B - blend, B + blend] (input pixels) so the two tiles' weights sum to
-    1; 0 beyond. No ramp at the frame edges. `blend` 0 gives a hard cut at B.
+    1; 0 beyond, and 0 past the frame's end (where a span reads padding). No ramp at the
+    frame edges. `blend` 0 gives a hard cut at B.
     """
     c0, c1 = core
     y = (np.arange(span[0] * scale, span[1] * scale, dtype=np.float64) + 0.5) / scale
@@ -143,6 +168,8 @@ def blend_weights(core: tuple[int, int], span: tuple[int, int], length: int, sca
         w *= _ramp((y - (c0 - blend)) / (2 * blend)) if blend > 0 else (y >= c0)
     if c1 < length:
         w *= 1.0 - _ramp((y - (c1 - blend)) / (2 * blend)) if blend > 0 else (y < c1)
+    if span[1] > length:
+        w[y >= length] = 0.0
     return w.astype(np.float32)
 
 
@@ -162,17 +189,24 @@ def blend_radius(
     return max(0, min(r, overlap, smallest // 2))
 
 
-def _pad_to(x: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Pad a 1xCxhxw tile at the bottom/right to h x w by reflection ('edge' for 1-pixel axes)."""
-    ph, pw = h - x.shape[2], w - x.shape[3]
-    if ph == 0 and pw == 0:
-        return x
-    for axis, pad in ((2, ph), (3, pw)):
-        if pad:
-            widths = [(0, 0)] * 4
-            widths[axis] = (0, pad)
-            x = np.pad(x, widths, mode="reflect" if x.shape[axis] > 1 else "edge")
-    return np.ascontiguousarray(x)
+def _axis_source(span: tuple[int, int], length: int, multiple_of: int) -> slice | np.ndarray:
+    """Where the pixels of an input span come from along one axis: a slice of the frame, or,
+    for a span reaching past the frame's end, indices into the frame reflected there
+    (np.pad 'reflect' of the whole axis up to the next multiple of `multiple_of`; 'edge' for
+    a 1-pixel axis), so every tile reads exactly the padding a whole-frame run gets."""
+    if span[1] <= length:
+        return slice(*span)
+    mode: Literal["reflect", "edge"] = "reflect" if length > 1 else "edge"
+    index = np.pad(np.arange(length), (0, round_up(length, multiple_of) - length), mode=mode)
+    return index[span[0] : span[1]]
+
+
+def _read_tile(image_chw: np.ndarray, reg: Region, multiple_of: int) -> np.ndarray:
+    """The 1xCxhxw float32 model input for a tile's input region (see `_axis_source`)."""
+    _, height, width = image_chw.shape
+    x = image_chw[:, _axis_source((reg.y0, reg.y1), height, multiple_of)]
+    x = x[:, :, _axis_source((reg.x0, reg.x1), width, multiple_of)]
+    return np.ascontiguousarray(x[None], dtype=np.float32)
 
 
 def run_tiled(
@@ -191,8 +225,9 @@ def run_tiled(
     """Run `fn` tile by tile over a CxHxW float32 image and blend the outputs.
 
     `fn` takes a 1xCxhxw float32 array and returns 1xC'x(h*scale)x(w*scale) (C' may differ
-    from C). Tiles are padded by reflection to `multiple_of` where the frame is smaller
-    than one, and the padding is cropped from the output. Pass the model's
+    from C). Every tile starts on the frame's `multiple_of` grid and is a multiple of it
+    in size (see the module docstring); where the frame is not a multiple, tiles at its
+    end read its reflection and that part of their output is dropped. Pass the model's
     `receptive_field` (card) to get a result equal to a whole-frame run whenever
     `overlap >= receptive_field`; `blend` overrides the feather radius (input pixels; see
     the module docstring). `progress(done, total)` is called after each tile.
@@ -211,8 +246,7 @@ def run_tiled(
     wx_cache: dict[int, np.ndarray] = {}
     for n, t in enumerate(tiles, 1):
         reg = t.input
-        x = np.ascontiguousarray(image_chw[None, :, reg.y0 : reg.y1, reg.x0 : reg.x1], dtype=np.float32)
-        x = _pad_to(x, round_up(reg.height, multiple_of), round_up(reg.width, multiple_of))
+        x = _read_tile(image_chw, reg, multiple_of)
         y = fn(x)
         want_hw = (x.shape[2] * scale, x.shape[3] * scale)
         if len(tiles) == 1 and y.ndim == 4 and y.shape[0] == 1 and tuple(y.shape[2:]) == (height * scale, width * scale):
@@ -261,11 +295,12 @@ def tile_size_for_budget(
     reserved: int = 0,
 ) -> int:
     """The largest square tile (core size, input pixels) whose model working memory
-    `bytes_per_pixel * (tile + 2*overlap)^2`, plus the frame's float32 input and output
-    buffers and `reserved` bytes (what else the caller holds: the process itself, working
-    copies of the frame), fits in `max_memory` bytes.
+    `bytes_per_pixel * padded_window(tile, overlap, multiple_of)^2` (the input size
+    `plan_tiles` gives it: tile + 2*overlap, widened to start and end on the
+    `multiple_of` grid), plus the frame's float32 input and output buffers and `reserved`
+    bytes (what else the caller holds: the process itself, working copies of the frame),
+    fits in `max_memory` bytes.
 
-    The padded size is taken rounded up to `multiple_of`, as `plan_tiles` makes it.
     The result is a multiple of `multiple_of`, at least `max(MIN_TILE, 2*overlap)` (rounded
     up to `multiple_of`) and at most what the frame needs (its longer side, rounded up):
     when the whole frame fits, one tile. When even the minimum does not fit, the minimum is
@@ -282,7 +317,7 @@ def tile_size_for_budget(
     if free <= 0:
         return minimum
     side = math.isqrt(free // max(1, bytes_per_pixel))
-    t = (side - 2 * overlap) // m * m
-    while t > minimum and bytes_per_pixel * round_up(t + 2 * overlap, m) ** 2 > free:
-        t -= m  # plan_tiles rounds the padded input up to multiple_of
+    t = (side - 2 * overlap - (m - 1)) // m * m
+    while t > minimum and bytes_per_pixel * padded_window(t, overlap, m) ** 2 > free:
+        t -= m  # the input padded_window gives a core of t (see plan_tiles)
     return max(minimum, min(t, needed))

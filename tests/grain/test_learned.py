@@ -30,14 +30,21 @@ def test_available_names_the_model(tiny_model) -> None:
 
 
 def test_tiles_give_the_whole_picture_result_at_any_offset(tiny_model) -> None:
-    pic = picture()
+    pic = picture(201, 170)  # big enough that tiles (core + 2 x 48 overlap) see part of it; 201: not a multiple of 4
     sigma = np.full(pic.shape[:2], 0.03, np.float32)
     whole = learned.Denoiser(NodeContext(device="cpu"), NAME).run(pic, sigma)
     assert whole.shape == pic.shape and whole.dtype == np.float32
     assert np.abs(whole - pic).mean() > 1e-3  # the model did something
     for tile in (24, 36, 52):  # cores starting off the model's 4-pixel grid
-        tiled = learned.Denoiser(NodeContext(device="cpu"), NAME, tile=tile).run(pic, sigma)
+        den = learned.Denoiser(NodeContext(device="cpu"), NAME, tile=tile)
+        seen: list[tuple[int, ...]] = []
+        run_tile = den._run_tile
+        den._run_tile = lambda x: (seen.append(x.shape), run_tile(x))[1]  # type: ignore[method-assign]
+        tiled = den.run(pic, sigma)
         np.testing.assert_allclose(tiled, whole, atol=2e-5)
+        # several tiles, each seeing only part of the picture, all of one shape
+        assert len(seen) >= 4 and len(set(seen)) == 1
+        assert seen[0][2] < pic.shape[0] and seen[0][3] < pic.shape[1], seen[0]
 
 
 def test_values_outside_0_1_come_back_with_what_the_clip_removed(tiny_model) -> None:

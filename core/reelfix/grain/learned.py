@@ -95,22 +95,17 @@ class Denoiser:
             multiple_of=f,
             reserved=PROCESS_BYTES + 4 * pic.nbytes,
         )
-        # Tiles must start on the model's f x f grid (it folds 2x2 blocks twice: shifting by less
-        # than f changes its result), so tiling runs on f x f blocks folded into channels.
-        folded = run_tiled(
-            self._run_folded, _fold(stacked, f), scale=1, tile=-(-tile // f), overlap=-(-overlap // f),
-            receptive_field=-(-self.card.receptive_field // f),
+        # The model folds 2x2 blocks twice (shifting its input by less than f changes its result):
+        # run_tiled starts every tile on the picture's f x f grid, so tiles equal a whole run.
+        den = run_tiled(
+            self._run_tile, stacked, scale=1, tile=tile, overlap=overlap, multiple_of=f,
+            receptive_field=self.card.receptive_field,
         )  # fmt: skip
-        out = np.ascontiguousarray(_unfold(folded, f)[:, :h, :w].transpose(1, 2, 0))
+        out = np.ascontiguousarray(den[:, :h, :w].transpose(1, 2, 0))
         if pic.shape[2] == 1:
             out = out.mean(axis=2, keepdims=True)
         out += pic - clipped  # what the clip removed (highlights > 1, negatives) comes back untouched
         return out
-
-    def _run_folded(self, blocks: np.ndarray) -> np.ndarray:
-        f = self.card.multiple_of
-        y = self._run_tile(_unfold(blocks[0], f)[None])
-        return _fold(y[0], f)[None]
 
     def _run_tile(self, tile: np.ndarray) -> np.ndarray:
         card = self.card
@@ -134,15 +129,3 @@ def _pad(img: np.ndarray, h: int, w: int) -> np.ndarray:
         return np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="reflect")
     return np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="edge")
 
-
-def _fold(chw: np.ndarray, f: int) -> np.ndarray:
-    """C x H x W -> (C*f*f) x H/f x W/f: each f x f block into channels."""
-    c, h, w = chw.shape
-    return np.ascontiguousarray(chw.reshape(c, h // f, f, w // f, f).transpose(0, 2, 4, 1, 3).reshape(c * f * f, h // f, w // f))
-
-
-def _unfold(folded: np.ndarray, f: int) -> np.ndarray:
-    """The inverse of `_fold`."""
-    cff, h, w = folded.shape
-    c = cff // (f * f)
-    return np.ascontiguousarray(folded.reshape(c, f, f, h, w).transpose(0, 3, 1, 4, 2).reshape(c, h * f, w * f))
