@@ -18,10 +18,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-# what the upscale node uses (reelfix.nodes.upscale imports OpenColorIO/OpenImageIO, so they are
-# repeated here; tests/test_gpu_speed.py checks they still agree)
-FEATHER = 8
-PROCESS_BYTES = 400 * 1024**2
 CUDA = "CUDAExecutionProvider"
 RESULT = "RESULT "
 
@@ -92,17 +88,11 @@ def route_ort(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def tile_for(card: Any, h: int, w: int, budget: int) -> tuple[int, int]:
-    """The tile and overlap the upscale node derives from the memory budget (nodes/upscale.py)."""
-    from reelfix.tiling import tile_size_for_budget
+def tile_for(card: Any, h: int, w: int, budget: int, provider: str = "CPUExecutionProvider") -> tuple[int, int]:
+    """The tile and overlap the upscale node derives for this frame (nodes/upscale.py `tiling_for`)."""
+    from reelfix.nodes.upscale import tiling_for
 
-    in_bytes = h * w * 3 * 4
-    overlap = card.receptive_field + FEATHER
-    tile = tile_size_for_budget(
-        budget, card.bytes_per_pixel, overlap=overlap, scale=card.scale, channels=3, frame_hw=(h, w),
-        multiple_of=card.multiple_of, reserved=PROCESS_BYTES + 3 * in_bytes + in_bytes * card.scale**2 // 2,
-    )  # fmt: skip
-    return tile, overlap
+    return tiling_for(card, h, w, provider, budget)
 
 
 def route_reelfix(spec: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +105,7 @@ def route_reelfix(spec: dict[str, Any]) -> dict[str, Any]:
     ms = get_session(path, card, "cuda" if spec["gpu"] else "cpu")
     create = time.perf_counter() - t0
     h, w = spec["h"], spec["w"]
-    tile, overlap = tile_for(card, h, w, spec["budget"])
+    tile, overlap = tile_for(card, h, w, spec["budget"], ms.provider)
     chw = _frame(h, w)[0]
 
     def run() -> np.ndarray:
@@ -237,6 +227,8 @@ def route_breakdown(spec: dict[str, Any]) -> dict[str, Any]:
     feed = {card.input_name: x}
     bare = ort.InferenceSession(str(path), providers=_providers(gpu))
     ms = get_session(path, card, "cuda" if gpu else "cpu")
+    from reelfix.nodes.upscale import FEATHER  # the upscale node's own settings (it needs OpenColorIO/OpenImageIO)
+
     whole = dict(scale=card.scale, tile=max(spec["h"], spec["w"]), overlap=card.receptive_field + FEATHER,
                  receptive_field=card.receptive_field)  # fmt: skip
     y = bare.run(None, feed)[0]

@@ -35,10 +35,15 @@ def test_main_returns_the_reason() -> None:
     assert set(result) == {"skipped"} and "CUDAExecutionProvider not available" in result["skipped"]
 
 
-def test_tile_constants_match_the_upscale_node() -> None:
+def test_reelfix_route_tiles_as_the_upscale_node_does() -> None:
+    """The benchmark's reelfix route uses the node's own tile choice (host budget on the CPU,
+    the GPU budget on CUDA), not a copy of it."""
+    from reelfix.models.catalog import find_model
     from reelfix.nodes import upscale
 
-    assert (gpu_routes.FEATHER, gpu_routes.PROCESS_BYTES) == (upscale.FEATHER, upscale.PROCESS_BYTES)
+    card = find_model("span-x2").card
+    for provider in ("CPUExecutionProvider", "CUDAExecutionProvider"):
+        assert gpu_routes.tile_for(card, 1080, 1920, 2 * 1024**3, provider) == upscale.tiling_for(card, 1080, 1920, provider, 2 * 1024**3)
 
 
 def test_every_route_on_the_cpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -312,3 +312,15 @@ def test_tile_size_grows_with_budget_and_stops_at_the_frame() -> None:
     assert sizes[-1] == 640  # the whole frame fits: one tile
     assert tile_size_for_budget(1 << 40, 4096, overlap=8, scale=2, channels=3, frame_hw=(20, 30)) == 30
     assert tile_size_for_budget(1 << 40, 4096, overlap=8, scale=2, channels=3, frame_hw=(20, 30), multiple_of=16) == 32
+
+
+def test_interleave_is_an_exact_channels_last_copy() -> None:
+    from reelfix.tiling import interleave
+
+    rng = np.random.default_rng(3)
+    for c in (1, 3, 4, 7):
+        x = rng.random((c, 19, 23), dtype=np.float32)
+        for view in (x, x[:, 2:11, 5:17]):
+            y = interleave(view)
+            assert y.shape == (view.shape[1], view.shape[2], c) and y.flags.c_contiguous
+            assert np.array_equal(y, view.transpose(1, 2, 0))

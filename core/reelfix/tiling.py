@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, cast
 
+import cv2
 import numpy as np
 
 from .errors import ModelError, UserError
@@ -209,6 +210,16 @@ def _read_tile(image_chw: np.ndarray, reg: Region, multiple_of: int) -> np.ndarr
     return np.ascontiguousarray(x[None], dtype=np.float32)
 
 
+def interleave(chw: np.ndarray) -> np.ndarray:
+    """CxHxW float32 -> HxWxC, C-contiguous. OpenCV's merge is about 6x numpy's transposed copy
+    (a 3x2160x3840 output: 22 ms against 133 ms here); on a GPU that copy had cost more than
+    the model itself (docs/BENCHMARKS.md, GPU section). Exact: values are only moved."""
+    if chw.dtype == np.float32 and 1 <= chw.shape[0] <= 512:
+        out = cv2.merge([np.ascontiguousarray(c) for c in chw])
+        return out if out.ndim == 3 else out[:, :, None]
+    return np.ascontiguousarray(chw.transpose(1, 2, 0))
+
+
 def run_tiled(
     fn: TileFn,
     image_chw: np.ndarray,
@@ -251,7 +262,7 @@ def run_tiled(
         want_hw = (x.shape[2] * scale, x.shape[3] * scale)
         if len(tiles) == 1 and y.ndim == 4 and y.shape[0] == 1 and tuple(y.shape[2:]) == (height * scale, width * scale):
             # the whole frame in one tile: nothing to blend
-            return np.ascontiguousarray(y[0].transpose(1, 2, 0)) if channels_last else cast(np.ndarray, y[0])
+            return interleave(y[0]) if channels_last else cast(np.ndarray, y[0])
         if y.ndim != 4 or y.shape[0] != 1 or tuple(y.shape[2:]) != want_hw:
             raise ModelError(
                 f"tile input {tuple(x.shape)} gave output {tuple(y.shape)}, expected (1, C, {want_hw[0]}, {want_hw[1]}) "
@@ -275,7 +286,7 @@ def run_tiled(
         rows = slice(reg.y0 * scale + a, reg.y0 * scale + b)
         cols = slice(reg.x0 * scale + c, reg.x0 * scale + d)
         if channels_last:
-            out[rows, cols, :] += (block * weight).transpose(1, 2, 0)
+            out[rows, cols, :] += interleave(block * weight)
         else:
             out[:, rows, cols] += block * weight
         if progress is not None:

@@ -18,7 +18,7 @@ from ..frames.frame import Frame, picture_indices
 from ..models.catalog import ModelEntry, default_model_for, verify
 from ..models.variant_choice import ModelChoice, choose_model
 from ..resize import resize
-from ..runtime.providers import providers_for
+from ..runtime.providers import GPU_PROVIDERS, gpu_memory_budget, providers_for
 from ..runtime.session import ModelSession, get_session
 from ..tiling import run_tiled, tile_size_for_budget
 from .spec import NodeContext, NodeSpec, Param, Window
@@ -70,6 +70,27 @@ def bound_outside_band(
 FEATHER = 8  # input pixels of cross-fade between tiles, beyond the model's receptive field
 STRIP_ROWS = 256  # output rows post-processed at a time
 PROCESS_BYTES = 400 * 1024**2  # the process itself (Python, ONNX Runtime, OpenImageIO), for the tile budget
+
+
+def tiling_for(card: Any, height: int, width: int, provider: str, max_memory: int) -> tuple[int, int]:
+    """(tile, overlap) for a frame: the overlap covers the model's receptive field plus a
+    feather; the tile is the largest the memory budget allows. On CUDA/TensorRT the model's
+    working memory is on the card, so the budget is the GPU's (`gpu_memory_budget`), not the
+    job's host `max_memory`, which also holds the frame's own float buffers."""
+    overlap = card.receptive_field + FEATHER
+    in_bytes = height * width * 3 * 4
+    on_gpu = provider in GPU_PROVIDERS
+    tile = tile_size_for_budget(
+        gpu_memory_budget() if on_gpu else max_memory,
+        card.bytes_per_pixel,
+        overlap=overlap,
+        scale=card.scale,
+        channels=3,
+        frame_hw=(height, width),
+        multiple_of=card.multiple_of,
+        reserved=0 if on_gpu else PROCESS_BYTES + 3 * in_bytes + in_bytes * card.scale**2 // 2,
+    )
+    return tile, overlap
 
 
 class Upscaler:
@@ -145,18 +166,8 @@ class Upscaler:
         outside = self.highlights == "split" and bool(((x_space < card.input_range[0]) | (x_space > card.input_range[1])).any())
         residual = x_space - x if outside else None
         del x
-        overlap = card.receptive_field + FEATHER
-        in_bytes = x_space.nbytes
-        tile = self.params["tile"] or tile_size_for_budget(
-            self.ctx.max_memory,
-            card.bytes_per_pixel,
-            overlap=overlap,
-            scale=card.scale,
-            channels=3,
-            frame_hw=(rgb.shape[0], rgb.shape[1]),
-            multiple_of=card.multiple_of,
-            reserved=PROCESS_BYTES + 3 * in_bytes + in_bytes * card.scale**2 // 2,
-        )
+        tile, overlap = tiling_for(card, rgb.shape[0], rgb.shape[1], self.session.provider, self.ctx.max_memory)
+        tile = self.params["tile"] or tile
         y = run_tiled(
             self.session.run,
             chw,

@@ -9,6 +9,9 @@ Environment:
 - `REELFIX_THREADS`: intra-op threads for the CPU provider (default: the physical cores
   this process may run on; see `default_threads`).
 - `REELFIX_CACHE`: cache root; TensorRT engines go to `$REELFIX_CACHE/trt`
+- `REELFIX_GPU_MEMORY`: GPU memory (bytes, or e.g. `12GB`) a model's tiles may use on a
+  CUDA/TensorRT device (default: half of the card's memory, as `nvidia-smi` reports it;
+  4 GB when it cannot be asked)
   (default `~/.cache/reelfix/trt`).
 """
 
@@ -16,7 +19,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
+import subprocess
 import sys
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,6 +156,38 @@ class CoreMLProvider:
 
     def ort_options(self) -> dict[str, str]:
         return {}
+
+
+GPU_PROVIDERS = frozenset({"CUDAExecutionProvider", "TensorrtExecutionProvider"})
+GPU_MEMORY_FALLBACK = 4 * 1024**3
+
+
+@lru_cache(maxsize=4)
+def gpu_memory_budget(device_id: int = 0) -> int:
+    """Bytes of GPU memory a model's tiles may use on an NVIDIA device: `REELFIX_GPU_MEMORY`,
+    else half the card's memory (the rest: the CUDA context, cuDNN workspaces, other
+    programs), else 4 GB. The job's `max_memory` is a budget of host memory: on a GPU the
+    model's working memory is not there, and sizing GPU tiles by it cut a 1080p frame into
+    8 tiles and a 4K x4 frame into 2040 (docs/BENCHMARKS.md, GPU section)."""
+    env = os.environ.get("REELFIX_GPU_MEMORY", "").strip()
+    if env:
+        from ..jobs.spec import parse_memory
+
+        try:
+            return parse_memory(env)
+        except UserError as exc:
+            raise UserError(f"REELFIX_GPU_MEMORY={env!r}: {exc.message}", hint="write it like 12GB, or unset it") from None
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            out = subprocess.run(
+                [smi, f"--id={device_id}", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                capture_output=True, text=True, timeout=10, check=True,
+            ).stdout.strip()
+            return int(float(out.splitlines()[0]) * 1024**2) // 2
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            pass
+    return GPU_MEMORY_FALLBACK
 
 
 # TensorRT's own library, which onnxruntime's TensorRT provider plugin links against
