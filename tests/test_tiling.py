@@ -324,3 +324,32 @@ def test_interleave_is_an_exact_channels_last_copy() -> None:
             y = interleave(view)
             assert y.shape == (view.shape[1], view.shape[2], c) and y.flags.c_contiguous
             assert np.array_equal(y, view.transpose(1, 2, 0))
+
+
+def test_fixed_size_model_gets_tiles_of_exactly_its_size(tmp_path: Path) -> None:
+    """A model exported for one input size (48x48): every tile is exactly that size, placed
+    anywhere and overlapping; the result equals the same weights with dynamic axes on the
+    whole frame, and a frame smaller than the size is padded to it (all but its padded edge)."""
+    import onnxruntime as ort
+
+    from tests.onnx_models import make_sr_model, make_static_model
+
+    fixed = ort.InferenceSession(str(make_static_model(tmp_path / "s.onnx", size=48, scale=2, seed=5)), providers=["CPUExecutionProvider"])
+    dynamic = ort.InferenceSession(str(make_sr_model(tmp_path / "d.onnx", scale=2, layers=1, seed=5)), providers=["CPUExecutionProvider"])
+    shapes: set[tuple[int, ...]] = set()
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        shapes.add(x.shape)
+        return fixed.run(None, {"input": x})[0]
+
+    rng = np.random.default_rng(0)
+    for h, w in ((70, 130), (48, 48), (30, 41), (1, 1)):
+        img = rng.random((3, h, w), dtype=np.float32)
+        got = run_tiled(fn, img, scale=2, tile=999, overlap=4, receptive_field=1, fixed=48)
+        want = dynamic.run(None, {"input": img[None]})[0][0]
+        assert got.shape == (3, 2 * h, 2 * w)
+        inner = (slice(None), slice(0, max(2 * h - 2, 1)), slice(0, max(2 * w - 2, 1))) if h < 48 else (slice(None),) * 3
+        if h > 1:
+            assert np.abs(got[inner] - want[inner]).max() < 1e-5
+    assert shapes == {(1, 3, 48, 48)}
+    assert len(plan_tiles(70, 130, 999, 4, 48, fixed=48)) == 2 * 4  # cores of at most 48 - 8 = 40

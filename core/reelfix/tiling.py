@@ -118,15 +118,21 @@ def input_span(
 
 
 def plan_axis(
-    length: int, tile: int, overlap: int, multiple_of: int = 1
+    length: int, tile: int, overlap: int, multiple_of: int = 1, fixed: int | None = None
 ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """(core span, input span) pairs along one axis."""
+    """(core span, input span) pairs along one axis. `fixed`: a model exported for one input
+    size; every input span is exactly that long, placed anywhere (its own grid is the
+    tile's), cores of at most fixed - 2 x overlap; a shorter axis is padded to it."""
+    if fixed:
+        cores = split_axis(length, max(1, fixed - 2 * overlap)) if length > fixed else [(0, length)]
+        starts = [min(max(0, c[0] - overlap), max(0, length - fixed)) for c in cores]
+        return [(c, (a, a + fixed)) for c, a in zip(cores, starts)]
     cores = split_axis(length, tile)
     window = input_window(length, cores, overlap, multiple_of)
     return [(c, input_span(c, length, overlap, window, multiple_of)) for c in cores]
 
 
-def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple_of: int = 1) -> list[Tile]:
+def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple_of: int = 1, fixed: int | None = None) -> list[Tile]:
     """The tiles for a height x width frame, row-major. `tile` is the core size (input
     pixels), `overlap` the context each side. Cores cover the frame exactly once; inputs
     share one size per axis and start and end on multiples of `multiple_of` (where the
@@ -139,8 +145,8 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple_of: in
             f"bad tiling: tile={tile}, overlap={overlap}, multiple_of={multiple_of}",
             hint="use tile >= 1 (e.g. --tile 512), overlap >= 0",
         )
-    rows = plan_axis(height, tile, overlap, multiple_of)
-    cols = plan_axis(width, tile, overlap, multiple_of)
+    rows = plan_axis(height, tile, overlap, multiple_of, fixed)
+    cols = plan_axis(width, tile, overlap, multiple_of, fixed)
     return [
         Tile(r, c, Region(cy[0], cy[1], cx[0], cx[1]), Region(iy[0], iy[1], ix[0], ix[1]))
         for r, (cy, iy) in enumerate(rows)
@@ -232,6 +238,7 @@ def run_tiled(
     blend: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     channels_last: bool = False,
+    fixed: int | None = None,
 ) -> np.ndarray:
     """Run `fn` tile by tile over a CxHxW float32 image and blend the outputs.
 
@@ -244,13 +251,17 @@ def run_tiled(
     the module docstring). `progress(done, total)` is called after each tile.
     Returns C'x(H*scale)x(W*scale) float32, or (H*scale)x(W*scale)xC' C-contiguous with
     `channels_last` (assembled in place: no second full-size copy for the transpose).
+    `fixed`: the model takes only fixed x fixed inputs (see `plan_axis`); `tile` is then
+    fixed - 2 x overlap and the frame is padded by reflection where it is smaller.
     """
     if image_chw.ndim != 3:
         raise UserError(f"run_tiled needs a CxHxW image, got shape {image_chw.shape}")
     if scale < 1:
         raise UserError(f"bad scale {scale}", hint="scale must be a whole number >= 1")
     _, height, width = image_chw.shape
-    tiles = plan_tiles(height, width, tile, overlap, multiple_of)
+    if fixed:
+        tile, multiple_of = max(1, fixed - 2 * overlap), fixed
+    tiles = plan_tiles(height, width, tile, overlap, multiple_of, fixed)
     r = blend_radius(height, width, tile, overlap, blend, receptive_field)
     out: np.ndarray | None = None
     wy_cache: dict[int, np.ndarray] = {}

@@ -62,6 +62,22 @@ def test_adopt_static_square_model_sets_multiple_of(tmp_path: Path) -> None:
     assert (card.scale, card.multiple_of, card.colorspace) == (2, 48, "lin_srgb")
 
 
+def test_static_model_upscales_frames_larger_and_smaller_than_its_size(tmp_path: Path, make_plate) -> None:
+    """A model exported for 48x48 inputs only runs on any frame: every tile is exactly 48x48
+    (placed anywhere, overlapping), a smaller frame is padded to it (pixels: tests/test_tiling.py)."""
+    from reelfix.frames.image_io import read_image
+
+    src = make_static_model(tmp_path / "static.onnx", size=48, scale=2, seed=5)
+    assert runner.invoke(app, ["models", "convert", str(src), "--name", "fixed", "--colorspace", "lin_srgb"]).exit_code == 0
+    for h, w in ((70, 130), (30, 41)):
+        plate = make_plate(frames=[1], height=h, width=w, name=f"P{h}")
+        out = tmp_path / f"o{h}" / "A.####.exr"
+        r = runner.invoke(app, ["upscale", plate, str(out), "--model", "fixed", "--scale", "2", "--frames", "1"])
+        assert r.exit_code == 0, r.output
+        got = read_image(str(out).replace("####", "0001")).pixels
+        assert got.shape[:2] == (2 * h, 2 * w) and np.isfinite(got).all()
+
+
 def test_adopt_refuses_non_image_and_broken_models(tmp_path: Path) -> None:
     bad = make_non_image_model(tmp_path / "classifier.onnx")
     r = runner.invoke(app, ["models", "convert", str(bad), "--name", "cls"])

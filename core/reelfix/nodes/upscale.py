@@ -168,6 +168,9 @@ class Upscaler:
         del x
         tile, overlap = tiling_for(card, rgb.shape[0], rgb.shape[1], self.session.provider, self.ctx.max_memory)
         tile = self.params["tile"] or tile
+        fixed = self.session.fixed_size  # a model exported for one (square) size: tiles of exactly that size
+        if fixed is not None:
+            overlap = min(overlap, (fixed[0] - 1) // 2)
         y = run_tiled(
             self.session.run,
             chw,
@@ -177,6 +180,7 @@ class Upscaler:
             multiple_of=card.multiple_of,
             receptive_field=card.receptive_field,
             channels_last=True,
+            fixed=fixed[0] if fixed is not None else None,
         )
         del chw
         if residual is not None:

@@ -131,8 +131,8 @@ class ModelSession:
     @cached_property
     def fixed_size(self) -> tuple[int, int] | None:
         """(H, W) for a model exported with a fixed input size, else None. Such a model
-        (accepted when its card's multiple_of equals the size) needs every padded tile to be
-        exactly that size: tile = size - 2*overlap."""
+        (accepted when its card's multiple_of equals the size) gets every tile exactly that
+        size (`tiling.run_tiled(..., fixed=size)`, as the upscale node passes it)."""
         arg = next(i for i in self.session.get_inputs() if i.name == self.card.input_name)
         h, w = arg.shape[2], arg.shape[3]
         return None if _is_dynamic(h) or _is_dynamic(w) else (int(h), int(w))
