@@ -68,7 +68,12 @@ def measure(frame: Frame) -> FrameLight:
         y = small.mean(axis=2)
     y = np.ascontiguousarray(y, dtype=np.float32)
     dark = float(np.log2((DARK + gm.LOG_FLOOR) * max(float(np.mean(y, dtype=np.float64)), 1e-6)))
-    return FrameLight(y, gm.log_luma(y), dark)
+    return from_luma(y, dark)
+
+
+def from_luma(luma: np.ndarray, dark: float) -> FrameLight:
+    """The `FrameLight` of a measured luminance (what the analysis store keeps)."""
+    return FrameLight(luma, gm.log_luma(luma), dark)
 
 
 def light_ratio(diff: np.ndarray, ya: np.ndarray, yb: np.ndarray, valid: np.ndarray) -> float:

@@ -25,6 +25,7 @@ from .cuts import signature, signatures_cut
 from .frames.frame import Frame
 from typing import Any
 
+from .analysis_store import AnalysisStore
 from .nodes.spec import Analysis, NodeRunner, Window
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class Graph:
         cuts: Sequence[int] = (),
         detect_cuts: bool = True,
         spans: Sequence[int] = (),
+        identity: Callable[[int], str | None] | None = None,
+        store: AnalysisStore | None = None,
     ) -> None:
         self.read = read
         self.runners = list(runners)
@@ -68,6 +71,7 @@ class Graph:
         self.spans = list(spans) or [0] * len(self.runners)
         self._stats: dict[tuple[int, int], Any] = {}  # (level, number) -> the level's runner's measure of input frame number
         self._left_out: set[int] = set()  # unreadable frames already reported as left out of an analysis
+        self.identity, self.store = identity, store  # measurements kept beside the output (analysis_store)
         self._context_set = set(self.context)
         self.warn = warn
         self.prefetch = prefetch
@@ -142,6 +146,16 @@ class Graph:
             return True
         if number in self.bad_inputs:
             return False
+        runner = self.runners[level - 1]
+        kind = getattr(runner, "measure_kind", None)
+        ident = self.identity(number) if self.store is not None and self.identity is not None and kind else None
+        if ident is not None and self.store is not None:
+            kept = self.store.load(ident, kind)
+            if kept is not None and "thumb" in kept and "hw" in kept:
+                self._stats[(level, number)] = runner.unpack(kept)  # type: ignore[attr-defined]
+                hw = (int(kept["hw"][0]), int(kept["hw"][1]))
+                self._signatures.setdefault(number, (hw, kept["thumb"]))
+                return True
         held = self.cache[0].get(number)
         try:
             if isinstance(held, Frame):
@@ -155,7 +169,11 @@ class Graph:
             self.cache[0].pop(number, None)
             return False
         self._signatures.setdefault(number, signature(frame))
-        self._stats[(level, number)] = self.runners[level - 1].measure(frame)  # type: ignore[attr-defined]
+        stats = runner.measure(frame)  # type: ignore[attr-defined]
+        self._stats[(level, number)] = stats
+        if ident is not None and self.store is not None:
+            hw, thumb = self._signatures[number]
+            self.store.save(ident, kind, {**runner.pack(stats), "hw": np.array(hw), "thumb": thumb})  # type: ignore[attr-defined]
         return True
 
     def analysis(self, level: int, number: int) -> Analysis:

@@ -24,6 +24,8 @@ from .frames.image_io import write_image
 from .frames.sequence import SequencePattern, find_gaps, format_ranges, parse_frame_range
 from .frames.sink import FrameSink, open_sink
 from .frames.source import FrameSource, is_movie, open_source
+from .analysis_store import FOLDER as ANALYSIS_FOLDER
+from .analysis_store import AnalysisStore
 from .graph import Graph
 from .jobs.manifest import manifest_path, update_manifest
 from .jobs.provenance import frame_attributes, job_hash
@@ -175,7 +177,12 @@ def run_job(
             f.colorspace = in_space
             return f
 
-        graph = Graph(read, runners, radii, context, _warn, cuts=job.input.cuts, detect_cuts=job.input.detect_cuts, spans=spans)
+        store = AnalysisStore(manifest_path(job.output.path).parent / ANALYSIS_FOLDER, f"{__version__}|{in_space}") if any(spans) else None
+        identity = getattr(source, "identity", None)
+        graph = Graph(
+            read, runners, radii, context, _warn, cuts=job.input.cuts, detect_cuts=job.input.detect_cuts, spans=spans,
+            identity=identity, store=store,
+        )  # fmt: skip
         first.colorspace = in_space
         graph.seed(first)
         for n in missing:

@@ -251,3 +251,36 @@ def test_deflicker_cannot_follow_a_node_that_changes_brightness(tmp_path: Path) 
         run_job(_job(plate, str(tmp_path / "o" / "O.####.exr"), pipeline))
     ok = [{"node": "dustbust"}, {"node": "deflicker"}]  # a repair keeps brightness: fine
     assert run_job(_job(plate, str(tmp_path / "o2" / "O.####.exr"), ok)).count("done") == 4
+
+
+def test_farm_chunks_reuse_the_measurements_kept_beside_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A later chunk loads the frames an earlier one measured (.reelfix-analysis beside the
+    output) instead of reading them again, and still writes the frames one run writes; a
+    damaged entry is measured again."""
+    from reelfix.nodes import deflicker
+
+    clip = fc.flicker_clip(24, 48, 64, change="none", seed=13)
+    plate = _write_plate(tmp_path / "in", [np.concatenate([d, np.ones((48, 64, 1), np.float32)], axis=2) for d in clip.damaged])
+    pipeline = [{"node": "deflicker", "params": {"span": 8, "grid": 2}}]
+    calls: list[int] = []
+    real = deflicker.brightness.measure
+    monkeypatch.setattr(deflicker.brightness, "measure", lambda frame: calls.append(frame.number) or real(frame))
+    whole = tmp_path / "whole" / "O.####.exr"
+    run_job(_job(plate, str(whole), pipeline))
+    chunked = tmp_path / "chunked" / "O.####.exr"
+    calls.clear()
+    run_job(_job(plate, str(chunked), pipeline), frames="1-8")
+    first = sorted(set(calls))
+    assert len(first) >= 20  # frames 1-23: the segments around frames 1-8
+    kept = list((tmp_path / "chunked" / ".reelfix-analysis").rglob("*.npz"))
+    assert len(kept) == len(first)
+    calls.clear()
+    run_job(_job(plate, str(chunked), pipeline), frames="9-16")
+    assert sorted(set(calls)) == [n for n in range(1, 25) if n not in first]  # only what chunk 1 had not measured
+    for entry in kept[:3]:
+        entry.write_bytes(b"not an npz")
+    calls.clear()
+    run_job(_job(plate, str(chunked), pipeline), frames="17-24")
+    assert len(set(calls)) <= 3  # at most the damaged entries, measured again
+    for n, (a, b) in enumerate(zip(_frames(whole, range(1, 25)), _frames(chunked, range(1, 25))), start=1):
+        assert np.array_equal(a.pixels, b.pixels), n

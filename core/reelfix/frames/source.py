@@ -20,6 +20,7 @@ import re
 from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
+from reelfix.analysis_store import file_identity
 from reelfix.errors import FrameReadError, UserError
 from reelfix.frames.frame import Frame
 from reelfix.frames.image_io import read_image
@@ -57,6 +58,10 @@ class SequenceSource:
         self.numbers: list[int] = self.pattern.scan()
         self.fps: Fraction | None = None
 
+    def identity(self, n: int) -> str | None:
+        """What identifies frame ``n``'s content for caches: its file's path, size and time."""
+        return file_identity(self.pattern.path_for(n)) if self.pattern.is_sequence or n == self.pattern.single_number else None
+
     def read(self, n: int) -> Frame:
         """Frame ``n``; FrameReadError when it is missing or damaged."""
         if not self.pattern.is_sequence and n != self.pattern.single_number:
@@ -76,6 +81,11 @@ class MovieSource:
         self.reader = MovieReader(self.display)
         self.numbers: list[int] = self.reader.numbers
         self.fps: Fraction | None = self.reader.fps
+
+    def identity(self, n: int) -> str | None:
+        """The movie file's path, size and time, and the frame number."""
+        whole = file_identity(self.display)
+        return f"{whole}|{n}" if whole else None
 
     def read(self, n: int) -> Frame:
         """Frame ``n`` (0-based) as float RGB(A); colorspace set when one was given."""
