@@ -296,7 +296,7 @@ def deflicker_table(r: dict[str, float], n: int) -> list[str]:
         "",
         f"Fade clip: outside the fade (the steady frames) input {r[f + 'input.steady_rms']:.2f}%, reelfix {r[f + 'reelfix.steady_rms']:.2f}% "
         f"(floor {r[f + 'floor.steady_rms']:.2f}%); the fade's 12 frames: reelfix RMS {r[f + 'reelfix.fade_rms']:.2f}% (mean {r[f + 'reelfix.fade_mean']:+.2f}%), "
-        f"floor {r[f + 'floor.fade_rms']:.2f}%, FFmpeg size 5 {r[f + 'ffmpeg5.fade_rms']:.2f}% (mean {r[f + 'ffmpeg5.fade_mean']:+.2f}%), "
+        f"floor {r[f + 'floor.fade_rms']:.2f}% (place searched: {r[f + 'searched.fade_rms']:.2f}%), FFmpeg size 5 {r[f + 'ffmpeg5.fade_rms']:.2f}% (mean {r[f + 'ffmpeg5.fade_mean']:+.2f}%), "
         f"size 31 {r[f + 'ffmpeg31.fade_rms']:.2f}% (mean {r[f + 'ffmpeg31.fade_mean']:+.2f}%). "
         f"Uneven flicker, 3x3 regions: input {r[d + 'none.input.regions']:.2f}%, reelfix {r[d + 'none.reelfix.regions']:.2f}%."
         + (" Footage rows: vtest.avi (static camera, people walking), whose own light wanders by about +-4% over 10 s (the "
