@@ -32,6 +32,7 @@ import numpy as np
 import PyOpenColorIO as OCIO
 
 from .errors import ColourError, ModelError
+from .parallel import workers
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,7 @@ def _processor(source: str, src: str, dst: str) -> OCIO.CPUProcessor | None:
 
 
 def _workers() -> int:
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(n, 8))
+    return workers()
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ from ..errors import ModelError
 from ..frames.frame import Frame, picture_indices
 from ..models.catalog import ModelEntry, default_model_for, verify
 from ..models.variant_choice import ModelChoice, choose_model
+from ..parallel import over_rows
 from ..resize import resize
 from ..runtime.providers import GPU_PROVIDERS, gpu_memory_budget, providers_for
 from ..runtime.session import ModelSession, get_session
@@ -185,12 +186,14 @@ class Upscaler:
         del chw
         if residual is not None:
             y += resize(residual, y.shape[0], y.shape[1], "catmull-rom")
-        for r0 in range(0, y.shape[0], STRIP_ROWS):  # the rest in strips: no frame-sized temporaries
-            strip = y[r0 : r0 + STRIP_ROWS]
+        def band(r0: int, r1: int) -> None:  # the rest in bands of rows: no frame-sized temporaries, over threads
+            strip = y[r0:r1]
             if self.highlights == "rolloff":
                 strip[...] = self._from_rolloff(strip, x_space, r0)
             if space:
                 colour.convert(strip, card.colorspace, space, in_place=True)
+
+        over_rows(y.shape[0], band, STRIP_ROWS)
         return y.mean(axis=2, keepdims=True) if grey else y
 
     def _from_rolloff(self, strip: np.ndarray, source: np.ndarray, r0: int) -> np.ndarray:
