@@ -23,10 +23,10 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 @pytest.fixture
 def model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A model folder on REELFIX_MODEL_PATH holding `tiny-x2`: a random 3-layer conv SR net."""
+    """A model folder on REELFIX_MODEL_PATH holding `tiny-x2`: a random 3-layer conv SR net (fp16-safe: convs and ReLU)."""
     folder = tmp_path / "models"
     path = make_sr_model(folder / "tiny-x2.onnx", scale=2, layers=3)
-    write_card(make_card(path, name="tiny-x2", scale=2, receptive_field=8, bytes_per_pixel=512), folder)
+    write_card(make_card(path, name="tiny-x2", scale=2, receptive_field=8, bytes_per_pixel=512, fp16_safe=True), folder)
     monkeypatch.setenv("REELFIX_MODEL_PATH", str(folder))
     return folder
 

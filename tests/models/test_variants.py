@@ -84,6 +84,9 @@ def test_fp16_variant_card(model_dir: Path) -> None:
     assert card.quality["psnr_vs_fp32_db"] > 45 and abs(card.quality["psnr_delta_db"]) < 0.1
     assert "speed_vs_fp32" not in card.quality and "no GPU provider" in card.notes  # no GPU here: not measured
     assert choose_model("tiny-x2", CUDA).entry.card.name == "tiny-x2-fp16"
+    # a model whose card does not say fp16-safe (SPAN) keeps fp32 on a GPU unless the variant is named
+    span = choose_model("span-x2", CUDA)
+    assert span.entry.card.name == "span-x2" and "not fp16-safe" in span.reason
 
 
 def test_upscale_runs_the_variant_end_to_end_and_records_it(model_dir: Path, tmp_path: Path, make_plate) -> None:

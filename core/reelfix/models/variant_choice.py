@@ -6,7 +6,7 @@ is installed and intact, else `span-x2` with the reason. The rules:
 - a name that is itself a variant (`span-x2-int8`), an .onnx path, or a name ending in
   `-fp32` (`span-x2-fp32`: the fp32 model, never swapped) is used as named;
 - otherwise the variant preferred for the provider (`PREFERRED`: int8 on CPUs, fp16 on
-  CUDA/TensorRT/DirectML) is used if installed, made from this very fp32 model (its card's
+  CUDA/TensorRT/DirectML, the latter only for models whose card says `fp16_safe`) is used if installed, made from this very fp32 model (its card's
   source names the fp32 sha256) and its file matches its card;
 - anything else falls back to the fp32 model, and the reason says why (recorded in the
   run's provenance and manifest).
@@ -57,6 +57,12 @@ def choose_model(name: str, provider: str) -> ModelChoice:
     if precision is None:
         return ModelChoice(entry, f"fp32: no precision variant is preferred on {provider}")
     vname = variant_name(card.name, precision)
+    if precision == "fp16" and not card.fp16_safe:
+        return ModelChoice(
+            entry,
+            f"fp32: {card.name} is not fp16-safe (its card), so '{vname}' is run only when named (on an NVIDIA H100 SPAN's fp16 "
+            "variant was 63-66 dB from fp32 and slower end to end: docs/BENCHMARKS.md, GPU)",
+        )
     try:
         variant = find_model(vname)
     except ModelError:
