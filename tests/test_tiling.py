@@ -318,8 +318,8 @@ def test_interleave_is_an_exact_channels_last_copy() -> None:
     from reelfix.tiling import interleave
 
     rng = np.random.default_rng(3)
-    for c in (1, 3, 4, 7):
-        x = rng.random((c, 19, 23), dtype=np.float32)
+    for c, h in ((1, 19), (3, 19), (4, 19), (7, 19), (3, 700)):  # 700 rows: several bands over threads
+        x = rng.random((c, h, 23), dtype=np.float32)
         for view in (x, x[:, 2:11, 5:17]):
             y = interleave(view)
             assert y.shape == (view.shape[1], view.shape[2], c) and y.flags.c_contiguous

@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 
 from .errors import ModelError, UserError
+from .parallel import over_rows
 
 MIN_TILE = 64  # smallest tile `tile_size_for_budget` proposes (input pixels)
 
@@ -220,9 +221,15 @@ def interleave(chw: np.ndarray) -> np.ndarray:
     """CxHxW float32 -> HxWxC, C-contiguous. OpenCV's merge is about 6x numpy's transposed copy
     (a 3x2160x3840 output: 22 ms against 133 ms here); on a GPU that copy had cost more than
     the model itself (docs/BENCHMARKS.md, GPU section). Exact: values are only moved."""
-    if chw.dtype == np.float32 and 1 <= chw.shape[0] <= 512:
-        out = cv2.merge([np.ascontiguousarray(c) for c in chw])
-        return out if out.ndim == 3 else out[:, :, None]
+    if chw.dtype == np.float32 and 2 <= chw.shape[0] <= 512:
+        planes = [np.ascontiguousarray(c) for c in chw]
+        out = np.empty((chw.shape[1], chw.shape[2], chw.shape[0]), np.float32)
+
+        def band(r0: int, r1: int) -> None:  # bands of rows over threads (OpenCV releases the GIL)
+            cv2.merge([p[r0:r1] for p in planes], out[r0:r1])
+
+        over_rows(out.shape[0], band)
+        return out
     return np.ascontiguousarray(chw.transpose(1, 2, 0))
 
 
