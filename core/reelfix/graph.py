@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .errors import FrameReadError
 from .cuts import signature, signatures_cut
 from .frames.frame import Frame
-from typing import Any
-
 from .analysis_store import AnalysisStore
 from .nodes.spec import Analysis, NodeRunner, Window
 
