@@ -48,10 +48,7 @@ class FrameLight:
 def linear_rgb_small(frame: Frame, long_side: int) -> np.ndarray:
     """(h, w, c) block means of the picture channels, converted to linear light."""
     idx = picture_indices(frame.channels)
-    f = gm.factor_for(frame.height, frame.width, long_side)
-    pix = frame.pixels[:, :, idx]
-    h, w = frame.height // f, frame.width // f
-    small = pix[: h * f, : w * f].reshape(h, f, w, f, len(idx)).mean(axis=(1, 3), dtype=np.float32)
+    small = gm.block_mean(frame.pixels[:, :, idx], gm.factor_for(frame.height, frame.width, long_side))
     if not is_scene_linear(frame.colorspace) and frame.colorspace:
         rgb = small if len(idx) == 3 else np.repeat(small[:, :, :1], 3, axis=2)
         small = colour.convert(np.ascontiguousarray(rgb), frame.colorspace, colour.canonical_name(LINEAR_SPACE))

@@ -107,13 +107,9 @@ def _processor(source: str, src: str, dst: str) -> OCIO.CPUProcessor | None:
         raise ColourError(f"OCIO cannot convert {src!r} -> {dst!r}: {exc}", hint="pick other colour spaces") from None
 
 
-def _workers() -> int:
-    return workers()
-
-
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="reelfix-ocio")
+    return ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="reelfix-ocio")
 
 
 def _apply(proc: OCIO.CPUProcessor, rgb: np.ndarray) -> None:
@@ -124,11 +120,11 @@ def _apply(proc: OCIO.CPUProcessor, rgb: np.ndarray) -> None:
         band = rgb[r0:r1]
         proc.apply(OCIO.PackedImageDesc(band, w, r1 - r0, 3))
 
-    workers = _workers()
-    if h * w < _PARALLEL_MIN_PIXELS or workers == 1 or h < 2:
+    n = workers()
+    if h * w < _PARALLEL_MIN_PIXELS or n == 1 or h < 2:
         rows(0, h)
         return
-    edges = np.linspace(0, h, min(h, workers) + 1).astype(int)
+    edges = np.linspace(0, h, min(h, n) + 1).astype(int)
     list(_pool().map(rows, edges[:-1], edges[1:]))
 
 

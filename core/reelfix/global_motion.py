@@ -49,11 +49,12 @@ def factor_for(height: int, width: int, long_side: int) -> int:
 
 
 def block_mean(img: np.ndarray, factor: int) -> np.ndarray:
-    """Mean over factor x factor blocks (the right/bottom remainder is dropped)."""
+    """Mean over factor x factor blocks (the right/bottom remainder is dropped); (H, W) or (H, W, C)."""
     if factor <= 1:
         return np.ascontiguousarray(img, dtype=np.float32)
     h, w = img.shape[0] // factor, img.shape[1] // factor
-    return img[: h * factor, : w * factor].reshape(h, factor, w, factor).mean(axis=(1, 3), dtype=np.float32)
+    blocks = img[: h * factor, : w * factor].reshape(h, factor, w, factor, *img.shape[2:])
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
 
 
 def log_luma(y: np.ndarray, floor: float = LOG_FLOOR) -> np.ndarray:

@@ -31,6 +31,8 @@ import numpy as np
 MARGIN = 3  # frames a knot needs on each side
 RAMP_POSITIONS = 48  # ramp ends are searched on about this many places per segment
 MAX_TERMS = 6
+LINE_PENALTY = 2.0  # x ln n: a slow drift over the whole segment
+KNOT_PENALTY = 3.0  # x ln n per knot (a ramp has two)
 KNOT_AVERAGE = 3  # a step or kink is averaged over places this many frames either side
 RAMP_AVERAGE = 8  # a ramp's ends likewise (a ramp's ends are less sharply placed)
 SIGMA_FLOOR = 0.002  # stops: jitter below this is measurement noise
@@ -57,23 +59,23 @@ def dictionary(times: tuple[float, ...]) -> tuple[np.ndarray, tuple[Kind, ...], 
     ln = np.log(max(n, 2))
     cols: list[np.ndarray] = [t - t.mean()]
     kinds: list[Kind] = [("line", 0, 0)]
-    pens = [2.0 * ln]
+    pens = [LINE_PENALTY * ln]
     for i in range(MARGIN, n - MARGIN + 1):
         cols.append((t >= t[i]).astype(np.float64))
         kinds.append(("step", i, i))
-        pens.append(3.0 * ln)
+        pens.append(KNOT_PENALTY * ln)
     for i in range(MARGIN, n - MARGIN):
         cols.append(np.maximum(t - t[i], 0.0))
         kinds.append(("after", i, i))
         cols.append(np.maximum(t[i] - t, 0.0))
         kinds.append(("before", i, i))
-        pens += [3.0 * ln, 3.0 * ln]
+        pens += [KNOT_PENALTY * ln, KNOT_PENALTY * ln]
     stride = max(1, n // RAMP_POSITIONS)
     for i in range(0, n, stride):
         for j in range(i + MARGIN, n, stride):
             cols.append(np.clip((t - t[i]) / (t[j] - t[i]), 0.0, 1.0))
             kinds.append(("ramp", i, j))
-            pens.append(6.0 * ln)
+            pens.append(2 * KNOT_PENALTY * ln)
     if n < 2 * MARGIN + 1:  # too short for knots: constant or line only
         cols, kinds, pens = cols[:1], kinds[:1], pens[:1]
     return np.stack(cols, axis=1), tuple(kinds), np.array(pens)
@@ -126,8 +128,8 @@ def _fine_ramps(times: np.ndarray, kinds: tuple[Kind, ...], chosen: list[int], r
 
 
 def _extend(kinds: tuple[Kind, ...], pens: np.ndarray, cw: np.ndarray, extra_w: np.ndarray, fine: list[Kind]) -> tuple[tuple[Kind, ...], np.ndarray, np.ndarray]:
-    """The dictionary with weighted columns `extra_w` of kinds `fine` (ramps) added."""
-    ramp_pen = float(pens[kinds.index(next(k for k in kinds if k[0] == "ramp"))])
+    """The dictionary with weighted columns `extra_w` of kinds `fine` (ramps, at a ramp's penalty) added."""
+    ramp_pen = 2.0 * KNOT_PENALTY * np.log(max(cw.shape[0], 2))
     return kinds + tuple(fine), np.concatenate([pens, np.full(len(fine), ramp_pen)]), np.concatenate([cw, extra_w], axis=1)
 
 
