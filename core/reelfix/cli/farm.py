@@ -7,9 +7,9 @@ from typing import Optional
 
 import typer
 
-from . import console
-from .cli import _guard, app
-from .frames.sequence import format_ranges
+from .. import console
+from .app import _guard, app
+from ..frames.sequence import format_ranges
 
 farm_app = typer.Typer(no_args_is_help=True, help="Render-farm jobs: Open Job Description (Deadline Cloud) and Deadline 10.")
 app.add_typer(farm_app, name="farm")
@@ -37,7 +37,7 @@ def openjd_cmd(
     name: Optional[str] = typer.Option(None, "--name", help="job name shown by the farm"),
 ) -> None:
     """Open Job Description template (Deadline Cloud, `openjd run`) with chunked frames."""
-    from .farm.openjd import STEP_NAME, write_openjd
+    from ..farm.openjd import STEP_NAME, write_openjd
 
     def body() -> None:
         out = output or job_file.with_name(f"{job_file.stem}.template.yaml")
@@ -67,7 +67,7 @@ def deadline_cmd(
     deadlinecommand: Optional[str] = typer.Option(None, "--deadlinecommand", help="path of deadlinecommand (default: $DEADLINE_PATH or PATH)"),
 ) -> None:
     """Deadline 10 CommandLine-plugin job: job info, plugin info and submit scripts."""
-    from .farm import deadline
+    from ..farm import deadline
 
     def body() -> None:
         files = deadline.write_deadline(

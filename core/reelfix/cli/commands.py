@@ -1,73 +1,22 @@
-"""The `reelfix` command line: parsing and printing only; the work is in the core.
-
-Exit codes: 0 success, 1 frames failed during processing, 2 bad input/job/model.
-One command per node is generated from the node's declaration (`reelfix upscale ...`).
-"""
+"""`reelfix run`, one command per node (generated from the node's declaration: `reelfix upscale ...`),
+and the listing commands (`nodes`, `devices`, `colorspaces`, `demo`)."""
 
 from __future__ import annotations
 
 import inspect
 import json
-import logging
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
 
-from . import __version__, console
-from .errors import JobError, ProcessingError, ReelfixError
-from .jobs.load import job_from_data, load_job, rebase
-from .jobs.spec import DEVICES, Job
-from .nodes import all_nodes
-from .nodes.spec import NodeSpec
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="reelfix: colour-managed film restoration.")
-models_app = typer.Typer(no_args_is_help=True, help="Model cards and the model catalog.")
-app.add_typer(models_app, name="models")
-
-
-def _guard(fn: Callable[[], Any]) -> Any:
-    """Run a command body: reelfix errors become a message and an exit code, never a traceback."""
-    try:
-        return fn()
-    except ReelfixError as exc:
-        console.error(exc)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        console.err.print("interrupted: finished frames are kept; run the same command again to resume")
-        raise typer.Exit(130) from None
-
-
-def _version(value: bool) -> None:
-    if value:
-        console.out.print(f"reelfix {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit"),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="log details"),
-) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-
-
-def _execute(job: Job, frames: Optional[str], resume: bool, fail_fast: bool, label: str, progress_style: str = "auto") -> None:
-    from .pipeline import run_job
-
-    if progress_style not in console.PROGRESS_STYLES:
-        raise JobError(f"--progress {progress_style}: choose one of {', '.join(console.PROGRESS_STYLES)}")
-    with console.progress_reporter(label, progress_style) as progress:
-        summary = run_job(job, frames=frames, resume=resume, fail_fast=fail_fast, progress=progress, warn=console.warning)
-    if progress_style == "json":
-        console.summary_event(summary)
-    console.print_summary(summary)
-    if summary.failed:
-        raise ProcessingError(f"{len(summary.failed)} frame(s) failed; the others were written", hint="fix the named inputs and rerun: finished frames are skipped")
-
-
-FRAMES_HELP = 'frames to write, e.g. "1001-1100" (neighbours still come from the whole input range)'
-
+from .. import console
+from ..errors import ReelfixError
+from ..jobs.load import job_from_data, load_job, rebase
+from ..jobs.spec import DEVICES
+from ..nodes import all_nodes
+from ..nodes.spec import NodeSpec
+from .app import FRAMES_HELP, _execute, _guard, app
 
 @app.command()
 def run(
@@ -86,7 +35,7 @@ def run(
     def body() -> None:
         job = load_job(job_file)
         if path_mapping_rules:
-            from .farm.openjd import load_path_mapping_rules, map_job
+            from ..farm.openjd import load_path_mapping_rules, map_job
 
             job = map_job(job, load_path_mapping_rules(path_mapping_rules))
         if device:
@@ -150,7 +99,7 @@ def _register_node_commands() -> None:
         specs = all_nodes()
     except ReelfixError as exc:  # a broken plugin must not take the whole CLI down
         console.error(exc)
-        from .nodes import BUILTIN as specs
+        from ..nodes import BUILTIN as specs
     for spec in specs:
         app.command(name=spec.name, help=spec.help)(_node_command(spec))
 
@@ -166,7 +115,7 @@ def nodes(
     """List every node with its parameters, types, defaults and help."""
     specs = _guard(all_nodes)
     if markdown:
-        from .nodes.reference import reference_markdown
+        from ..nodes.reference import reference_markdown
 
         typer.echo(reference_markdown(specs), nl=False)
         return
@@ -186,7 +135,7 @@ def nodes(
 @app.command()
 def devices() -> None:
     """List execution devices and whether they are available here."""
-    from .runtime.providers import available_devices
+    from ..runtime.providers import available_devices
 
     for d in available_devices():
         mark = "yes" if d.get("available") else "no"
@@ -196,7 +145,7 @@ def devices() -> None:
 @app.command()
 def colorspaces() -> None:
     """List the colour spaces (and aliases) of the pinned OCIO config."""
-    from .colour import list_colorspaces
+    from ..colour import list_colorspaces
 
     for name, aliases, family in list_colorspaces():
         console.out.print(f"{name}  [{', '.join(aliases)}]  {family}", markup=False)
@@ -205,7 +154,7 @@ def colorspaces() -> None:
 @app.command()
 def demo(out: Path = typer.Option(Path("demo_out"), "--out", help="folder for the demo's results")) -> None:
     """Build a damaged low-resolution clip from a CC0 photo, restore it, report PSNR against bicubic."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     r = _guard(lambda: run_demo(out))
     dust = f"dust specks covered by the dustbust matte: {r['dust_covered']:.0%}; " if r["dust_covered"] is not None else ""
@@ -220,11 +169,3 @@ def demo(out: Path = typer.Option(Path("demo_out"), "--out", help="folder for th
     )
 
 
-# Sub-command modules register themselves on `app` / `models_app` when imported.
-from . import cli_conform, cli_farm, cli_models  # noqa: E402
-
-__all__ = ["app", "main", "cli_conform", "cli_farm", "cli_models"]
-
-
-def main() -> None:
-    app()

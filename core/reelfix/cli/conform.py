@@ -8,9 +8,9 @@ from pathlib import Path
 
 import typer
 
-from . import console
-from .cli import _guard, app
-from .errors import ProcessingError
+from .. import console
+from .app import _guard, app
+from ..errors import ProcessingError
 
 
 @app.command()
@@ -27,9 +27,9 @@ def conform(
 ) -> None:
     """Restore every video clip of an edit (used frames + handles; shared sources once) and
     write OUT_DIR/<edit>.restored.otio with the same cut pointing at the restored frames."""
-    from .conform import conform as run_conform
-    from .conform import iter_lines
-    from .errors import JobError
+    from ..conform import conform as run_conform
+    from ..conform import iter_lines
+    from ..errors import JobError
 
     def body() -> None:
         if progress not in console.PROGRESS_STYLES:
@@ -70,7 +70,7 @@ def check_pipeline(
     as_json: bool = typer.Option(False, "--json", help="print the pipeline with defaults filled in, as JSON"),
 ) -> None:
     """Validate a pipeline file (nodes, parameters, output options)."""
-    from .conform import load_pipeline_file
+    from ..conform import load_pipeline_file
 
     def body() -> None:
         spec = load_pipeline_file(pipeline)
