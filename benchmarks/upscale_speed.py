@@ -1,14 +1,22 @@
 """Question: how close does `reelfix upscale` (EXR in, EXR out, colour-managed, tiled) come
 to the bare ONNX Runtime call of the same model, and how does ONNX Runtime compare with the
-ncnn runtime on the same SPAN weights? Same frames, same run, same thread count.
+ncnn runtime on the same SPAN weights? Same frames, same run.
 
-Goals (CPU): end-to-end within 1.10x of the bare model call; ORT >= 1.25x faster than ncnn.
+The baseline is plain: `onnxruntime.InferenceSession(path)` with default options (ORT picks its
+own thread count), not reelfix's session; reelfix's own session is its own row. Models are looked
+up with `REELFIX_HOME` and `REELFIX_MODEL_PATH` pointed at an empty folder, so an installed int8 or
+fp16 variant can never be timed against an fp32 baseline: both sides run the built-in fp32 file.
+
+Goals (CPU): end-to-end within 1.10x of the bare model call; ORT >= 1.25x faster than ncnn
+(fp32 against fp32).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import tempfile
 import time
 
 import numpy as np
@@ -25,7 +33,15 @@ from reelfix.runtime.providers import default_threads
 from reelfix.runtime.session import get_session
 
 
+def isolated_models() -> None:
+    """Only the built-in models are visible to this process (no user-installed variants)."""
+    empty = tempfile.mkdtemp(prefix="reelfix-bench-home-")
+    os.environ["REELFIX_HOME"] = empty
+    os.environ["REELFIX_MODEL_PATH"] = ""
+
+
 def main(height: int, width: int, frames: int, model: str) -> dict[str, float]:
+    isolated_models()
     work = CACHE / "upscale_speed"
     shutil.rmtree(work, ignore_errors=True)
     numbers = list(range(1001, 1001 + frames))
@@ -56,11 +72,20 @@ def main(height: int, width: int, frames: int, model: str) -> dict[str, float]:
     e2e, providers = timed_run("16GB")  # budget for one tile: the same model work as the bare call
     e2e_tiled, _ = timed_run("2GB")  # the default budget: tiles with overlap where the frame needs it
 
+    import onnxruntime as ort
+
     entry = find_model(model)
-    session = get_session(verify(entry), entry.card, "cpu")
+    if entry.origin != "built-in" or entry.card.precision != "fp32":
+        raise SystemExit(f"benchmark isolation failed: {model} resolved to {entry.onnx_path} ({entry.card.precision})")
+    path = verify(entry)
     inputs = [np.ascontiguousarray(srgb[n].transpose(2, 0, 1))[None] for n in numbers]
-    session.run(inputs[0])
-    bare = sum(median_time(lambda x=x: session.run(x), 1) for x in inputs) / frames
+    plain = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])  # default options: the plain baseline
+    name = plain.get_inputs()[0].name
+    plain.run(None, {name: inputs[0]})
+    bare = sum(median_time(lambda x=x: plain.run(None, {name: x}), 1) for x in inputs) / frames
+    ours = get_session(path, entry.card, "cpu")
+    ours.run(inputs[0])
+    ours_s = sum(median_time(lambda x=x: ours.run(x), 1) for x in inputs) / frames
 
     param, bin_ = span_ncnn_files(model)
     threads = default_threads()
@@ -71,6 +96,8 @@ def main(height: int, width: int, frames: int, model: str) -> dict[str, float]:
         "e2e_tiled_s": e2e_tiled,
         "e2e_tiled_over_bare": e2e_tiled / bare,
         "bare_s": bare,
+        "session_s": ours_s,
+        "session_over_bare": ours_s / bare,
         "ncnn_s": ncnn,
         "e2e_over_bare": e2e / bare,
         "ncnn_over_ort": ncnn / bare,
