@@ -32,6 +32,7 @@ from .jobs.provenance import frame_attributes, job_hash
 from .jobs.spec import Job
 from .nodes import get_node
 from .nodes.spec import NodeContext, NodeRunner
+from .safety import check_outputs
 
 log = logging.getLogger(__name__)
 MAX_PENDING_WRITES = 2
@@ -74,6 +75,7 @@ class RunSummary:
 
 
 ProgressFn = Callable[[FrameResult, int, int], None]
+FrameObserver = Callable[[int, Frame, Frame], None]  # (number, input frame, output frame) as each passes (a review report)
 
 
 def build_runners(job: Job, ctx: NodeContext) -> tuple[list[NodeRunner], list[int], list[int]]:
@@ -135,6 +137,7 @@ def run_job(
     fail_fast: bool = False,
     progress: ProgressFn | None = None,
     warn: Callable[[str], None] | None = None,
+    observer: FrameObserver | None = None,
 ) -> RunSummary:
     """Run `job`; `frames` restricts the frames written (a farm chunk) while neighbours
     still come from the whole input range. Raises UserError for bad jobs before any work."""
@@ -147,6 +150,7 @@ def run_job(
         if warn:
             warn(message)
 
+    check_outputs(job)  # before anything is written: never over a source
     ctx = NodeContext(device=job.device, max_memory=job.max_memory_bytes, warn=_warn)
     source = open_source(job.input.path, job.input.colorspace)
     try:
@@ -188,7 +192,7 @@ def run_job(
         for n in missing:
             summary.results.append(FrameResult(n, "failed", sink.path_for(n), error=f"input frame {n} is missing ({source.display})"))
         try:
-            _render(job, sink, graph, render, summary, jhash, chain, in_space, out_space, resume, fail_fast, progress, len(render) + len(missing))
+            _render(job, sink, graph, render, summary, jhash, chain, in_space, out_space, resume, fail_fast, progress, len(render) + len(missing), observer, _warn)
         finally:
             graph.close()
     finally:
@@ -265,6 +269,8 @@ def _render(
     fail_fast: bool,
     progress: ProgressFn | None,
     total: int,
+    observer: FrameObserver | None = None,
+    warn: Callable[[str], None] = log.warning,
 ) -> None:
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelfix-write")
     pending: list[tuple[Future[None], FrameResult, float]] = []
@@ -327,6 +333,12 @@ def _render(
                 # made without an unreadable neighbour: not this job's frame, so a rerun redoes it
                 attrs["reelfix:job_hash"] = "incomplete-window"
             result.info = {k: v for k, v in frame.metadata.items() if k.startswith("reelfix:")}
+            if observer is not None:
+                try:
+                    observer(n, graph.get(0, n), frame)
+                except Exception as exc:  # noqa: BLE001 - an observer (the report) never costs a frame
+                    warn(f"frame observer stopped at frame {n}: {type(exc).__name__}: {exc}")
+                    observer = None
             pending.append((writer.submit(write, frame, attrs), result, t0))
             del frame
             graph.release_before(n + 1)

@@ -18,6 +18,7 @@ from ..frames.sequence import format_ranges
 from ..jobs.manifest import manifest_path
 from ..jobs.spec import Job
 from ..pipeline import ProgressFn, run_job
+from ..safety import check_outputs
 from .pipeline_file import PipelineFile, load_pipeline_file
 from .plan import ClipUse, Plan, Skipped, Span, make_plan
 from .relink import relink, write_timeline
@@ -155,6 +156,8 @@ def conform(
     plan = make_plan(timeline, out_dir / "media", handles, spec.output.format)
     report = ConformReport(out_dir / f"{edit.stem}.restored.otio", plan, warnings=list(plan.warnings))
     jobs = [spec.job(span.media.path, span.frames, span.output) for span in plan.spans]  # all valid before any work
+    for job in jobs:
+        check_outputs(job)  # no span may write over any source
 
     jobs_dir = out_dir / "jobs"
     for span, job in zip(plan.spans, jobs):
