@@ -1,7 +1,16 @@
-"""A node plugin for the cancel test (REELFIX_PLUGINS=tests.nuke.slow_node): copies frames slowly."""
+"""A node plugin for the cancel tests (REELFIX_PLUGINS=tests.nuke.slow_node): copies frames.
+
+With `gate` set to a file path, the first frame of a run is copied at once and every later
+frame creates `<gate>.waiting` and waits until the gate file exists: a test cancels once it
+sees `.waiting` (the core is provably in the middle of the run: a handshake, no timing), then
+creates the gate so a rerun goes through. The wait
+polls with short sleeps, which an interrupt (SIGINT: the plugin's cancel) breaks at once; it
+gives up after `max_wait` seconds so a broken test never hangs the suite.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -11,12 +20,21 @@ from reelfix.nodes.spec import NodeContext, NodeSpec, Param, Window
 class SlowCopy:
     def __init__(self, params: dict[str, Any], ctx: NodeContext) -> None:
         self.params = params
+        self.calls = 0
 
     def provenance(self) -> dict[str, Any]:
         return {"node": "slowcopy", "params": dict(self.params)}
 
     def process(self, window: Window) -> Any:
-        time.sleep(self.params["delay"])
+        self.calls += 1
+        gate = self.params["gate"]
+        if gate and self.calls > 1:
+            give_up = time.monotonic() + self.params["max_wait"]
+            open(gate + ".waiting", "w").close()
+            while not os.path.exists(gate) and time.monotonic() < give_up:
+                time.sleep(0.01)
+        if self.params["delay"]:
+            time.sleep(self.params["delay"])
         return window.centre
 
 
@@ -24,8 +42,12 @@ NODES = (
     NodeSpec(
         name="slowcopy",
         label="Slow Copy",
-        help="copies each frame after a pause (test plugin for cancelling)",
-        params=(Param("delay", float, 0.4, "seconds per frame", min=0.0, max=5.0),),
+        help="copies each frame; frames after a run's first wait for the 'gate' file (test plugin for cancelling)",
+        params=(
+            Param("delay", float, 0.0, "seconds per frame", min=0.0, max=5.0),
+            Param("gate", str, "", "a file: frames after the first of a run wait until it exists"),
+            Param("max_wait", float, 60.0, "seconds a frame waits for the gate at most", min=0.0, max=600.0),
+        ),
         factory=lambda params, ctx: SlowCopy(params, ctx),
     ),
 )

@@ -271,11 +271,15 @@ def test_run_job_collects_events_text_and_exit_code(tmp_path):
 
 
 def test_run_job_cancel_interrupts_then_kills(tmp_path):
+    """A core that ignores SIGINT is terminated after the grace period. Handshake: Cancel is
+    pressed only once the script has set SIG_IGN (it creates `ready`), never by timing."""
+    ready = tmp_path / "ready"
     stubborn = _exe(tmp_path / "stubborn", "#!{}\nimport signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                    "print('{{\"event\": \"frame\", \"frame\": 1, \"status\": \"done\", \"done\": 1, \"total\": 9}}', flush=True)\n"
-                    "time.sleep(60)\n".format(sys.executable))
-    outcome = runner.run_job([str(stubborn)], is_cancelled=lambda: True, grace=0.5)
-    assert outcome.cancelled and outcome.returncode != 0 and outcome.seconds < 10
+                    "open({!r}, 'w').close()\n"
+                    "time.sleep(600)\n".format(sys.executable, str(ready)))
+    outcome = runner.run_job([str(stubborn)], is_cancelled=ready.exists, grace=0.5)
+    assert outcome.cancelled and outcome.returncode == -15  # SIGINT ignored: ended by terminate, not by itself
+    assert outcome.seconds < 300  # not the 600 s sleep
 
 
 # ---------------------------------------------------------------- farm
