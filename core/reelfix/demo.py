@@ -24,6 +24,7 @@ from .frames.image_io import read_image, write_image
 from .jobs.load import load_job
 from .nodes import all_nodes
 from .pipeline import run_job
+from .report.live import collector_for, finish
 from .resize import resize
 
 FRAMES = range(1001, 1013)
@@ -96,7 +97,10 @@ def run_demo(out: Path) -> dict[str, object]:
         "device": "auto",
     }
     (out / "job.yaml").write_text(yaml.safe_dump(job, sort_keys=False))
-    summary = run_job(load_job(out / "job.yaml"), resume=False)
+    loaded = load_job(out / "job.yaml")
+    collector = collector_for(loaded, out / "report")
+    summary = run_job(loaded, resume=False, observer=collector)
+    report_page = finish(loaded, collector, "reelfix demo")
     (out / "compare").mkdir(exist_ok=True)
     model_scores, bicubic_scores, repaired, before, after = [], [], [], [], []
     for n in FRAMES:
@@ -132,4 +136,5 @@ def run_demo(out: Path) -> dict[str, object]:
     }
     (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     result["output"] = str(out / "restored")
+    result["report"] = str(report_page)
     return result
