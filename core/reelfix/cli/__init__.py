@@ -7,7 +7,7 @@ and none imports this package back.
 
 from __future__ import annotations
 
-from . import commands, conform, farm, models  # noqa: F401  (they register their commands)
+from . import commands, conform, farm, models, report  # noqa: F401  (they register their commands)
 from .app import app
 
 __all__ = ["app", "main"]

@@ -43,13 +43,15 @@ def _root(
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _execute(job: Job, frames: Optional[str], resume: bool, fail_fast: bool, label: str, progress_style: str = "auto") -> None:
+def _execute(
+    job: Job, frames: Optional[str], resume: bool, fail_fast: bool, label: str, progress_style: str = "auto", observer: Any = None
+) -> None:
     from ..pipeline import run_job
 
     if progress_style not in console.PROGRESS_STYLES:
         raise JobError(f"--progress {progress_style}: choose one of {', '.join(console.PROGRESS_STYLES)}")
     with console.progress_reporter(label, progress_style) as progress:
-        summary = run_job(job, frames=frames, resume=resume, fail_fast=fail_fast, progress=progress, warn=console.warning)
+        summary = run_job(job, frames=frames, resume=resume, fail_fast=fail_fast, progress=progress, warn=console.warning, observer=observer)
     if progress_style == "json":
         console.summary_event(summary)
     console.print_summary(summary)

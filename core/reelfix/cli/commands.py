@@ -29,6 +29,7 @@ def run(
     path_mapping_rules: Optional[Path] = typer.Option(
         None, "--path-mapping-rules", help="OpenJD path mapping rules (JSON) applied to the job's input and output paths"
     ),
+    report: Optional[Path] = typer.Option(None, "--report", help="also write a review page (index.html + assets) into this folder while the job runs"),
 ) -> None:
     """Run a job file."""
 
@@ -40,6 +41,11 @@ def run(
             job = map_job(job, load_path_mapping_rules(path_mapping_rules))
         if device:
             job = job_from_data({**job.model_dump(mode="json"), "device": device}, f"--device {device}")
+        if report is not None:
+            from .report import run_with_report
+
+            run_with_report(job, frames, not no_resume, fail_fast, job_file.name, progress, report)
+            return
         _execute(job, frames, not no_resume, fail_fast, job_file.name, progress)
 
     _guard(body)
@@ -163,7 +169,7 @@ def demo(out: Path = typer.Option(Path("demo_out"), "--out", help="folder for th
         f"  {dust}flicker (RMS of frame means vs truth): {r['flicker_rms_before']:.2%} -> {r['flicker_rms_after']:.2%}\n"
         f"  PSNR against the clean truth: reelfix {r['psnr_reelfix_db']:.2f} dB, bicubic {r['psnr_bicubic_db']:.2f} dB"
         f" (gain {r['gain_db']:+.2f} dB), provider {r['provider']}\n"
-        f"  before/after: {out / 'compare'}; summary: {out / 'summary.json'}; took {r['seconds']:.1f}s",
+        f"  before/after: {out / 'compare'}; review page: {r['report']}; summary: {out / 'summary.json'}; took {r['seconds']:.1f}s",
         markup=False,
         soft_wrap=True,
     )
