@@ -33,6 +33,7 @@ from .frames.frame import Frame, picture_indices
 FLOW_MAX_SIDE = 1024  # long side of the luma the flow is estimated on
 CACHE_PAIRS = 16  # canonical (low-resolution) flows kept
 INVERSE_ITERATIONS = 4
+MAP_WIDTH = 4096  # points per row of the maps `sample_at` hands to cv2.remap
 _LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
 _lock = threading.RLock()
@@ -201,18 +202,24 @@ def sample(img: np.ndarray, flow_: np.ndarray, ys: np.ndarray, xs: np.ndarray, i
 def sample_at(img: np.ndarray, ys: np.ndarray, xs: np.ndarray, offsets: np.ndarray, interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
     """`img` (H, W[, C]) resampled at (xs + offsets[:, 0], ys + offsets[:, 1]): (N, C) float32."""
     channels = 1 if img.ndim == 2 else img.shape[2]
-    if not len(ys):
+    n = len(ys)
+    if not n:
         return np.zeros((0, channels), np.float32)
-    mx = (xs.astype(np.float32) + offsets[:, 0]).reshape(-1, 1)
-    my = (ys.astype(np.float32) + offsets[:, 1]).reshape(-1, 1)
+    # remap's maps must be under 32767 (SHRT_MAX) rows and columns: the points go in rows of
+    # MAP_WIDTH (a one-column map of more points than that fails OpenCV's assertion)
+    rows = -(-n // MAP_WIDTH)
+    width = min(n, MAP_WIDTH)
+    mx = np.zeros(rows * width, np.float32)
+    my = np.zeros(rows * width, np.float32)
+    mx[:n] = xs.astype(np.float32) + offsets[:, 0]
+    my[:n] = ys.astype(np.float32) + offsets[:, 1]
+    mx, my = mx.reshape(rows, width), my.reshape(rows, width)
     src = img if img.dtype == np.float32 and img.flags.c_contiguous else np.ascontiguousarray(img, dtype=np.float32)
-    if channels <= 4:
-        return cv2.remap(src, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE).reshape(len(ys), channels)
     parts = [
-        cv2.remap(np.ascontiguousarray(src[:, :, c : c + 4]), mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE)
-        for c in range(0, channels, 4)
+        cv2.remap(np.ascontiguousarray(src if channels <= 4 else src[:, :, c : c + 4]), mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE)
+        for c in range(0, channels if channels > 4 else 1, 4)
     ]
-    return np.concatenate([p.reshape(len(ys), -1) for p in parts], axis=1)
+    return np.concatenate([p.reshape(rows * width, -1)[:n] for p in parts], axis=1)
 
 
 def aligned_luma(a: Frame, b: Frame) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -16,7 +17,7 @@ from reelfix.nodes import get_node
 from reelfix.nodes.dustbust import SPEC, choose_neighbours
 from reelfix.nodes.spec import NodeContext, Window
 from reelfix.pipeline import run_job
-from tests.nodes import clips
+from tests.nodes import clips, dirt_clips
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +144,44 @@ def test_through_the_pipeline_with_mattes_and_chunks_identical_to_one_run(tmp_pa
         assert not (changed & (m == 0)).any()
         repaired += int(changed.sum())
     assert repaired > 0
+
+
+def test_faint_dirt_from_an_independent_generator_is_repaired_and_nothing_else_changes() -> None:
+    """Irregular soft blobs, a fifth mid-grey, through 10-bit DPX (tests/nodes/dirt_clips.py),
+    not the generator the node was tuned on."""
+    clip = dirt_clips.dirt_clip(5, 144, 256, count=10, seed=14, name="chelsea")
+    motion.clear_cache()
+    outs, mattes = clips.run_node(SPEC, clip, {})
+    s = clips.score(clip, outs, clip.dust, mattes)
+    assert s["repaired"] >= 0.9, s
+    assert s["false_changes"] <= 0.002, s
+    assert s["identical_outside_matte"] == 1.0
+    for out, dmg, matte in zip(outs, clip.damaged, mattes):
+        assert np.array_equal(out[matte == 0], dmg[matte == 0])
+
+
+def test_sensitivity_at_the_top_of_its_range_repairs_a_matte_larger_than_remaps_limit() -> None:
+    """Regression: at sensitivity 1.0 a 960x540 DPX pan's first frame failed in cv2.remap
+    (maps limited to 32767 rows) once the matte held more pixels than that."""
+    clean = dirt_clips.pan(3, 270, 480, name="chelsea")
+    blot = np.zeros((270, 480), np.float32)
+    cv2.circle(blot, (240, 135), 110, 1.0, -1)
+    blot = cv2.GaussianBlur(blot, (0, 0), 1.5)[:, :, None]
+    frames = dirt_clips.through_dpx([clean[0] * (1 - blot) + 0.05 * blot] + clean[1:])
+    truth = dirt_clips.through_dpx(clean[:1])[0]
+    runner = SPEC.factory(SPEC.validate({"sensitivity": 1.0, "max_size": 256}, "t"), NodeContext())
+    window = {1001 + i: Frame(f, ("R", "G", "B"), "srgb_tx", 1001 + i) for i, f in enumerate(frames)}
+    out = runner.process(Window(1001, window))
+    matte = out.mattes["dustbust"]
+    assert matte.sum() > 32767
+    inside = blot[:, :, 0] > 0.5
+    assert np.abs(out.pixels - truth).max(axis=2)[inside].mean() < 0.1 * np.abs(frames[0] - truth).max(axis=2)[inside].mean()
+    assert np.array_equal(out.pixels[matte == 0], frames[0][matte == 0])
+
+
+def test_sampling_more_points_than_remaps_map_limit() -> None:
+    img = np.random.default_rng(0).random((200, 300, 3)).astype(np.float32)
+    flow = np.full((200, 300, 2), 0.25, np.float32)
+    ys, xs = np.nonzero(np.ones((200, 300), bool))
+    assert len(ys) > 32767
+    assert np.array_equal(motion.sample(img, flow, ys, xs), motion.warp(img, flow)[ys, xs])

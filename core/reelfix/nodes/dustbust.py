@@ -35,6 +35,8 @@ NAME = "dustbust"
 GROW = 0.4  # hysteresis: a speck grows over pixels with at least this fraction of the threshold
 DILATE = 2  # px added around each kept speck for the repair (soft edges)
 MIN_OBJECT_AREA = 3  # specks smaller than this (sparkle) are never taken for moving objects
+FLAT = 0.6  # share of the threshold that applies on flat picture ...
+TEXTURE = 0.08  # ... rising to all of it where the neighbours' local 3x3 range reaches this
 
 
 def set_matte(frame: Frame, name: str, matte: np.ndarray) -> None:
@@ -119,6 +121,34 @@ def is_moving_object(matches: list[tuple[float, float, float]], steps: list[int]
     return bool(np.hypot(*(va - vb)) <= max(1.5, 0.15 * float(np.hypot(*(va + vb))) / 2))
 
 
+def spike_score(
+    planes: list[tuple[np.ndarray, list[np.ndarray]]], st: Settings, sigmas: list[float]
+) -> np.ndarray:
+    """How far each pixel is a one-frame spike, in units of the threshold (1 = at it), the
+    largest over the planes given as (centre, aligned neighbours): the luma and each colour
+    channel, so a speck that barely changes the luma (mid-grey dirt on a coloured picture)
+    still counts. A plane's threshold is the setting's, lowered on flat picture (where the
+    neighbours' local 3x3 range is small, a faint speck is plain to see and nothing else can
+    pose as one) but never below 4x that plane's noise; a spike counts only where the two
+    nearest aligned neighbours agree with each other."""
+    kernel = np.ones((3, 3), np.uint8)
+    score = np.zeros(planes[0][0].shape, np.float32)
+    one = len(planes[0][1]) == 1
+    for (c, aligned), sigma in zip(planes, sigmas):
+        hi = np.minimum.reduce([c - cv2.dilate(a, kernel) for a in aligned])  # bright spike size
+        lo = np.minimum.reduce([cv2.erode(a, kernel) - c for a in aligned])  # dark spike size
+        spike = np.maximum(hi, lo)
+        texture = cv2.dilate(aligned[0], kernel) - cv2.erode(aligned[0], kernel)
+        local = st.threshold * np.clip(FLAT + (1.0 - FLAT) * texture / TEXTURE, FLAT, 1.0)
+        t = np.maximum(local, 4.0 * sigma) * (1.5 if one else 1.0)
+        z = spike / t
+        if np.isfinite(st.agreement) and len(aligned) >= 2:
+            spread = np.abs(aligned[0] - aligned[1])
+            z = np.where(spread < np.maximum(st.agreement * spike, 2.0 * sigma), z, 0.0)
+        np.maximum(score, z, out=score)
+    return score
+
+
 def detect(
     q: np.ndarray,
     aligned: list[np.ndarray],
@@ -126,24 +156,26 @@ def detect(
     neighbours: list[np.ndarray] | None = None,
     flows: list[np.ndarray] | None = None,
     steps: list[int] | None = None,
+    colour: tuple[np.ndarray, list[np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(speck mask, candidate mask), HxW bool, before dilation, of centre luma `q` given the
-    neighbours' luma aligned to it (nearest first); with `neighbours`/`flows` (unaligned luma
-    and the flows), specks found displaced in a neighbour are left alone as moving objects."""
-    kernel = np.ones((3, 3), np.uint8)
-    hi = np.minimum.reduce([q - cv2.dilate(a, kernel) for a in aligned])  # bright spike size
-    lo = np.minimum.reduce([cv2.erode(a, kernel) - q for a in aligned])  # dark spike size
-    spike = np.maximum(hi, lo)
-    sigma = noise_sigma(q, aligned[0])
+    neighbours' luma aligned to it (nearest first); with `colour` (the centre's picture
+    channels, perceptual HxWxC, and the neighbours' aligned to it) the channels are tested
+    too; with `neighbours`/`flows` (unaligned luma and the flows), specks found displaced in
+    a neighbour are left alone as moving objects."""
+    planes = [(q, aligned)]
+    if colour is not None:
+        cc, ca = colour
+        planes += [(np.ascontiguousarray(cc[:, :, j]), [np.ascontiguousarray(a[:, :, j]) for a in ca]) for j in range(cc.shape[2])]
+    sigmas = [noise_sigma(c, a[0]) for c, a in planes]
+    score = spike_score(planes, st, sigmas)
+    sigma = sigmas[0]
     t = max(st.threshold, 4.0 * sigma) * (1.5 if len(aligned) == 1 else 1.0)
-    weak = spike > GROW * t
-    if np.isfinite(st.agreement) and len(aligned) >= 2:
-        spread = np.max(aligned[:2], axis=0) - np.min(aligned[:2], axis=0)
-        weak &= spread < np.maximum(st.agreement * spike, 2.0 * sigma)
+    weak = score > GROW
     if not weak.any():
         return weak, weak
     n, labels, stats_, _ = cv2.connectedComponentsWithStats(weak.astype(np.uint8), connectivity=8)
-    strong = (spike > t) & weak
+    strong = (score > 1.0) & weak
     seeded = np.zeros(n, bool)
     seeded[np.unique(labels[strong])] = True
     seeded[0] = False
@@ -233,19 +265,23 @@ class DustBust:
         lumas = [motion.perceptual_luma(f) for f in frames]
         aligned = [motion.warp(lq, fl) for lq, fl in zip(lumas, flows)]
         steps = [n - window.number for n in numbers]
-        specks, candidates = detect(q, aligned, self.settings, lumas, flows, steps)
+        pic = np.asarray(picture_indices(centre.channels))
+        lin = motion.is_scene_linear(centre.colorspace)
+        colour_of = (lambda fields: (motion.perceptual(centre.pixels[:, :, pic], lin),
+                                     [motion.perceptual(motion.warp(f.pixels[:, :, pic], fl), lin) for f, fl in zip(frames, fields)])
+                     ) if len(pic) >= 3 else (lambda fields: None)
+        specks, candidates = detect(q, aligned, self.settings, lumas, flows, steps, colour_of(flows))
         # inside a large speck the flow may follow the dirt: look again with the flow of the
         # surroundings, filled in over every candidate
         size = self.settings.max_size
         filled = [fill_flow(fl, candidates | flow_anomaly(fl, size), size) for fl in flows]
         aligned_f = [motion.warp(lq, fl) for lq, fl in zip(lumas, filled)]
-        specks |= detect(q, aligned_f, self.settings, lumas, filled, steps)[0]
+        specks |= detect(q, aligned_f, self.settings, lumas, filled, steps, colour_of(filled))[0]
         if DILATE and specks.any():
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * DILATE + 1, 2 * DILATE + 1))
             specks = cv2.dilate(specks.astype(np.uint8), k).astype(bool)
         pixels = centre.pixels.copy()
         if specks.any():
-            pic = np.asarray(picture_indices(centre.channels))
             ys, xs, values = repair(specks, [f.pixels for f in frames], flows, filled)
             values = values[:, pic]
             pixels[ys[:, None], xs[:, None], pic[None, :]] = values
