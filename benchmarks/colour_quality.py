@@ -4,7 +4,7 @@ downscaled x2 in linear light; then upscaled by:
   - bicubic (in linear light, the plain peer),
   - the model fed the linear values directly, clipped to 0-1 (what colour-blind tools do),
   - reelfix: into the model's sRGB space with OCIO and back, with each way of handling values
-    outside the model's range (`highlights`: split, rolloff, clip).
+    outside the model's range (`highlights`: auto, split, rolloff, clip).
 The same is done on plates without values above 1 (sdr), where the modes should agree.
 PSNR against the clean plate is measured on the sRGB-encoded image (clipped to 0-1, as a
 viewer shows it), plus the highlight error in linear light for values above 1.
@@ -51,7 +51,7 @@ def plates(count: int, size: int, boost: bool) -> list[np.ndarray]:
     return out
 
 
-MODES = ("split", "rolloff", "clip")
+MODES = ("auto", "split", "rolloff", "clip")
 
 
 def main(count: int, size: int, model: str) -> dict[str, float]:

@@ -37,7 +37,7 @@ def test_upscale_sequence_writes_frames_with_provenance_and_manifest(tmp_path: P
     header = read_header(str(tmp_path / "out" / "A001_x2.1003.exr"))
     assert header["reelfix:version"]
     chain = json.loads(header["reelfix:pipeline"])
-    assert chain == [{"node": "upscale", "params": {"scale": 2, "model": "tiny-x2", "tile": 0, "highlights": "rolloff"}}]
+    assert chain == [{"node": "upscale", "params": {"scale": 2, "model": "tiny-x2", "tile": 0, "highlights": "auto"}}]
     models = json.loads(header["reelfix:models"])
     assert len(models["tiny-x2"]) == 64
     assert header["reelfix:provider"] == "CPUExecutionProvider"
@@ -186,7 +186,7 @@ def test_movie_in_exr_out_and_exr_in_prores_out(tmp_path: Path, model_dir: Path,
     assert read_image(str(tmp_path / "o2" / "f.0002.exr")).pixels.shape == (64, 96, 3)
 
 
-@pytest.mark.parametrize("highlights", ["rolloff", "split"])
+@pytest.mark.parametrize("highlights", ["auto", "rolloff", "split"])
 def test_scene_linear_highlights_and_negatives_survive_the_builtin_model(tmp_path: Path, highlights: str) -> None:
     from reelfix.frames.frame import Frame
     from reelfix.frames.image_io import write_image

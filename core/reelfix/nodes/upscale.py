@@ -1,9 +1,10 @@
 """`upscale`: super-resolution through an ONNX model, colour-managed and tiled.
 
-Colour channels go to the model in the space it was trained in (its card says which),
-mapped reversibly into the model's input range so scene-linear highlights above 1 and
-negatives survive; alpha and any extra channels are resized with a filter, never fed to
-a colour model.
+Colour channels go to the model in the space it was trained in (its card says which);
+values outside the model's input range (scene-linear highlights above 1, negatives) are
+handled by `highlights.py` so that they survive while in-range pictures get exactly the
+model's result; alpha and any extra channels are resized with a filter, never fed to a
+colour model.
 """
 
 from __future__ import annotations
@@ -22,51 +23,8 @@ from ..resize import resize
 from ..runtime.providers import GPU_PROVIDERS, gpu_memory_budget, providers_for
 from ..runtime.session import ModelSession, get_session
 from ..tiling import run_tiled, tile_size_for_budget
+from . import highlights as hl
 from .spec import NodeContext, NodeSpec, Param, Window
-
-def local_range(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel minimum and maximum over each 3x3 neighbourhood (edges repeated)."""
-    pad = np.pad(img, ((1, 1), (1, 1), (0, 0)), mode="edge")
-    h, w = img.shape[:2]
-    shifts = [pad[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)]
-    return np.minimum.reduce(shifts), np.maximum.reduce(shifts)
-
-
-def bound_outside_band(
-    result: np.ndarray, source: np.ndarray, scale: int, valid: tuple[float, float], *, first_row: int = 0
-) -> np.ndarray:
-    """Tame the inverse range map where it is steep.
-
-    Past the model's valid range the inverse map is steep, so a small model error there (in
-    a highlight, a deep negative) would come back magnified, even to infinity. Output pixels
-    that come back outside the valid range are held to the min/max of the 3x3 input
-    neighbourhood they come from; and where the source itself is outside the valid range
-    (scene-linear highlights > 1, negatives) the model has nothing to add, so the output
-    there is the source resized (bicubic). Everything else is exactly the model's.
-
-    `result` may be a strip of output rows starting at output row `first_row`; `source` is
-    the whole input picture (in the model's colour space, before the range map).
-    """
-    # source rows under this strip, with 4 rows of context (3x3 bounds, bicubic filter: same result as whole-frame)
-    s0 = max(first_row // scale - 4, 0)
-    s1 = min((first_row + result.shape[0] - 1) // scale + 5, source.shape[0])
-    crop = source[s0:s1]
-    flat = result.reshape(-1)
-    idx = np.flatnonzero((flat > np.float32(valid[1])) | (flat < np.float32(valid[0])))
-    if idx.size:
-        lo, hi = local_range(crop)
-        out_w, channels = result.shape[1], result.shape[2]
-        row, rest = np.divmod(idx, out_w * channels)
-        col, ch = np.divmod(rest, channels)
-        src_idx = (((row + first_row) // scale - s0) * source.shape[1] + (col // scale)) * channels + ch
-        flat[idx] = np.clip(flat[idx], lo.reshape(-1)[src_idx], hi.reshape(-1)[src_idx])
-    if (crop > valid[1]).any() or (crop < valid[0]).any():
-        plain = resize(crop, crop.shape[0] * scale, crop.shape[1] * scale, "catmull-rom")
-        plain = plain[first_row - s0 * scale : first_row - s0 * scale + result.shape[0]]
-        outside = (plain > valid[1]) | (plain < valid[0])
-        result[outside] = plain[outside]
-    return result
-
 
 FEATHER = 8  # input pixels of cross-fade between tiles, beyond the model's receptive field
 STRIP_ROWS = 256  # output rows post-processed at a time
@@ -162,17 +120,39 @@ class Upscaler:
         if grey:
             rgb = np.repeat(rgb, 3, axis=2)
         x_space = colour.convert(rgb, space, card.colorspace) if space else np.array(rgb, dtype=np.float32)
-        x = self.range_map.forward(x_space) if self.highlights == "rolloff" else np.clip(x_space, *card.input_range)
-        chw = np.ascontiguousarray(x.transpose(2, 0, 1))
-        outside = self.highlights == "split" and bool(((x_space < card.input_range[0]) | (x_space > card.input_range[1])).any())
-        residual = x_space - x if outside else None
+        mode = self.highlights
+        x = self.range_map.forward(x_space) if mode == "rolloff" else np.clip(x_space, *card.input_range)
+        outside = mode in ("split", "auto") and bool(((x_space < card.input_range[0]) | (x_space > card.input_range[1])).any())
+        y = self._run(x)
+        if outside:  # values outside the range (see nodes/highlights.py); in range, `auto` is exactly `clip`
+            hl.add_clipped_residual(y, x_space, x)
+            if mode == "auto":
+                margin = card.receptive_field + FEATHER
+                hl.blend_rolloff_near_highlights(
+                    y, x_space, self._run, self.range_map, card.input_range, card.scale, margin, card.multiple_of
+                )
         del x
-        tile, overlap = tiling_for(card, rgb.shape[0], rgb.shape[1], self.session.provider, self.ctx.max_memory)
+
+        def band(r0: int, r1: int) -> None:  # the rest in bands of rows: no frame-sized temporaries, over threads
+            strip = y[r0:r1]
+            if mode == "rolloff":
+                strip[...] = self._from_rolloff(strip, x_space, r0)
+            if space:
+                colour.convert(strip, card.colorspace, space, in_place=True)
+
+        over_rows(y.shape[0], band, STRIP_ROWS)
+        return y.mean(axis=2, keepdims=True) if grey else y
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """The model over an HxWx3 picture in its range, tiled within the memory budget: (H*s)x(W*s)x3."""
+        card = self.entry.card
+        chw = np.ascontiguousarray(x.transpose(2, 0, 1))
+        tile, overlap = tiling_for(card, x.shape[0], x.shape[1], self.session.provider, self.ctx.max_memory)
         tile = self.params["tile"] or tile
         fixed = self.session.fixed_size  # a model exported for one (square) size: tiles of exactly that size
         if fixed is not None:
             overlap = min(overlap, (fixed[0] - 1) // 2)
-        y = run_tiled(
+        return run_tiled(
             self.session.run,
             chw,
             scale=card.scale,
@@ -183,23 +163,11 @@ class Upscaler:
             channels_last=True,
             fixed=fixed[0] if fixed is not None else None,
         )
-        del chw
-        if residual is not None:
-            y += resize(residual, y.shape[0], y.shape[1], "catmull-rom")
-        def band(r0: int, r1: int) -> None:  # the rest in bands of rows: no frame-sized temporaries, over threads
-            strip = y[r0:r1]
-            if self.highlights == "rolloff":
-                strip[...] = self._from_rolloff(strip, x_space, r0)
-            if space:
-                colour.convert(strip, card.colorspace, space, in_place=True)
-
-        over_rows(y.shape[0], band, STRIP_ROWS)
-        return y.mean(axis=2, keepdims=True) if grey else y
 
     def _from_rolloff(self, strip: np.ndarray, source: np.ndarray, r0: int) -> np.ndarray:
-        """Inverse range map of the output rows from r0 (see `bound_outside_band`)."""
+        """Inverse range map of the output rows from r0 (see `highlights.bound_outside_band`)."""
         card = self.entry.card
-        return bound_outside_band(self.range_map.inverse(strip), source, card.scale, card.input_range, first_row=r0)
+        return hl.bound_outside_band(self.range_map.inverse(strip), source, card.scale, card.input_range, first_row=r0)
 
 
 SPEC = NodeSpec(
@@ -213,11 +181,13 @@ SPEC = NodeSpec(
         Param(
             "highlights",
             str,
-            "rolloff",
-            "values outside the model's range (scene-linear highlights > 1, negatives): 'rolloff' maps them reversibly "
-            "into range for the model and back, out-of-range areas resized from the source; 'split' gives the model "
-            "the in-range part and adds the rest back resized; 'clip' clips (loses highlights). See docs/BENCHMARKS.md",
-            choices=("split", "rolloff", "clip"),
+            "auto",
+            "values outside the model's range (scene-linear highlights > 1, negatives): 'auto' is 'clip' wherever the "
+            "frame is in range, adds back what clipping removed, and blends in the roll-off result only near highlights; "
+            "'rolloff' maps the whole picture reversibly into range for the model and back (also changes in-range values "
+            "near the range's ends); 'split' gives the model the in-range part and adds the rest back resized; 'clip' "
+            "clips (loses highlights). See nodes/highlights.py and docs/bench/upscale_plates.md",
+            choices=hl.MODES,
         ),
     ),
     keeps_brightness=True,

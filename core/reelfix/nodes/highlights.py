@@ -1,0 +1,134 @@
+"""Values outside an upscaling model's input range: scene-linear highlights above 1 and negatives.
+
+A display-referred model (trained on 0..1 pixels) sees values it was trained on only inside
+its range. The upscale node's `highlights` parameter picks how the rest is handled:
+
+- `auto` (default): the model runs on the clipped picture, exactly as `clip` does, so a frame
+  with every value in range gives `clip`'s result bit for bit. What clipping removed (both
+  sides) is added back resized (as `split`), which touches only pixels within the resize
+  filter's reach of an out-of-range value. Around real highlights (input above the range by
+  more than `THRESHOLD`) a clipped plateau's hard edge makes the model ring, so there, and
+  only within a dilated, feathered neighbourhood of those pixels (`RADIUS` + `FEATHER` input
+  pixels), the `rolloff` result of that neighbourhood is blended in. Small excursions
+  (resize ringing, the noise floor's negatives) keep the split result: on plates without
+  highlights the roll-off's compressed knee costs more than it gives (measured on the
+  benchmark plates, `benchmarks.upscale_plates`).
+- `rolloff`: the whole picture through `colour.RangeMap` (a reversible map of all reals into
+  the range; it also changes in-range values above its knee) and back, with the result held
+  near the source where the inverse map is steep (`bound_outside_band`).
+- `split`: the model gets the clipped picture, the clipped-off part comes back resized.
+- `clip`: clipped (highlights lost).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..resize import resize
+
+MODES = ("auto", "rolloff", "split", "clip")
+THRESHOLD = 0.05  # model-space excess above the range at which the roll-off neighbourhood takes over fully
+RADIUS = 6  # input pixels the neighbourhood extends past those values (covers the model's ringing)
+FEATHER = 2.0  # Gaussian sigma (input pixels) of the neighbourhood's soft edge
+
+RunFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 model-range picture -> (H*s)x(W*s)x3 model output
+
+
+def local_range(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel minimum and maximum over each 3x3 neighbourhood (edges repeated)."""
+    pad = np.pad(img, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = img.shape[:2]
+    shifts = [pad[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)]
+    return np.minimum.reduce(shifts), np.maximum.reduce(shifts)
+
+
+def bound_outside_band(
+    result: np.ndarray, source: np.ndarray, scale: int, valid: tuple[float, float], *, first_row: int = 0
+) -> np.ndarray:
+    """Tame the inverse range map where it is steep.
+
+    Past the model's valid range the inverse map is steep, so a small model error there (in
+    a highlight, a deep negative) would come back magnified, even to infinity. Output pixels
+    that come back outside the valid range are held to the min/max of the 3x3 input
+    neighbourhood they come from; and where the source itself is outside the valid range
+    (scene-linear highlights > 1, negatives) the model has nothing to add, so the output
+    there is the source resized (bicubic). Everything else is exactly the model's.
+
+    `result` may be a strip of output rows starting at output row `first_row`; `source` is
+    the whole input picture (in the model's colour space, before the range map).
+    """
+    # source rows under this strip, with 4 rows of context (3x3 bounds, bicubic filter: same result as whole-frame)
+    s0 = max(first_row // scale - 4, 0)
+    s1 = min((first_row + result.shape[0] - 1) // scale + 5, source.shape[0])
+    crop = source[s0:s1]
+    flat = result.reshape(-1)
+    idx = np.flatnonzero((flat > np.float32(valid[1])) | (flat < np.float32(valid[0])))
+    if idx.size:
+        lo, hi = local_range(crop)
+        out_w, channels = result.shape[1], result.shape[2]
+        row, rest = np.divmod(idx, out_w * channels)
+        col, ch = np.divmod(rest, channels)
+        src_idx = (((row + first_row) // scale - s0) * source.shape[1] + (col // scale)) * channels + ch
+        flat[idx] = np.clip(flat[idx], lo.reshape(-1)[src_idx], hi.reshape(-1)[src_idx])
+    if (crop > valid[1]).any() or (crop < valid[0]).any():
+        plain = resize(crop, crop.shape[0] * scale, crop.shape[1] * scale, "catmull-rom")
+        plain = plain[first_row - s0 * scale : first_row - s0 * scale + result.shape[0]]
+        outside = (plain > valid[1]) | (plain < valid[0])
+        result[outside] = plain[outside]
+    return result
+
+
+def add_clipped_residual(y: np.ndarray, source: np.ndarray, clipped: np.ndarray) -> None:
+    """`split`: what clipping removed (source - clipped), resized, added to the model's output in place."""
+    y += resize(source - clipped, y.shape[0], y.shape[1], "catmull-rom")
+
+
+def highlight_weight(source: np.ndarray, hi: float) -> np.ndarray | None:
+    """Per input pixel, how much of the roll-off result `auto` takes (0..1, float32), or None
+    when no value lies above `hi`. Full weight where a channel exceeds `hi` by `THRESHOLD`,
+    proportionally less for smaller excursions, spread `RADIUS` pixels (a disc's maximum) and
+    feathered (Gaussian, never below the undilated weight)."""
+    excess = source.max(axis=2) - np.float32(hi)
+    if not (excess > 0).any():
+        return None
+    w = np.clip(excess * np.float32(1.0 / THRESHOLD), 0.0, 1.0).astype(np.float32)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RADIUS + 1, 2 * RADIUS + 1))
+    grown = cv2.dilate(w, disc)
+    return np.maximum(cv2.GaussianBlur(grown, (0, 0), FEATHER), grown)
+
+
+def weighted_box(weight: np.ndarray, margin: int, multiple_of: int = 1) -> tuple[slice, slice] | None:
+    """The rows and columns (input pixels) holding every non-zero weight, grown by `margin`
+    (the model's context) and started on the `multiple_of` grid; None when all weights are 0."""
+    rows, cols = np.flatnonzero(weight.any(axis=1)), np.flatnonzero(weight.any(axis=0))
+    if not rows.size:
+        return None
+    m = max(int(multiple_of), 1)
+    r0, c0 = (max(int(rows[0]) - margin, 0) // m) * m, (max(int(cols[0]) - margin, 0) // m) * m
+    return slice(r0, min(int(rows[-1]) + margin + 1, weight.shape[0])), slice(c0, min(int(cols[-1]) + margin + 1, weight.shape[1]))
+
+
+def blend_rolloff_near_highlights(
+    y: np.ndarray, source: np.ndarray, run: RunFn, range_map: object, valid: tuple[float, float], scale: int, margin: int,
+    multiple_of: int = 1,
+) -> None:
+    """`auto`'s local step, in place on the model output `y` (model space): within the
+    feathered neighbourhood of the highlights (`highlight_weight`), blend in the roll-off
+    result of that neighbourhood. The model runs a second time only on the box holding it
+    (plus `margin` pixels of context); everywhere else `y` is untouched."""
+    weight = highlight_weight(source, valid[1])
+    if weight is None:
+        return
+    box = weighted_box(weight, margin, multiple_of)
+    if box is None:
+        return
+    crop = np.ascontiguousarray(source[box])
+    alt = run(range_map.forward(crop))  # type: ignore[attr-defined]
+    alt = bound_outside_band(range_map.inverse(alt), crop, scale, valid)  # type: ignore[attr-defined]
+    w = weight[box]
+    w_out = cv2.resize(w, (w.shape[1] * scale, w.shape[0] * scale), interpolation=cv2.INTER_LINEAR)[:, :, None]
+    out = y[box[0].start * scale : box[0].stop * scale, box[1].start * scale : box[1].stop * scale]
+    out += (alt - out) * w_out
