@@ -4,6 +4,7 @@ environment farm processes need to see the test plugin and the tiny model."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +21,8 @@ def farm_env(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     monkeypatch.setenv("REELFIX_PLUGINS", "tests.plugins.temporal_mean")
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("PYTHONPATH", path)
+    # `reelfix` on PATH, as a queue environment or the worker service sets it up on a farm
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     return dict(os.environ)
 
 

@@ -32,13 +32,14 @@ def test_template_passes_check_and_runs_every_chunk_like_one_local_run(temporal_
     template = bundle / "job.template.yaml"
     r = reelfix("farm", "openjd", str(temporal_job.job_file), "--chunk", "4", "-o", str(template), env=temporal_job.env)
     assert r.returncode == 0, r.stderr
-    assert f"--step {STEP_NAME}" in r.stdout
+    assert f"openjd run '{template}' --step {STEP_NAME}" in r.stdout  # quoted: the folder has a space
 
     data = yaml.safe_load(template.read_text())
     assert data["specificationVersion"] == "jobtemplate-2023-09" and data["extensions"] == ["TASK_CHUNKING"]
     params = {p["name"]: p for p in data["parameterDefinitions"]}
     assert params["JobFile"]["type"] == "PATH" and params["JobFile"]["default"] == "job.farm-job.yaml"
-    assert params["ReelfixExecutable"]["default"] == str(Path(sys.executable).with_name("reelfix"))
+    assert params["ReelfixExecutable"]["default"] == "reelfix"  # on the workers' PATH
+    assert "hostRequirements" not in data["steps"][0] and "jobEnvironments" not in data  # a CPU job, no --env
     assert params["Frames"]["default"] == "1001-1010" and params["ChunkSize"]["default"] == 4
     (step,) = data["steps"]
     (frame_param,) = step["parameterSpace"]["taskParameterDefinitions"]
@@ -148,20 +149,54 @@ def test_a_frame_list_too_long_for_a_parameter_goes_into_the_range(tmp_path: Pat
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_path_mapping_rules_move_the_job_to_another_site(temporal_job: TemporalJob, tmp_path: Path) -> None:
+def test_model_input_output_and_mattes_all_move_to_another_root(temporal_job: TemporalJob, model_dir: Path, tmp_path: Path) -> None:
+    """Acceptance: every path of the job (a model named by a relative path, the input, the
+    output, the mattes) moved through the session's path mapping rules, frames identical."""
     import json
 
-    files = write_openjd(temporal_job.job_file, temporal_job.folder / "bundle" / "template.yaml", chunk=6)
+    pipeline = [{"node": "tmean", "params": {"radius": 1}}, {"node": "upscale", "params": {"scale": 2, "model": "../models/tiny-x2.onnx"}}]
+    job_file = temporal_job.write_variant("moved.yaml", "renders/A001_x2.####.exr", pipeline=pipeline)
+    data = yaml.safe_load(job_file.read_text())
+    data["output"]["mattes"] = "renders/mattes/A001_m.####.exr"
+    job_file.write_text(yaml.safe_dump(data))
+    env = {k: v for k, v in temporal_job.env.items() if k != "REELFIX_MODEL_PATH"}  # the model only by its path
+    reference = temporal_job.write_variant("reference.yaml", "reference/A001_x2.####.exr", pipeline=pipeline)
+    # a local run resolves a relative model path from the working folder: run it from the job's folder
+    assert reelfix("run", str(reference), env=env, cwd=temporal_job.folder).returncode == 0
+
+    files = write_openjd(job_file, temporal_job.folder / "bundle" / "template.yaml", chunk=4)
     site_b = tmp_path.parent / (tmp_path.name + " site B")
     shutil.copytree(tmp_path, site_b)  # the worker sees the same tree under another root
-    shutil.rmtree(tmp_path / "plates")
+    for gone in ("plates", "models"):
+        shutil.rmtree(tmp_path / gone)
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [
         {"source_path_format": "POSIX", "source_path": str(tmp_path), "destination_path": str(site_b)}]}))
     template_b = site_b / files.template.relative_to(tmp_path)
-    done = run([*openjd_command(), "run", str(template_b), "--step", STEP_NAME, "--path-mapping-rules", f"file://{rules}"],
-               temporal_job.env)
+    done = run([*openjd_command(), "run", str(template_b), "--step", STEP_NAME, "--path-mapping-rules", f"file://{rules}"], env)
     assert done.returncode == 0, done.stdout + done.stderr
-    out_b = str(site_b / Path(temporal_job.output).relative_to(tmp_path))
-    assert all(Path(out_b.replace("####", str(n))).is_file() for n in FRAMES)
-    assert not Path(temporal_job.output).parent.exists()
+    assert chunks_run(done.stdout) == ["1001-1004", "1005-1007", "1008-1010"]
+    renders_b = site_b / "shot 010" / "renders"
+    assert_same_frames(str(renders_b / "A001_x2.####.exr"), str(temporal_job.folder / "reference" / "A001_x2.####.exr"), FRAMES)
+    assert sorted(p.name for p in (renders_b / "mattes").glob("*.exr")) == [f"A001_m.{n}.exr" for n in FRAMES]
+    assert not (temporal_job.folder / "renders").exists()  # nothing written at the old root
+
+
+def test_gpu_jobs_ask_for_a_gpu_host_and_env_becomes_a_job_environment(temporal_job: TemporalJob, tmp_path: Path) -> None:
+    from reelfix.farm.openjd import build_template, validate_template
+    from reelfix.farm.prepare import prepare
+
+    farm = prepare(temporal_job.write_variant("gpu.yaml", temporal_job.output, device="cuda"))
+    template = build_template(farm, job_file="j.yaml", executable="reelfix", chunk=5, env={"REELFIX_THREADS": "4"})
+    validate_template(template, "test")
+    assert template["steps"][0]["hostRequirements"] == {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}
+
+    out = temporal_job.folder / "env" / "template.yaml"
+    r = reelfix("farm", "openjd", str(temporal_job.job_file), "-o", str(out), "--chunk", "10",
+                "--env", "REELFIX_TEST_MARK=from the farm", "--executable", str(Path.home() / "venv" / "bin" / "reelfix"), env=temporal_job.env)
+    assert r.returncode == 0, r.stderr
+    assert "home folder" in r.stderr  # warned, still written
+    data = yaml.safe_load(out.read_text())
+    assert data["jobEnvironments"] == [{"name": "ReelfixEnvironment", "variables": {"REELFIX_TEST_MARK": "from the farm"}}]
+    r = reelfix("farm", "openjd", str(temporal_job.job_file), "-o", str(out), "--env", "1BAD=x", env=temporal_job.env)
+    assert r.returncode == 2 and "NAME=VALUE" in r.stderr and "Traceback" not in r.stderr

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from reelfix.errors import UserError
-from reelfix.farm.openjd import farm_job_name_for, load_path_mapping_rules, map_job, map_path
-from reelfix.farm.prepare import _climbs_out, contiguous_runs, find_executable, prepare, range_expression, write_farm_job
+from reelfix.errors import JobError, UserError
+from reelfix.farm.openjd import farm_job_name_for
+from reelfix.farm.prepare import _climbs_out, contiguous_runs, find_executable, home_folder_warning, prepare, range_expression, write_farm_job
 from reelfix.frames.sequence import parse_frame_range
 from reelfix.jobs.load import load_job
 from tests.farm.helpers import FRAMES, TemporalJob
@@ -47,39 +45,28 @@ def test_farm_job_file_has_absolute_paths_and_loads_back(temporal_job: TemporalJ
         write_farm_job(farm, temporal_job.job_file)
 
 
-def test_executable_defaults_to_the_one_beside_this_python() -> None:
-    assert find_executable("reelfix") == "reelfix"
-    assert find_executable() == str(Path(sys.executable).with_name("reelfix"))
+def test_executable_defaults_to_reelfix_on_the_workers_path() -> None:
+    assert find_executable() == "reelfix" and find_executable("  ") == "reelfix"
+    assert find_executable("/opt/reelfix/bin/reelfix") == "/opt/reelfix/bin/reelfix"
+    assert home_folder_warning("reelfix") is None and home_folder_warning("/opt/reelfix/bin/reelfix") is None
+    for under_home in (str(Path.home() / "venv" / "bin" / "reelfix"), "/home/ann/.venv/bin/reelfix",
+                       "/Users/ann/reelfix/.venv/bin/reelfix", r"C:\Users\ann\venv\Scripts\reelfix.exe"):
+        warning = home_folder_warning(under_home)
+        assert warning is not None and "home folder" in warning and "--executable" in warning, under_home
 
 
-def test_path_mapping_rules_from_an_openjd_session_file(temporal_job: TemporalJob, tmp_path: Path) -> None:
-    pytest.importorskip("openjd.sessions", reason="openjd-sessions is not installed")
-    empty = tmp_path / "none.json"
-    empty.write_text("{}")  # what a session writes when there are no rules
-    assert load_path_mapping_rules(empty) == []
-    rules_file = tmp_path / "rules.json"
-    rules_file.write_text(json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [
-        {"source_path_format": "WINDOWS", "source_path": "Z:\\shows", "destination_path": "/mnt/shows"},
-        {"source_path_format": "POSIX", "source_path": "/studio", "destination_path": "/mnt/studio"},
-        {"source_path_format": "POSIX", "source_path": "/studio/plates", "destination_path": "/fast/plates"},
-    ]}))
-    rules = load_path_mapping_rules(rules_file)
-    assert map_path("z:\\Shows\\A\\renders\\A.####.exr", rules) == "/mnt/shows/A/renders/A.####.exr"
-    assert map_path("/studio/plates/A.####.exr", rules) == "/fast/plates/A.####.exr"  # longest source first
-    assert map_path("/studio/out/A.####.exr", rules) == "/mnt/studio/out/A.####.exr"
-    assert map_path("/studiox/A.####.exr", rules) == "/studiox/A.####.exr"  # whole components only
-    job = load_job(temporal_job.job_file)
-    moved = map_job(job, load_path_mapping_rules(_rules_for(tmp_path, str(temporal_job.folder.parent), "/mnt/x")))
-    assert moved.input.path == "/mnt/x/plates/A001.####.exr"
-    assert moved.output.path == "/mnt/x/shot 010/renders/A001_x2.####.exr"
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"version": "pathmapping-1.0", "path_mapping_rules": [{"source_path": "/a"}]}')
-    with pytest.raises(UserError, match=r"path_mapping_rules\[0\]"):
-        load_path_mapping_rules(bad)
+def test_node_files_are_made_absolute_from_the_job_folder_and_checked(temporal_job: TemporalJob, model_dir: Path, tmp_path: Path) -> None:
+    pipeline = [{"node": "tmean", "params": {"radius": 1}}, {"node": "upscale", "params": {"scale": 2, "model": "../models/tiny-x2.onnx"}}]
+    farm = prepare(temporal_job.write_variant("model.yaml", "renders/A.####.exr", pipeline=pipeline))
+    assert farm.job.pipeline[1].params["model"] == str(model_dir / "tiny-x2.onnx")
+    dest = write_farm_job(farm, tmp_path / "farm" / "job.yaml")
+    assert yaml.safe_load(dest.read_text())["pipeline"][1]["params"]["model"] == str(model_dir / "tiny-x2.onnx")
 
-
-def _rules_for(folder: Path, source: str, destination: str) -> Path:
-    path = folder / "one.json"
-    path.write_text(json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [
-        {"source_path_format": "POSIX", "source_path": source, "destination_path": destination}]}))
-    return path
+    pipeline[1]["params"]["model"] = "../models/nothing.onnx"
+    with pytest.raises(JobError, match=r"pipeline\[1\] \(upscale\) model: .*nothing.onnx not found"):
+        prepare(temporal_job.write_variant("missing.yaml", "renders/A.####.exr", pipeline=pipeline))
+    (model_dir / "bare.onnx").write_bytes((model_dir / "tiny-x2.onnx").read_bytes())
+    pipeline[1]["params"]["model"] = "../models/bare.onnx"
+    with pytest.raises(JobError, match="bare.card.json not found") as err:
+        prepare(temporal_job.write_variant("nocard.yaml", "renders/A.####.exr", pipeline=pipeline))
+    assert "card" in (err.value.hint or "")

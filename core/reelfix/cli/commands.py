@@ -27,7 +27,7 @@ def run(
     fail_fast: bool = typer.Option(False, "--fail-fast", help="stop at the first failed frame"),
     progress: str = typer.Option("auto", "--progress", help="auto|bar|plain|json (hosts)|openjd (farm logs)"),
     path_mapping_rules: Optional[Path] = typer.Option(
-        None, "--path-mapping-rules", help="OpenJD path mapping rules (JSON) applied to the job's input and output paths"
+        None, "--path-mapping-rules", help="OpenJD path mapping rules (pathmapping-1.0 JSON) applied to every path in the job"
     ),
     report: Optional[Path] = typer.Option(None, "--report", help="also write a review page (index.html + assets) into this folder while the job runs"),
 ) -> None:
@@ -36,9 +36,9 @@ def run(
     def body() -> None:
         job = load_job(job_file)
         if path_mapping_rules:
-            from ..farm.openjd import load_path_mapping_rules, map_job
+            from ..farm.pathmap import load_rules, map_job
 
-            job = map_job(job, load_path_mapping_rules(path_mapping_rules))
+            job = map_job(job, load_rules(path_mapping_rules))
         if device:
             job = job_from_data({**job.model_dump(mode="json"), "device": device}, f"--device {device}")
         if report is not None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -15,11 +16,20 @@ farm_app = typer.Typer(no_args_is_help=True, help="Render-farm jobs: Open Job De
 app.add_typer(farm_app, name="farm")
 
 CHUNK_HELP = "frames per task"
-EXE_HELP = "reelfix on the workers (default: this reelfix, by absolute path; `reelfix` if it is on the workers' PATH)"
+EXE_HELP = "reelfix on the workers (default: `reelfix`, found on the workers' PATH)"
+ENV_HELP = "KEY=VALUE set for every task (repeat), e.g. REELFIX_MODEL_PATH=/mnt/models"
 
 
 def _say(text: str) -> None:
     console.out.print(text, markup=False, soft_wrap=True)
+
+
+def _warn_executable(executable: str) -> None:
+    from ..farm.prepare import home_folder_warning
+
+    warning = home_folder_warning(executable)
+    if warning:
+        console.warning(warning)
 
 
 def _report_frames(frames: list[int], missing: list[int]) -> None:
@@ -35,18 +45,22 @@ def openjd_cmd(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="template to write (default: JOB.template.yaml beside the job)"),
     executable: Optional[str] = typer.Option(None, "--executable", help=EXE_HELP),
     name: Optional[str] = typer.Option(None, "--name", help="job name shown by the farm"),
+    env: Optional[List[str]] = typer.Option(None, "--env", help=ENV_HELP),
 ) -> None:
     """Open Job Description template (Deadline Cloud, `openjd run`) with chunked frames."""
     from ..farm.openjd import STEP_NAME, write_openjd
+    from ..farm.prepare import parse_env
 
     def body() -> None:
         out = output or job_file.with_name(f"{job_file.stem}.template.yaml")
-        files = write_openjd(job_file, out, chunk=chunk, executable=executable, name=name)
+        files = write_openjd(job_file, out, chunk=chunk, executable=executable, name=name, env=parse_env(env))
         _say(f"wrote {files.template}\n  and {files.job_file} (the job the tasks run, absolute paths)")
+        _say(f"  and {files.asset_references} (files Deadline Cloud's job attachments carry)")
+        _warn_executable(files.executable)
         _report_frames(files.farm.frames, files.farm.missing)
-        _say(f"run it here: openjd run {files.template} --step {STEP_NAME}")
+        _say(f"run it here: openjd run {shlex.quote(str(files.template))} --step {STEP_NAME}")
         if files.template.name in ("template.yaml", "template.json"):
-            _say(f"Deadline Cloud: deadline bundle submit {files.template.parent}")
+            _say(f"Deadline Cloud: deadline bundle submit {shlex.quote(str(files.template.parent))}")
         else:
             _say("Deadline Cloud: write the template as template.yaml in its own folder to submit that folder as a job bundle")
 

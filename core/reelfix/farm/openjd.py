@@ -25,34 +25,36 @@ openjd-cli 0.8, and Deadline Cloud's CHUNK[INT] reference):
   workers. PATH with ``dataFlow: IN`` also makes Deadline Cloud's job attachments carry it.
 * A STRING job parameter holds at most 1024 characters (openjd-model); a longer frame list
   is written into the task parameter's ``range`` itself.
-* The executable is a STRING parameter (default: the absolute path of this reelfix): a
-  PATH default could not be absolute, and attachments must never upload a program.
+* The executable is a STRING parameter (default: ``reelfix``, found on the workers' PATH):
+  STRING parameters are never path-mapped, a PATH default could not be absolute, and
+  attachments must never upload a program.
 * One failing task stops ``openjd run`` with exit code 1; the session runs the command in
   a scratch folder with the caller's environment; ``openjd_progress:`` / ``openjd_status:``
   lines on stdout are read by the runtime (``--progress openjd``).
 * Path mapping rules reach a task as ``{{Session.PathMappingRulesFile}}``, a JSON file
   (``{"version": "pathmapping-1.0", "path_mapping_rules": [...]}`` or ``{}`` when there are
-  none); `load_path_mapping_rules` / `map_job` apply them to the paths inside a job.
+  none); ``reelfix run --path-mapping-rules`` applies them to every path inside the job
+  (`reelfix.farm.pathmap`, no openjd package needed on the workers).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..errors import UserError
-from ..jobs.spec import Job
-from .prepare import FarmJob, find_executable, prepare, range_expression, write_farm_job
+from .prepare import YAML_WIDTH, FarmJob, find_executable, prepare, range_expression, write_farm_job
 
 SPEC_VERSION = "jobtemplate-2023-09"
 STEP_NAME = "Render"
 TASK_PARAM = "Frame"
 MAX_CHUNK = 150  # Deadline Cloud's limit for chunks.defaultTaskCount
 MAX_STRING = 1024  # the longest STRING job parameter value
+GPU_DEVICES = ("cuda", "tensorrt")
 
 
 def farm_job_name_for(template: Path) -> str:
@@ -63,8 +65,11 @@ def farm_job_name_for(template: Path) -> str:
     return f"{stem or 'reelfix'}.farm-job.yaml"
 
 
-def build_template(farm: FarmJob, *, job_file: str, executable: str, chunk: int, name: str | None = None) -> dict[str, Any]:
-    """The template as data. `job_file` is the farm job file's path relative to the template."""
+def build_template(
+    farm: FarmJob, *, job_file: str, executable: str, chunk: int, name: str | None = None, env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The template as data. `job_file` is the farm job file's path relative to the template;
+    `env`: variables set for every task (a job environment)."""
     if not 1 <= chunk <= MAX_CHUNK:
         raise UserError(f"--chunk {chunk}: a chunk holds 1 to {MAX_CHUNK} frames (Deadline Cloud's limit)")
     frames = range_expression(farm.frames)
@@ -75,7 +80,23 @@ def build_template(farm: FarmJob, *, job_file: str, executable: str, chunk: int,
         "run", "{{Param.JobFile}}", "--frames", "{{Task.Param." + TASK_PARAM + "}}", "--progress", "openjd",
         "--path-mapping-rules", "{{Session.PathMappingRulesFile}}",
     ]
-    return {
+    step: dict[str, Any] = {
+        "name": STEP_NAME,
+        "parameterSpace": {
+            "taskParameterDefinitions": [
+                {
+                    "name": TASK_PARAM,
+                    "type": "CHUNK[INT]",
+                    "range": "{{Param.Frames}}" if frames_param else frames,
+                    "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"},
+                }
+            ]
+        },
+        "script": {"actions": {"onRun": {"command": "{{Param.ReelfixExecutable}}", "args": command_args}}},
+    }
+    if farm.job.device in GPU_DEVICES:  # only hosts with a GPU take these tasks
+        step["hostRequirements"] = {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}
+    template: dict[str, Any] = {
         "specificationVersion": SPEC_VERSION,
         "extensions": ["TASK_CHUNKING"],
         "name": _safe(name or farm.name)[:128],
@@ -93,7 +114,7 @@ def build_template(farm: FarmJob, *, job_file: str, executable: str, chunk: int,
                 "name": "ReelfixExecutable",
                 "type": "STRING",
                 "default": executable,
-                "description": "reelfix on the workers: an absolute path, or `reelfix` when it is on PATH",
+                "description": "reelfix on the workers: `reelfix` on their PATH (a queue environment), or an absolute path",
             },
             *(
                 [{
@@ -114,23 +135,11 @@ def build_template(farm: FarmJob, *, job_file: str, executable: str, chunk: int,
                 "description": "frames per task",
             },
         ],
-        "steps": [
-            {
-                "name": STEP_NAME,
-                "parameterSpace": {
-                    "taskParameterDefinitions": [
-                        {
-                            "name": TASK_PARAM,
-                            "type": "CHUNK[INT]",
-                            "range": "{{Param.Frames}}" if frames_param else frames,
-                            "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"},
-                        }
-                    ]
-                },
-                "script": {"actions": {"onRun": {"command": "{{Param.ReelfixExecutable}}", "args": command_args}}},
-            }
-        ],
+        "steps": [step],
     }
+    if env:
+        template["jobEnvironments"] = [{"name": "ReelfixEnvironment", "variables": dict(env)}]
+    return template
 
 
 def _safe(text: str) -> str:
@@ -155,70 +164,32 @@ class OpenJDFiles:
     template: Path
     job_file: Path
     farm: FarmJob
+    asset_references: Path
+    executable: str
 
 
-def write_openjd(job_file: str | Path, out: str | Path, *, chunk: int = 10, executable: str | None = None, name: str | None = None) -> OpenJDFiles:
-    """Write the template `out` and the farm job file beside it; returns both paths."""
+def write_openjd(
+    job_file: str | Path, out: str | Path, *, chunk: int = 10, executable: str | None = None, name: str | None = None,
+    env: dict[str, str] | None = None,
+) -> OpenJDFiles:
+    """Write the template `out` and, beside it, the farm job file and ``asset_references.yaml``
+    (what Deadline Cloud's job attachments carry: `reelfix.farm.bundle`)."""
+    from .bundle import ASSET_REFERENCES, asset_references
+
     farm = prepare(job_file)
     out = Path(out)
     if out.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise UserError(f"-o {out}: a template is a .yaml or .json file", hint="e.g. -o farm/job.template.yaml")
     farm_name = farm_job_name_for(out)
-    template = build_template(farm, job_file=farm_name, executable=find_executable(executable), chunk=chunk, name=name)
+    exe = find_executable(executable)
+    template = build_template(farm, job_file=farm_name, executable=exe, chunk=chunk, name=name, env=env)
     validate_template(template, str(out))
     written_job = write_farm_job(farm, out.parent / farm_name)
     text = json.dumps(template, indent=2) + "\n" if out.suffix.lower() == ".json" else yaml.safe_dump(template, sort_keys=False, width=200)
+    references = out.parent / ASSET_REFERENCES
     try:
         out.write_text(text)
+        references.write_text(yaml.safe_dump(asset_references(farm), sort_keys=False, width=YAML_WIDTH))
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror}", hint="choose a writable folder for -o") from None
-    return OpenJDFiles(out.resolve(), written_job, farm)
-
-
-# ---------------------------------------------------------------- path mapping (pathmapping-1.0)
-
-def load_path_mapping_rules(path: str | Path) -> list[Any]:
-    """The rules of an OpenJD path mapping file (``{{Session.PathMappingRulesFile}}``; ``{}``
-    means none), as openjd-sessions' own `PathMappingRule` objects, longest source first as
-    the OpenJD runtime applies them."""
-    try:
-        from openjd.sessions import PathMappingRule
-    except ImportError:
-        raise UserError("path mapping rules need openjd-sessions", hint="pip install 'reelfix[farm]'") from None
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read path mapping rules {path}: {exc}") from None
-    if not data:
-        return []
-    if not isinstance(data, dict) or data.get("version") != "pathmapping-1.0":
-        raise UserError(f"{path}: not an OpenJD path mapping file (version pathmapping-1.0)")
-    rules = []
-    for i, rule in enumerate(data.get("path_mapping_rules") or []):
-        try:
-            rules.append(PathMappingRule.from_dict(rule))
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise UserError(f"{path}: path_mapping_rules[{i}]: {exc}") from None
-    return sorted(rules, key=lambda r: -len(r.source_path.parts) if isinstance(r.source_path, PurePath) else -r.source_path.count("/"))
-
-
-def map_path(path: str, rules: list[Any]) -> str:
-    """`path` with the first matching rule applied (unchanged when none matches)."""
-    for rule in rules:
-        changed, result = rule.apply(path=path)
-        if changed:
-            return str(result)
-    return path
-
-
-def map_job(job: Job, rules: list[Any]) -> Job:
-    """The job with its input and output paths mapped. The job hash ignores folders, so
-    frames written before and after mapping still resume."""
-    if not rules:
-        return job
-    return job.model_copy(
-        update={
-            "input": job.input.model_copy(update={"path": map_path(job.input.path, rules)}),
-            "output": job.output.model_copy(update={"path": map_path(job.output.path, rules)}),
-        }
-    )
+    return OpenJDFiles(out.resolve(), written_job, farm, references.resolve(), exe)

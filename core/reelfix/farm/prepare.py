@@ -7,7 +7,8 @@ bit for bit, as one local run. For that the farm job must:
 
 * name every path absolutely (tasks run in a scratch folder on another machine): the farm
   job file is the job re-written with absolute paths (relative ones taken from the job
-  file's folder, as ``reelfix run`` does);
+  file's folder, as ``reelfix run`` does), node parameters naming files (models) included,
+  each checked to exist with its model card (`reelfix.farm.paths`);
 * write an image sequence, never a movie (a movie is written whole by one process);
 * not write over its own input (a task would read neighbours another task replaced);
 * keep its frames inside its output folder (no ``..`` after a named folder in the output
@@ -20,8 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -34,7 +34,9 @@ from ..frames.source import is_movie, open_source
 from ..jobs.load import load_job
 from ..jobs.spec import Job
 from ..pipeline import input_frames
+from .paths import model_files, node_paths, with_paths
 
+YAML_WIDTH = 1 << 20  # never fold a long path over two lines (Deadline maps the file's text line by line)
 FARM_JOB_HEADER = (
     "# reelfix farm job: written by `reelfix farm`, every path absolute.\n"
     "# Each farm task runs: reelfix run THIS_FILE --frames A-B\n"
@@ -81,11 +83,32 @@ def range_expression(frames: list[int]) -> str:
 def prepare(job_file: str | Path) -> FarmJob:
     """Load a job with the normal loader (unknown keys are refused) and check it for farm use."""
     path = Path(job_file)
-    job = load_job(path)
+    job = _absolute_node_files(path, load_job(path))
     raw_output = _raw_output_path(path)
     _check_output(path, job, raw_output)
     frames, missing = _frames(path, job)
     return FarmJob(path.resolve(), job, frames, missing)
+
+
+def _absolute_node_files(path: Path, job: Job) -> Job:
+    """Node parameters naming files made absolute from the job file's folder; each file (and a
+    model's card) must exist, or every task would fail with ``model file not found``."""
+    folder = path.resolve().parent
+
+    def absolute(value: str) -> str:
+        q = Path(value).expanduser()
+        return value if q.is_absolute() else str((folder / q).resolve())
+
+    job = with_paths(job, absolute)
+    for i, name, value in node_paths(job):
+        for needed in model_files(value) if value.lower().endswith(".onnx") else [Path(value)]:
+            if not needed.is_file():
+                raise JobError(
+                    f"{path}: pipeline[{i}] ({job.pipeline[i].node}) {name}: {needed} not found",
+                    hint="fix the path (relative paths are taken from the job file's folder)"
+                    + ("; a model needs its card beside it (`reelfix models convert`)" if needed.name.endswith(".card.json") else ""),
+                )
+    return job
 
 
 def _raw_output_path(path: Path) -> str:
@@ -164,24 +187,47 @@ def write_farm_job(farm: FarmJob, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.resolve() == farm.source:
         raise UserError(f"{dest} is the job file itself", hint="write the farm files to another folder or name")
-    dest.write_text(FARM_JOB_HEADER + yaml.safe_dump(farm_job_data(farm), sort_keys=False, allow_unicode=True))
+    dest.write_text(FARM_JOB_HEADER + yaml.safe_dump(farm_job_data(farm), sort_keys=False, allow_unicode=True, width=YAML_WIDTH))
     if load_job(dest) != farm.job:
         raise JobError(f"{dest}: the farm job does not load back as {farm.source}", hint="report this as a reelfix bug")
     return dest.resolve()
 
 
+def parse_env(items: list[str] | None) -> dict[str, str]:
+    """``--env KEY=VALUE`` options -> {KEY: VALUE} (worker environment, e.g. REELFIX_MODEL_PATH)."""
+    env: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise UserError(f"--env {item!r}: write it as NAME=VALUE (a letter or _ first, then letters, digits, _)")
+        if any(c in value for c in "\r\n") or "{{" in value:
+            raise UserError(f"--env {key}: the value cannot hold a line break or '{{{{'")
+        env[key] = value
+    return env
+
+
+DEFAULT_EXECUTABLE = "reelfix"  # on the workers' PATH (a queue environment or the worker service sets it up)
+
+
 def find_executable(explicit: str | None = None) -> str:
-    """The reelfix executable tasks call: `explicit`, else the one installed beside this
-    Python (the venv's ``bin/reelfix`` or ``Scripts\\reelfix.exe``), else ``reelfix`` on PATH."""
-    if explicit:
-        return explicit
-    beside = Path(sys.executable).with_name("reelfix.exe" if os.name == "nt" else "reelfix")
-    if beside.is_file():
-        return os.path.abspath(beside)
-    found = shutil.which("reelfix")
-    if found:
-        return os.path.abspath(found)
-    raise UserError(
-        f"cannot find the reelfix executable beside {sys.executable} or on PATH",
-        hint="install reelfix in this environment (`make install` or `pip install reelfix[farm]`) or pass --executable",
+    """The reelfix executable tasks call: `explicit`, else ``reelfix`` found on the workers' PATH.
+    Never this machine's venv path: workers run other machines and operating systems, and the
+    executable is a plain string that no path mapping touches."""
+    return explicit.strip() if explicit and explicit.strip() else DEFAULT_EXECUTABLE
+
+
+def home_folder_warning(executable: str) -> str | None:
+    """A warning when the executable lies under a home folder (this user's, or any
+    ``/home/NAME``, ``/Users/NAME``, ``C:\\Users\\NAME``): render nodes rarely have it."""
+    text = executable.replace("\\", "/")
+    home = str(Path.home()).replace("\\", "/").rstrip("/")
+    lowered = text.lower()
+    under_home = (bool(home) and home != "/" and (text == home or text.startswith(home + "/"))) or any(
+        lowered.startswith(prefix) for prefix in ("/home/", "/users/", "/root/")
+    ) or (len(lowered) > 2 and lowered[1:3] == ":/" and lowered[3:].startswith("users/"))
+    if not under_home:
+        return None
+    return (
+        f"the executable {executable} is under a home folder, which render nodes rarely have: "
+        "install reelfix on the workers and leave --executable out (tasks then call `reelfix` on their PATH)"
     )
