@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install dev demo test bench models docs clean train-denoiser train-upscaler
+.PHONY: install dev demo test soak bench models docs clean train-denoiser train-upscaler
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ demo: install  ## restore the built-in sample into ./demo_out
 
 test: dev  ## the test suite (real files, real ONNX Runtime)
 	$(PY) -m pytest -n 2 tests
+
+soak: dev  ## long reliability runs: a 500-frame temporal job under a memory limit (RSS flat), slow README commands
+	$(PY) -m pytest -p no:cacheprovider -m soak tests/reliability
 
 bench: dev  ## speed / memory / quality figures -> docs/BENCHMARKS.md
 	$(PY) benchmarks/run_all.py

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .errors import ReelfixError
@@ -20,7 +21,7 @@ out = Console(highlight=False)
 
 
 def error(exc: ReelfixError) -> None:
-    err.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)  # paths and hints may hold [brackets]
     if exc.hint:
         err.print(f"  -> {exc.hint}", markup=False, soft_wrap=True)
 

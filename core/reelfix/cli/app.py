@@ -11,6 +11,7 @@ import typer
 from .. import __version__, console
 from ..errors import JobError, ProcessingError, ReelfixError
 from ..jobs.spec import Job
+from ..optional import missing_extra
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="reelfix: colour-managed film restoration.")
 models_app = typer.Typer(no_args_is_help=True, help="Model cards and the model catalog.")
@@ -24,6 +25,12 @@ def _guard(fn: Callable[[], Any]) -> Any:
     except ReelfixError as exc:
         console.error(exc)
         raise typer.Exit(exc.exit_code) from None
+    except ImportError as exc:  # an optional package: one line naming the extra; anything else is a bug
+        missing = missing_extra(exc)
+        if missing is None:
+            raise
+        console.error(missing)
+        raise typer.Exit(missing.exit_code) from None
     except KeyboardInterrupt:
         console.err.print("interrupted: finished frames are kept; run the same command again to resume")
         raise typer.Exit(130) from None

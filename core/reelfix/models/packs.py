@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ModelError
+from ..optional import require
 from .card import ModelCard, sha256_of, write_card
 from .catalog import user_model_dir
 from .ncnn_convert import convert_ncnn
@@ -202,6 +203,7 @@ def install_pack(
             f"pack '{name}' has no clear licence for its weights",
             hint="install it only if you may use it, with --accept-unknown-licence; its card will say 'licence unknown'",
         )
+    require("ncnn", f"installing pack '{name}' (checked against the ncnn runtime)")  # before any download
     dest = dest or user_model_dir()
     with tempfile.TemporaryDirectory(prefix="reelfix-pack-") as tmp:
         folder = Path(tmp)
