@@ -10,28 +10,32 @@ source_origin ("auto" | "clip" | "file"; default "auto", falling back to "clip")
     frames, and so how we count the `startFrame`/`endFrame` we pass to `AddTake` and
     `AppendToTimeline`: "clip" = 0 at the media's first frame; "file" = the media's own
     numbers (an image sequence's file number, a movie's start timecode in frames).
-    "auto" compares `GetSourceStartFrame()` with `GetLeftOffset()` (always clip-based).
-    Without `GetSourceStartFrame` (before 19.0.2) the offsets are used and the fallback
-    decides the take frames.
-source_end ("auto" | "inclusive" | "exclusive"; default "auto", falling back to "inclusive")
-    Whether `GetSourceEndFrame()` is the clip's last frame or one past it. "auto"
-    compares it with `GetSourceStartFrame()` and `GetDuration()`.
-take_end_inclusive (default True)
-    Whether the `endFrame` we pass to `AddTake` / `AppendToTimeline` is the last frame
-    (True) or one past it (False). If restored takes come out one frame short, set False.
+    "auto" compares `GetSourceStartFrame()` with `GetLeftOffset()` (clip-based and exact),
+    allowing the one frame `GetSourceStartFrame` is measured to be off. Without
+    `GetSourceStartFrame` (before 19.0.2) the fallback decides the take frames.
+take_end_inclusive (default False)
+    Whether the `endFrame` we pass to `AddTake` is the last frame (True) or one past it
+    (False, like AppendToTimeline's). Undocumented: every take is read back after it is
+    added (`GetDuration`, `GetLeftOffset` with it selected) and a take one frame off is
+    added again with the other reading, which is then kept for the rest of the run.
+append_end_inclusive (default False)
+    The same for `MediaPool.AppendToTimeline` (measured exclusive: davinci-resolve-mcp
+    issue #82); placed items are read back the same way.
 mark_origin ("auto" | "timeline" | "record"; default "auto", falling back to "record")
     Whether `Timeline.GetMarkInOut()` frames count from the timeline start (0) or are
     record frames like `TimelineItem.GetStart()`. "auto": a value below
     `Timeline.GetStartFrame()` can only be timeline-relative.
-marker_frame ("item" | "source"; default "item")
-    What `TimelineItem.AddMarker(frameId, ...)` counts from: the item's first frame
-    (we mark frame 0) or the source media (we mark the clip's source in-point). If Resolve
-    refuses the marker, the other reading is tried once.
+marker_frame ("source" | "item"; default "source")
+    What `TimelineItem.AddMarker(frameId, ...)` counts from: the source media's head
+    (ayon-resolve writes `GetLeftOffset() + duration / 2`) or the item's first frame.
 free_external_scripting (default False)
     Whether Resolve's free version answers `DaVinciResolveScript.scriptapp("Resolve")`
     from outside (automation). Only changes the reasons printed when it returns None.
 source_frames_min_version (default [19, 0, 2])
     The first Resolve version with `GetSourceStartFrame`/`GetSourceEndFrame`.
+marks_min_version (default [19, 1, 0])
+    The first Resolve version with `Timeline.GetMarkInOut` (older ones answer any unknown
+    name with a do-nothing callable).
 
 Set them in the reelfix config file (`config.json`, key "resolve_conventions"), in the
 environment variable REELFIX_RESOLVE_CONVENTIONS (JSON), or on the automation command line
@@ -45,11 +49,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 CHOICES = {
     "source_origin": ("auto", "clip", "file"),
-    "source_end": ("auto", "inclusive", "exclusive"),
     "mark_origin": ("auto", "timeline", "record"),
-    "marker_frame": ("item", "source"),
+    "marker_frame": ("source", "item"),
 }
-FLAGS = ("take_end_inclusive", "free_external_scripting")
+FLAGS = ("take_end_inclusive", "append_end_inclusive", "free_external_scripting")
+VERSIONS = ("source_frames_min_version", "marks_min_version")
 ENV_VAR = "REELFIX_RESOLVE_CONVENTIONS"
 
 
@@ -61,17 +65,17 @@ class Conventions(object):
     """The switches, with their defaults; see the module docstring for each one."""
 
     FALLBACK_ORIGIN = "clip"
-    FALLBACK_SOURCE_END = "inclusive"
     FALLBACK_MARK_ORIGIN = "record"
 
     def __init__(self, **values: Any) -> None:
         self.source_origin = "auto"
-        self.source_end = "auto"
-        self.take_end_inclusive = True
+        self.take_end_inclusive = False
+        self.append_end_inclusive = False
         self.mark_origin = "auto"
-        self.marker_frame = "item"
+        self.marker_frame = "source"
         self.free_external_scripting = False
         self.source_frames_min_version = [19, 0, 2]  # type: List[int]
+        self.marks_min_version = [19, 1, 0]  # type: List[int]
         self.update(values, "arguments")
 
     def update(self, values: Mapping[str, Any], where: str) -> "Conventions":
@@ -81,53 +85,42 @@ class Conventions(object):
                     raise ConventionError("{}: {}={!r}: choose one of {}".format(where, key, value, ", ".join(CHOICES[key])))
             elif key in FLAGS:
                 value = _flag(value, key, where)
-            elif key == "source_frames_min_version":
-                value = _version(value, where)
+            elif key in VERSIONS:
+                value = _version(value, key, where)
             else:
-                known = sorted(list(CHOICES) + list(FLAGS) + ["source_frames_min_version"])
+                known = sorted(list(CHOICES) + list(FLAGS) + list(VERSIONS))
                 raise ConventionError("{}: unknown convention '{}' (known: {})".format(where, key, ", ".join(known)))
             setattr(self, key, value)
         return self
 
     def as_dict(self) -> Dict[str, Any]:
-        keys = list(CHOICES) + list(FLAGS) + ["source_frames_min_version"]
+        keys = list(CHOICES) + list(FLAGS) + list(VERSIONS)
         return {k: getattr(self, k) for k in keys}
 
     # -- what the switches decide -------------------------------------------------------
     def has_source_frames(self, version: Sequence[Any]) -> bool:
         """Whether this Resolve version has GetSourceStartFrame/GetSourceEndFrame."""
-        try:
-            parts = [int(v) for v in list(version)[:3]]
-        except (TypeError, ValueError):
-            return False
-        return parts >= list(self.source_frames_min_version)
+        return _at_least(version, self.source_frames_min_version)
+
+    def has_mark_in_out(self, version: Sequence[Any]) -> bool:
+        """Whether this Resolve version has Timeline.GetMarkInOut."""
+        return _at_least(version, self.marks_min_version)
 
     def origin(self, reported_start: Optional[int], left_offset: int, file_first: int) -> str:
         """"clip" or "file": how this clip's source frames are counted."""
         if self.source_origin != "auto":
             return self.source_origin
-        if reported_start is not None:
-            if reported_start == left_offset:
-                return "clip"
-            if reported_start == left_offset + file_first:
-                return "file"
+        if reported_start is not None:  # exact first, then the one frame GetSourceStartFrame can be off
+            for slack in (0, 1):
+                if abs(reported_start - left_offset) <= slack:
+                    return "clip"
+                if abs(reported_start - (left_offset + file_first)) <= slack:
+                    return "file"
         return self.FALLBACK_ORIGIN
 
-    def source_last(self, start: int, end: int, duration: int) -> int:
-        """The clip's last source frame from GetSourceStartFrame/GetSourceEndFrame."""
-        mode = self.source_end
-        if mode == "auto":
-            if end - start == duration - 1:
-                mode = "inclusive"
-            elif end - start == duration:
-                mode = "exclusive"
-            else:
-                mode = self.FALLBACK_SOURCE_END
-        return end if mode == "inclusive" else end - 1
-
-    def take_end(self, take_start: int, duration: int) -> int:
-        """The endFrame to pass for a take/clip of `duration` frames starting at `take_start`."""
-        return take_start + duration - (1 if self.take_end_inclusive else 0)
+    def end_frame(self, start: int, count: int, inclusive: bool) -> int:
+        """The endFrame to pass for `count` frames from `start` (AddTake / AppendToTimeline)."""
+        return start + count - (1 if inclusive else 0)
 
     def marks_to_record(self, mark: int, timeline_start: int) -> int:
         """A GetMarkInOut frame as a record frame (like TimelineItem.GetStart)."""
@@ -148,12 +141,20 @@ def _flag(value: Any, key: str, where: str) -> bool:
     raise ConventionError("{}: {}={!r}: use true or false".format(where, key, value))
 
 
-def _version(value: Any, where: str) -> List[int]:
+def _at_least(version: Sequence[Any], minimum: Sequence[int]) -> bool:
+    try:
+        parts = [int(v) for v in list(version)[:3]]
+    except (TypeError, ValueError):
+        return False
+    return parts >= list(minimum)
+
+
+def _version(value: Any, key: str, where: str) -> List[int]:
     parts = value.split(".") if isinstance(value, str) else value
     try:
         return [int(p) for p in parts]
     except (TypeError, ValueError):
-        raise ConventionError("{}: source_frames_min_version={!r}: write it like 19.0.2".format(where, value))
+        raise ConventionError("{}: {}={!r}: write it like 19.0.2".format(where, key, value))
 
 
 def parse_assignments(items: Sequence[str], where: str = "--convention") -> Dict[str, str]:

@@ -78,10 +78,22 @@ def find_reelfix(config: Optional[Mapping[str, Any]] = None, environ: Optional[M
                     "or set REELFIX_BIN to the reelfix executable of its virtual environment")
 
 
+STRIPPED = ("PYTHONHOME", "PYTHONPATH")  # Resolve's Python sets them; the core's venv Python must not see them
+
+
+def child_environment(environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """The environment for the core: ours without Resolve's PYTHONHOME/PYTHONPATH, which would
+    make the core's Python load Resolve's standard library and modules."""
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if k.upper() not in STRIPPED}
+
+
 def _popen_options() -> Dict[str, Any]:
+    """Argument lists only (no shell), no stdin (Resolve's console has none to give), a clean environment."""
+    options = {"stdin": subprocess.DEVNULL, "env": child_environment()}  # type: Dict[str, Any]
     if sys.platform.startswith("win"):  # no console window flashing up from inside Resolve
-        return {"creationflags": getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000)}
-    return {}
+        options["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000)
+    return options
 
 
 def _call(cmd: List[str]) -> "subprocess.CompletedProcess[str]":

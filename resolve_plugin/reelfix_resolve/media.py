@@ -10,10 +10,13 @@ import os
 import re
 from typing import Any, List, Optional, Tuple
 
+from .core import manifest_for
+
 _BRACKETS = re.compile(r"\[(-?\d+)-(-?\d+)\]")
 _PRINTF = re.compile(r"%0?(\d*)d")
 _HASHES = re.compile(r"#+")
 _TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.])(\d{2,3})$")
+METADATA_KEY = "reelfix"  # third-party metadata on the clips reelfix imports
 MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mxf", ".mkv", ".avi")
 
 
@@ -27,8 +30,10 @@ class SourceMedia(object):
     number; movie: start timecode in frames)."""
 
     def __init__(self, path: str, kind: str, first: int, last: Optional[int], file_first: int,
-                 numbers: Optional[List[int]] = None) -> None:
+                 numbers: Optional[List[int]] = None, fps: float = 24.0, colorspace: str = "") -> None:
         self.path = path
+        self.fps = fps  # the clip's FPS property: a 16 fps scan stays 16 fps in a 24 fps timeline
+        self.colorspace = colorspace  # the clip's "Input Color Space" property (Resolve's name; "" when unknown)
         self.kind = kind
         self.first = first
         self.last = last
@@ -136,13 +141,15 @@ def source_media(mpi: Any) -> SourceMedia:
         raise Offline("no file path (media offline or not file-based)")
     path, first, last = parse_file_path(text)
     fps = _number(mpi.GetClipProperty("FPS")) or 24.0
+    space = mpi.GetClipProperty("Input Color Space")
+    colorspace = space if isinstance(space, str) else ""
     if path != text.strip() or "#" in os.path.basename(path):
         numbers = scan_sequence(path)
         if not numbers:
             raise Offline("media offline: no frames of {} on disk".format(path))
         first = numbers[0] if first is None else first
         last = numbers[-1] if last is None else min(last, numbers[-1])
-        return SourceMedia(path, "sequence", first, last, first, numbers)
+        return SourceMedia(path, "sequence", first, last, first, numbers, fps, colorspace)
     if not os.path.isfile(path):
         raise Offline("media offline: {} does not exist".format(path))
     if os.path.splitext(path)[1].lower() not in MOVIE_EXTENSIONS:
@@ -150,4 +157,25 @@ def source_media(mpi: Any) -> SourceMedia:
     frames = _number(mpi.GetClipProperty("Frames"))
     last_frame = int(frames) - 1 if frames else None
     tc = mpi.GetClipProperty("Start TC")
-    return SourceMedia(path, "movie", 0, last_frame, timecode_frames(tc if isinstance(tc, str) else "", fps))
+    return SourceMedia(path, "movie", 0, last_frame, timecode_frames(tc if isinstance(tc, str) else "", fps), None, fps, colorspace)
+
+
+def reelfix_output(mpi: Any) -> str:
+    """The path of a media pool clip that reelfix wrote ("" for any other clip): the third-party
+    metadata the adapter sets on import (`METADATA_KEY`), or a reelfix manifest beside its frames
+    (what `reelfix run` writes: `A001.####.exr` -> `A001.reelfix.json`), so a clip imported by
+    hand or a finalized take is recognised too."""
+    try:
+        tagged = mpi.GetThirdPartyMetadata(METADATA_KEY)
+    except (TypeError, AttributeError):
+        tagged = ""
+    raw = mpi.GetClipProperty("File Path")
+    text = raw if isinstance(raw, str) else ""
+    if isinstance(tagged, str) and tagged.strip():
+        return text or tagged
+    if not text.strip():
+        return ""
+    path = parse_file_path(text)[0]
+    if "#" not in os.path.basename(path):  # reelfix writes image sequences only
+        return ""
+    return text if os.path.isfile(manifest_for(path)) else ""

@@ -1,30 +1,36 @@
 """Restore the chosen clips of a Resolve timeline and put the results back as takes (or on a new track).
 
-For each chosen item: find its source media and used frames (+handles), restore them with
+For each chosen item: find its original media and used frames (+handles), restore them with
 the core in its own process (one job per source span: items sharing a source and
-overlapping frames share one run), import the frames into the bin "reelfix restored",
-add them to the item as a take and select it (the original stays take 1), or place them
-on a new track above; a marker records the pipeline and the manifest. Items whose media
-is offline are skipped with a message; the others go on. Reruns resume: finished frames
-are skipped, clips already in the bin and takes already added are reused.
+overlapping frames share one run), import the frames into the bin "reelfix restored"
+(one clip, with the original's frame rate and input colour space), add them to the item as
+a take and select it (the original stays take 1), or place them on a new track above; a
+marker records the pipeline and the manifest. Items whose media is offline, reversed or
+retimed are skipped with a message; the others go on.
+
+Reruns: restored media live in a folder per source and pipeline (`<source>_<hash>/<pipeline
+hash>/`), so the same pipeline resumes (finished frames are skipped, the bin clip, take or
+track clip and marker are reused or replaced, never stacked) and a changed pipeline makes a
+new take from the original media.
 """
 
+import hashlib
 import json
 import os
 import re
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from . import core
-from .clips import ClipPlan, Skip, plan_item, select_items
+from .clips import ClipPlan, Skip, frames_of, plan_item, select_items
 from .conventions import Conventions
-from .media import parse_file_path, printf_pattern
+from .media import METADATA_KEY, parse_file_path, printf_pattern
+from .place import PlaceError, add_marker, add_take, place_on_track
 
 if TYPE_CHECKING:
-    from fusionscript import Folder, MarkerColor, MediaPool, MediaPoolClipInfo, MediaPoolItem, Project, Resolve, Timeline, TimelineItem
+    from fusionscript import Folder, MediaPool, MediaPoolItem, Project, Resolve, Timeline
 
 BIN_NAME = "reelfix restored"
 TRACK_NAME = "reelfix restored"
-MARKER_COLOR = "Cyan"  # type: MarkerColor
 
 
 class RestoreError(Exception):
@@ -78,7 +84,7 @@ class Span(object):
 
     @property
     def name(self) -> str:
-        return "{}.{}-{}".format(self.media.folder_name, self.first, self.last)
+        return "{}.{}.{}-{}".format(self.media.folder_name, os.path.basename(os.path.dirname(self.output)), self.first, self.last)
 
 
 def find_timeline(project: "Project", name: Optional[str]) -> "Timeline":
@@ -97,12 +103,30 @@ def find_timeline(project: "Project", name: Optional[str]) -> "Timeline":
     raise RestoreError("no timeline named '{}' (timelines: {})".format(name, ", ".join(names) or "none"))
 
 
+def timeline_fps(project: "Project", timeline: "Timeline") -> float:
+    for owner in (timeline, project):
+        try:
+            value = float(str(owner.GetSetting("timelineFrameRate")).strip())
+        except (TypeError, ValueError, AttributeError):
+            continue
+        if value > 0:
+            return value
+    return 24.0
+
+
 def default_out_dir(project: "Project", config: Dict[str, Any]) -> str:
     root = config.get("resolve_output_dir") or os.path.join(os.path.expanduser("~"), "reelfix", "resolve")
     return os.path.join(str(root), re.sub(r"[^\w.-]+", "_", project.GetName() or "project"))
 
 
-def merge_spans(plans: List[ClipPlan], out_dir: str, extension: str) -> List[Span]:
+def pipeline_key(pipeline: Dict[str, Any]) -> str:
+    """A short hash of the normalised pipeline (nodes, parameters, colour spaces, output options):
+    the restored frames' folder, so a changed pipeline never resumes or reuses another's frames."""
+    text = json.dumps(pipeline, sort_keys=True, separators=(",", ":"), default=str)
+    return "p" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+
+
+def merge_spans(plans: List[ClipPlan], out_dir: str, extension: str, key: str = "") -> List[Span]:
     """One span per run of overlapping or touching ranges of one source."""
     spans = []  # type: List[Span]
     for plan in sorted(plans, key=lambda p: (p.media.path, p.wanted)):
@@ -112,7 +136,8 @@ def merge_spans(plans: List[ClipPlan], out_dir: str, extension: str) -> List[Spa
             last.plans.append(plan)
             continue
         name = "{}.####.{}".format(plan.media.stem, extension)
-        spans.append(Span(plan, os.path.join(out_dir, plan.media.folder_name, name)))
+        spans.append(Span(plan, os.path.join(out_dir, plan.media.folder_name, key, name) if key else
+                          os.path.join(out_dir, plan.media.folder_name, name)))
     return spans
 
 
@@ -152,73 +177,25 @@ def _same_sequence(mpi: "MediaPoolItem", pattern: str, first: int, last: int) ->
     return isinstance(text, str) and parse_file_path(text) == (pattern, first, last)
 
 
-def import_span(media_pool: "MediaPool", folder: "Folder", span: Span) -> "MediaPoolItem":
-    """The span's frames as a media pool clip in the bin (reused when already there)."""
-    for mpi in folder.GetClipList() or []:
-        if _same_sequence(mpi, span.output, span.first, span.last):
-            return mpi
-    items = media_pool.ImportMedia([{"FilePath": printf_pattern(span.output), "StartIndex": span.first, "EndIndex": span.last}])
-    if not items:
-        raise RestoreError("Resolve did not import {} frames {}-{}".format(printf_pattern(span.output), span.first, span.last))
-    return items[0]
-
-
-def _take_range(plan: ClipPlan, span: Span, conv: Conventions) -> Tuple[int, int]:
-    """startFrame/endFrame of the item's used frames within the restored clip."""
-    start = plan.used[0] - span.first if plan.origin == "clip" else plan.used[0]
-    return start, conv.take_end(start, plan.duration)
-
-
-def add_take(plan: ClipPlan, span: Span, mpi: "MediaPoolItem", conv: Conventions) -> int:
-    """Add (or find) the restored take on the item and select it; returns its index."""
-    item = plan.item
-    wanted_id = mpi.GetUniqueId()
-    for index in range(1, int(item.GetTakesCount() or 0) + 1):
-        take = item.GetTakeByIndex(index) or {}
-        other = take.get("mediaPoolItem")
-        if other is not None and other.GetUniqueId() == wanted_id:
-            item.SelectTakeByIndex(index)
-            return index
-    start, end = _take_range(plan, span, conv)
-    if not item.AddTake(mpi, start, end):
-        raise RestoreError("Resolve refused the take (AddTake {} {}-{})".format(mpi.GetName(), start, end))
-    index = int(item.GetTakesCount())
-    item.SelectTakeByIndex(index)
-    return index
-
-
-def new_track(timeline: "Timeline") -> int:
-    """The video track named 'reelfix restored' (made on top when there is none)."""
-    count = int(timeline.GetTrackCount("video") or 0)
-    for index in range(1, count + 1):
-        if timeline.GetTrackName("video", index) == TRACK_NAME:
-            return index
-    add: Callable[..., bool] = timeline.AddTrack  # the sub-track type only applies to audio tracks
-    if not add("video"):
-        raise RestoreError("cannot add a video track to the timeline")
-    index = int(timeline.GetTrackCount("video"))
-    timeline.SetTrackName("video", index, TRACK_NAME)
-    return index
-
-
-def place_on_track(plan: ClipPlan, span: Span, mpi: "MediaPoolItem", media_pool: "MediaPool", track: int,
-                   conv: Conventions) -> "TimelineItem":
-    start, end = _take_range(plan, span, conv)
-    record = int(round(float(plan.item.GetStart(False))))
-    info = {"mediaPoolItem": mpi, "startFrame": start, "endFrame": end, "trackIndex": track, "recordFrame": record}  # type: MediaPoolClipInfo
-    items = media_pool.AppendToTimeline([info])  # type: ignore[arg-type]  # the stub's first AppendToTimeline lacks @overload
-    if not items:
-        raise RestoreError("Resolve did not place {} on track V{} at {}".format(mpi.GetName(), track, record))
-    return items[0]
-
-
-def add_marker(item: "TimelineItem", source_in: int, note: str, custom: str, conv: Conventions) -> bool:
-    item.DeleteMarkerByCustomData(custom)
-    frames = [0, source_in] if conv.marker_frame == "item" else [source_in, 0]
-    for frame in frames:
-        if item.AddMarker(frame, MARKER_COLOR, "reelfix", note, 1, custom):
-            return True
-    return False
+def import_span(media_pool: "MediaPool", folder: "Folder", span: Span, colorspace: bool = True) -> "MediaPoolItem":
+    """The span's frames as one media pool clip in the bin (reused when already there), with the
+    original's frame rate (and input colour space when the pipeline keeps the colour space)."""
+    mpi = next((m for m in folder.GetClipList() or [] if _same_sequence(m, span.output, span.first, span.last)), None)
+    if mpi is None:
+        items = media_pool.ImportMedia([{"FilePath": printf_pattern(span.output), "StartIndex": span.first, "EndIndex": span.last}]) or []
+        count = span.last - span.first + 1
+        if len(items) != 1 or str(items[0].GetClipProperty("Frames")).strip() != str(count):
+            if items:
+                media_pool.DeleteClips(list(items))
+            raise RestoreError("Resolve imported {} clip(s) for the {} frames of {}: turn off 'Show Individual Frames' "
+                               "(Media Pool's clip menu, or Preferences > User > Editing) so a sequence comes in as one "
+                               "clip, then run again".format(len(items), count, printf_pattern(span.output)))
+        mpi = items[0]
+        mpi.SetThirdPartyMetadata(METADATA_KEY, json.dumps({"source": span.media.path, "frames": [span.first, span.last]}))
+    mpi.SetClipProperty("FPS", "{:g}".format(span.media.fps))
+    if colorspace and span.media.colorspace:
+        mpi.SetClipProperty("Input Color Space", span.media.colorspace)
+    return mpi
 
 
 def restore(resolve: "Resolve", options: Options, conv: Conventions, reelfix: str,
@@ -233,24 +210,28 @@ def restore(resolve: "Resolve", options: Options, conv: Conventions, reelfix: st
     extension = (pipeline.get("output") or {}).get("format", "exr")
     out_dir = os.path.abspath(options.out_dir or default_out_dir(project, config or {}))
     version = list(resolve.GetVersion() or [])
+    fps = timeline_fps(project, timeline)
     try:
-        chosen = select_items(timeline, conv, options.clip_color, options.track, options.marks)
+        chosen = select_items(timeline, conv, options.clip_color, options.track, options.marks, version)
     except Skip as exc:
         raise RestoreError(str(exc))
     reports, plans = [], []  # type: List[ClipReport], List[ClipPlan]
     for track, item in chosen:
+        if options.mode == "track" and timeline.GetTrackName("video", track) == TRACK_NAME:
+            continue  # our own track: its clips are the results
         try:
-            plans.append(plan_item(item, track, version, conv, options.handles, say.message))
+            plans.append(plan_item(item, track, version, conv, options.handles, say.message, fps))
         except Skip as exc:
             reports.append(ClipReport("V{} '{}'".format(track, item.GetName()), "skipped", str(exc), _order(track, item)))
             say.message("skipped V{} '{}': {}".format(track, item.GetName(), exc))
-    spans = merge_spans(plans, out_dir, extension)
+    spans = merge_spans(plans, out_dir, extension, pipeline_key(pipeline))
     jobs_dir = os.path.join(out_dir, "jobs")
     for span in spans:
         run_span(span, pipeline, jobs_dir, options, reelfix, say)
     if options.farm:
         for span in spans:
             for plan in span.plans:
+                _reselect(plan)
                 message = span.error or "farm files in {}; once the farm has finished, run again without farm to import".format(span.farm_files)
                 reports.append(ClipReport(plan.label, "failed" if span.error else "farm", message, _order(plan.track, plan.item)))
         return sorted(reports, key=lambda r: r.order)
@@ -260,17 +241,38 @@ def restore(resolve: "Resolve", options: Options, conv: Conventions, reelfix: st
         folder = get_bin(media_pool)
         media_pool.SetCurrentFolder(folder)
         track_index = new_track(timeline) if options.mode == "track" and any(not s.error for s in spans) else 0
+        keep_space = not (pipeline.get("output") or {}).get("colorspace")
         for span in spans:
             for plan in span.plans:
-                reports.append(place(plan, span, media_pool, folder, track_index, pipeline, options, conv))
+                reports.append(place(plan, span, project, timeline, folder, track_index, pipeline, options, conv, keep_space))
     finally:
         if previous:
             media_pool.SetCurrentFolder(previous)
     return sorted(reports, key=lambda r: r.order)
 
 
-def _order(track: int, item: "TimelineItem") -> Tuple[int, int]:
-    return track, int(round(float(item.GetStart(False))))
+def new_track(timeline: "Timeline") -> int:
+    """The video track named 'reelfix restored' (made on top when there is none)."""
+    count = int(timeline.GetTrackCount("video") or 0)
+    for index in range(1, count + 1):
+        if timeline.GetTrackName("video", index) == TRACK_NAME:
+            return index
+    add = timeline.AddTrack  # type: Callable[..., bool]  # the sub-track type only applies to audio tracks
+    if not add("video"):
+        raise RestoreError("cannot add a video track to the timeline")
+    index = int(timeline.GetTrackCount("video"))
+    timeline.SetTrackName("video", index, TRACK_NAME)
+    return index
+
+
+def _order(track: int, item: Any) -> Tuple[int, int]:
+    return track, frames_of(item.GetStart)
+
+
+def _reselect(plan: ClipPlan) -> None:
+    """Put back the take that was selected before planning read the original."""
+    if plan.selected_take > 1:
+        plan.item.SelectTakeByIndex(plan.selected_take)
 
 
 def run_span(span: Span, pipeline: Dict[str, Any], jobs_dir: str, options: Options, reelfix: str, say: Reporter) -> None:
@@ -299,26 +301,31 @@ def run_span(span: Span, pipeline: Dict[str, Any], jobs_dir: str, options: Optio
         span.error = result.reason()
 
 
-def place(plan: ClipPlan, span: Span, media_pool: "MediaPool", folder: "Folder", track_index: int,
-          pipeline: Dict[str, Any], options: Options, conv: Conventions) -> ClipReport:
+def place(plan: ClipPlan, span: Span, project: "Project", timeline: "Timeline", folder: "Folder", track_index: int,
+          pipeline: Dict[str, Any], options: Options, conv: Conventions, keep_space: bool = True) -> ClipReport:
     """Import the span (once), then add the take / track clip and the marker for one item."""
     order = _order(plan.track, plan.item)
     if span.error:
+        _reselect(plan)
         return ClipReport(plan.label, "failed", span.error, order)
     used = "frames {}-{} (handles {}-{})".format(plan.used[0], plan.used[1], plan.wanted[0], plan.wanted[1])
+    media_pool = project.GetMediaPool()
     try:
         if span.mpi is None:
-            span.mpi = import_span(media_pool, folder, span)
+            span.mpi = import_span(media_pool, folder, span, keep_space)
         if options.mode == "take":
-            index = add_take(plan, span, span.mpi, conv)
-            target, source_in, where = plan.item, plan.source_in, "take {} selected (original: take 1)".format(index)
+            index, reused = add_take(plan, span.output, span.first, span.mpi, conv)
+            target, where = plan.item, "take {} {} (original: take 1)".format(index, "reused" if reused else "selected")
         else:
-            target = place_on_track(plan, span, span.mpi, media_pool, track_index, conv)
-            source_in, where = _take_range(plan, span, conv)[0], "on track V{}".format(track_index)
-    except RestoreError as exc:
+            target, reused = place_on_track(plan, span.output, span.first, span.mpi, project, timeline, media_pool, track_index, conv)
+            where = "on track V{}{}".format(track_index, " (already there)" if reused else "")
+            _reselect(plan)
+    except (RestoreError, PlaceError) as exc:
+        _reselect(plan)
         return ClipReport(plan.label, "failed", str(exc), order)
     note = "restored with reelfix: {}\npipeline: {}\nmanifest: {}\nframes: {}".format(
         pipeline_text(pipeline), options.pipeline, span.manifest, used)
     custom = json.dumps({"reelfix": span.output, "frames": [span.first, span.last], "manifest": span.manifest}, sort_keys=True)
-    marked = add_marker(target, source_in, note, custom, conv)
-    return ClipReport(plan.label, "restored", "{}, {}{}".format(used, where, "" if marked else " (marker refused)"), order)
+    marked = add_marker(target, plan.count, note, custom, conv)
+    rate = ", {:g} fps source".format(plan.media.fps) if plan.mixed_rate else ""
+    return ClipReport(plan.label, "restored", "{}{}, {}{}".format(used, rate, where, "" if marked else " (marker refused)"), order)

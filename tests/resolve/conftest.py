@@ -12,7 +12,8 @@ from typing import Any, Callable
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PLUGIN = ROOT / "resolve_plugin"
+# REELFIX_RESOLVE_PLUGIN: test another copy of the plugin (e.g. an older commit's, to see a test fail before a fix)
+PLUGIN = Path(os.environ.get("REELFIX_RESOLVE_PLUGIN") or ROOT / "resolve_plugin")
 if str(PLUGIN) not in sys.path:
     sys.path.insert(0, str(PLUGIN))
 

@@ -5,12 +5,23 @@
     run JOB --progress json        touch each output frame, one JSON progress line per frame on stderr
     farm KIND JOB --chunk N -o T   write T
 
-FAKE_REELFIX_LOG (a file) records every command line; FAKE_REELFIX_FAIL=N fails frame N.
+Like the real core, `run` resumes: a frame whose output exists is skipped (status "skipped").
+FAKE_REELFIX_LOG (a file) records every command line; FAKE_REELFIX_ENV (a file) records, per call,
+whether PYTHONHOME/PYTHONPATH reached it and whether its stdin is /dev/null; FAKE_REELFIX_FAIL=N fails frame N.
 """
 
 import json
 import os
+import stat
 import sys
+
+
+def _stdin_is_devnull():
+    try:
+        here, null = os.fstat(0), os.stat(os.devnull)
+    except OSError:
+        return True  # closed
+    return stat.S_ISCHR(here.st_mode) and here.st_rdev == null.st_rdev
 
 
 def main(argv):
@@ -18,6 +29,11 @@ def main(argv):
     if log:
         with open(log, "a") as fh:
             fh.write(json.dumps(argv) + "\n")
+    env_log = os.environ.get("FAKE_REELFIX_ENV")
+    if env_log:
+        with open(env_log, "a") as fh:
+            seen = {k: os.environ[k] for k in ("PYTHONHOME", "PYTHONPATH") if k in os.environ}
+            fh.write(json.dumps({"cmd": argv[0], "env": seen, "stdin_devnull": _stdin_is_devnull()}) + "\n")
     cmd = argv[0]
     if cmd == "check-pipeline":
         with open(argv[1]) as fh:
@@ -45,7 +61,7 @@ def main(argv):
         total, failed = last - first + 1, 0
         for i, n in enumerate(range(first, last + 1)):
             path = out.replace("####", "%04d" % n)
-            status = "failed" if n == fail else "done"
+            status = "failed" if n == fail else ("skipped" if os.path.exists(path) else "done")
             if status == "done":
                 with open(path, "w") as fh:
                     fh.write(job["input"]["path"] + "#" + str(n))

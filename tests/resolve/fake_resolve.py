@@ -1,21 +1,33 @@
-"""A fake DaVinci Resolve that follows `fusionscript-stubs` (Resolve 21's documented API).
+"""A fake DaVinci Resolve that follows `fusionscript-stubs` (Resolve 21's documented API) and the real
+behaviour listed in ../shared/docs/hosts.md ("Real behaviour ... Resolve"), each with its source.
 
 Every public method here exists in the stubs with the same parameter names (checked by
-test_fake_matches_the_stubs); internal state and helpers start with `_` or live at module
-level. The conventions Resolve does not document are switches on `World`, so the adapter
-can be tested against each reading:
+test_fake_matches_the_stubs); internal state and helpers start with `_` or live at module level.
 
-* `source_origin`: "clip" (source frames count from 0) or "file" (from the file number /
-  the start timecode) - for GetSourceStartFrame/EndFrame and the frames given to AddTake
-  and AppendToTimeline;
-* `source_end_inclusive`: GetSourceEndFrame is the last frame (True) or one past it;
-* `take_end_inclusive`: the endFrame given to AddTake/AppendToTimeline is the last frame or one past;
-* `mark_origin`: GetMarkInOut counts from the timeline start ("timeline") or in record frames;
-* `marker_frame`: TimelineItem.AddMarker frameId counts from the item ("item") or the source;
-* `version`: GetSourceStartFrame/EndFrame exist from 19.0.2;
-* `file_path_style`: how a sequence's "File Path" reads: brackets | printf | hashes.
+Measured behaviour modelled (hosts.md; davinci-resolve-mcp `src/utils/api_truth.py`, ayon-resolve, PRs named there):
+
+* a selected take swaps the item's source: `GetMediaPoolItem`, `GetLeftOffset`, `GetDuration`,
+  `GetSourceStart/EndFrame` answer for the selected take (take 1 is the original);
+* `AppendToTimeline` places `endFrame - startFrame` frames (end exclusive), on the *current* timeline,
+  never overwrites: onto an occupied range it drops the clip or returns a dead item (`append_collision`);
+  source frames whose rate differs from the timeline's are converted to timeline frames by flooring;
+* `GetSourceEndFrame` is exclusive when clip and timeline rates match, inclusive when they differ
+  (`source_end="measured"`); `GetSourceStartFrame` can be one frame off `GetLeftOffset`
+  (`source_start_slip`), which is exact;
+* retimes: source frames are true source frames, left/right offsets are divided by the speed; a
+  reversed clip reports start > end;
+* `Timeline.GetMarkInOut` exists from 19.1.0: older versions answer None (a do-nothing callable);
+* `ImportMedia` gives one item per frame when "Show Individual Frames" is on (`individual_frames`);
+* item markers: `frameId` counts from the media head (`marker_frame="media"`); a second marker on
+  one frame is refused; `GetMarkerByCustomData`/`DeleteMarkerByCustomData` find ours again;
+* imported image sequences get the project's frame rate until `SetClipProperty("FPS", ...)`.
+
+Undocumented, so switches (each test runs both ways where it matters): `take_end_inclusive` (AddTake's
+extents), `source_origin` ("clip": source frames from 0; "file": from the file number / start timecode),
+`source_end` ("measured" | "inclusive" | "exclusive"), `mark_origin`, `file_path_style`.
 """
 
+import math
 import os
 import re
 from typing import Any, Dict, List, Optional
@@ -29,12 +41,18 @@ class World:
 
     def __init__(self, **switches: Any) -> None:
         self.source_origin = "clip"
-        self.source_end_inclusive = True
-        self.take_end_inclusive = True
+        self.source_end = "measured"
+        self.source_start_slip = 0
+        self.take_end_inclusive = False
+        self.append_end_inclusive = False
+        self.append_collision = "drop"  # "drop" | "dead"
         self.mark_origin = "record"
-        self.marker_frame = "item"
+        self.marker_frame = "media"  # "media" (ayon-resolve: GetLeftOffset() + n) | "item"
         self.version = [19, 1, 3, 7, ""]
         self.file_path_style = "brackets"
+        self.individual_frames = False
+        self.timeline_fps = 24.0
+        self.product = "DaVinci Resolve Studio"
         for key, value in switches.items():
             if not hasattr(self, key):
                 raise AttributeError(key)
@@ -45,9 +63,8 @@ class World:
         self._ids += 1
         return f"id-{self._ids}"
 
-    @property
-    def _has_source_frames(self) -> bool:
-        return [int(v) for v in self.version[:3]] >= [19, 0, 2]
+    def _at_least(self, *version: int) -> bool:
+        return [int(v) for v in self.version[:3]] >= list(version)
 
 
 def _tc_frames(tc: str, fps: float) -> int:
@@ -56,13 +73,15 @@ def _tc_frames(tc: str, fps: float) -> int:
 
 
 class MediaPoolItem:
-    """A movie (`_kind` movie, `_path`) or an image sequence (`_path` with ####, `_first` file number)."""
+    """A movie (`_kind` movie, `_path`), an image sequence (`_path` with ####, `_first` file number) or a still."""
 
     def __init__(self, world: World, path: str, frames: int, *, kind: str = "movie", first: int = 0, fps: float = 24.0,
                  start_tc: str = "01:00:00:00", name: Optional[str] = None) -> None:
         self._world, self._path, self._frames, self._kind = world, path, frames, kind
         self._first, self._fps, self._start_tc = first, fps, start_tc
         self._name = name or os.path.basename(path).replace("####", f"[{first}-{first + frames - 1}]")
+        self._props: Dict[str, str] = {"Input Color Space": "Rec.709 Gamma 2.4"}
+        self._third: Dict[str, str] = {}
         self._id = world._next_id()
 
     @property
@@ -92,10 +111,26 @@ class MediaPoolItem:
 
     def GetClipProperty(self, propertyName: Optional[str] = None) -> Any:
         props = {"File Path": self._file_path(), "Frames": str(self._frames), "FPS": f"{self._fps:.3f}",
-                 "Start TC": self._start_tc, "Clip Name": self._name, "Type": "Video"}
+                 "Start TC": self._start_tc, "Clip Name": self._name, "Type": "Video", **self._props}
         if propertyName is None:
             return props
         return props.get(propertyName, "")
+
+    def SetClipProperty(self, propertyName: str, propertyValue: Any) -> bool:
+        if propertyName == "FPS":
+            self._fps = float(propertyValue)
+            return True
+        if propertyName in ("Input Color Space", "Clip Name"):
+            self._props[propertyName] = str(propertyValue)
+            return True
+        return False
+
+    def GetThirdPartyMetadata(self, metadataType: Optional[str] = None) -> Any:
+        return dict(self._third) if metadataType is None else self._third.get(metadataType, "")
+
+    def SetThirdPartyMetadata(self, metadataType: str, metadataValue: str) -> bool:
+        self._third[metadataType] = metadataValue
+        return True
 
 
 class Folder:
@@ -116,53 +151,85 @@ class Folder:
         return self._id
 
 
+def _record_frames(n: int, fps: float, timeline_fps: float) -> int:
+    """Timeline frames that `n` source frames at `fps` fill (Resolve floors: api_truth, mixed fps)."""
+    return int(math.floor(n * timeline_fps / fps + 1e-9))
+
+
 class TimelineItem:
+    """`_in`: first source frame shown (from the media head); `_duration`: record frames; `_speed`: 1.0,
+    2.0 (200%), -1.0 (reversed)."""
+
     def __init__(self, world: World, name: str, mpi: Optional[MediaPoolItem], record: int, source_in: int, duration: int,
-                 color: str = "", track: int = 1) -> None:
+                 color: str = "", track: int = 1, speed: float = 1.0) -> None:
         self._world, self._name, self._mpi, self._record = world, name, mpi, record
-        self._in, self._duration, self._color, self._track = source_in, duration, color, track
+        self._in, self._duration, self._color, self._track, self._speed = source_in, duration, color, track, speed
         self._takes: List[Dict[str, Any]] = []
         self._selected = 0
         self._markers: Dict[float, Dict[str, Any]] = {}
+        self._dead = False
+        self._n: Optional[int] = None  # source frames shown, when placed from a range (AppendToTimeline)
         self._id = world._next_id()
 
-    # -- what the timeline shows ------------------------------------------------------
+    # -- what the item shows: the selected take (or the original) -----------------------
+    def _view(self) -> Dict[str, Any]:
+        if self._takes:
+            return self._takes[self._selected - 1]
+        n = self._n or int(math.ceil(self._duration * abs(self._speed) * (self._mpi._fps if self._mpi else 24.0) / self._world.timeline_fps - 1e-9))
+        return {"mediaPoolItem": self._mpi, "_start0": self._in, "_n": n, "_speed": self._speed}
+
+    def _shown_duration(self) -> int:
+        view = self._view()
+        if view.get("_speed", 1.0) != 1.0 or not self._takes:
+            return self._duration
+        return _record_frames(view["_n"], view["mediaPoolItem"]._fps, self._world.timeline_fps)
+
     def GetName(self) -> str:
         return self._name
 
     def GetUniqueId(self) -> str:
-        return self._id
+        return "" if self._dead else self._id
 
     def GetStart(self, subframe_precision: bool = False) -> int:
         return self._record
 
     def GetEnd(self, subframe_precision: bool = False) -> int:
-        return self._record + self._duration
+        return self._record + self._shown_duration()
 
     def GetDuration(self, subframe_precision: bool = False) -> int:
-        return self._duration
+        return 0 if self._dead else self._shown_duration()
 
     def GetLeftOffset(self, subframe_precision: bool = False) -> int:
-        return self._in
+        view = self._view()
+        return int(view["_start0"] / abs(view.get("_speed", 1.0)))
 
     def GetRightOffset(self, subframe_precision: bool = False) -> int:
-        assert self._mpi is not None
-        return self._mpi._frames - self._in - self._duration
+        view = self._view()
+        return int((view["mediaPoolItem"]._frames - view["_start0"] - view["_n"]) / abs(view.get("_speed", 1.0)))
+
+    def _source_frames(self) -> List[int]:
+        view = self._view()
+        mpi, start, n = view["mediaPoolItem"], mpi_base(view["mediaPoolItem"]) + view["_start0"], view["_n"]
+        mode = self._world.source_end
+        if mode == "measured":
+            mode = "exclusive" if abs(mpi._fps - self._world.timeline_fps) < 1e-3 else "inclusive"
+        end = start + n - (1 if mode == "inclusive" else 0)
+        if view.get("_speed", 1.0) < 0:  # reversed: start > end
+            start, end = end, start
+        return [start + self._world.source_start_slip, end]
 
     def GetSourceStartFrame(self) -> int:
-        if not self._world._has_source_frames:
+        if not self._world._at_least(19, 0, 2):
             raise TypeError("'NoneType' object is not callable")  # what a missing API method does
-        assert self._mpi is not None
-        return self._mpi._base + self._in
+        return self._source_frames()[0]
 
     def GetSourceEndFrame(self) -> int:
-        if not self._world._has_source_frames:
+        if not self._world._at_least(19, 0, 2):
             raise TypeError("'NoneType' object is not callable")
-        assert self._mpi is not None
-        return self._mpi._base + self._in + self._duration - (1 if self._world.source_end_inclusive else 0)
+        return self._source_frames()[1]
 
     def GetMediaPoolItem(self) -> Optional[MediaPoolItem]:
-        return self._mpi
+        return self._view()["mediaPoolItem"] if self._mpi is not None else None
 
     def GetClipColor(self) -> str:
         return self._color
@@ -173,16 +240,15 @@ class TimelineItem:
 
     # -- takes --------------------------------------------------------------------------
     def AddTake(self, mediaPoolItem: MediaPoolItem, startFrame: Optional[int] = None, endFrame: Optional[int] = None) -> bool:
-        base = mediaPoolItem._base
+        base = mpi_base(mediaPoolItem)
         start0 = 0 if startFrame is None else startFrame - base
-        end0 = mediaPoolItem._frames - 1 if endFrame is None else endFrame - base - (0 if self._world.take_end_inclusive else 1)
-        if not (0 <= start0 <= end0 < mediaPoolItem._frames):
+        n = mediaPoolItem._frames - start0 if endFrame is None else endFrame - startFrame + (1 if self._world.take_end_inclusive else 0)
+        if n < 1 or start0 < 0 or start0 + n > mediaPoolItem._frames:
             return False
         if not self._takes:  # the take selector starts with the original
-            assert self._mpi is not None
-            self._takes.append({"mediaPoolItem": self._mpi, "_start0": self._in, "_end0": self._in + self._duration - 1})
+            self._takes.append(self._view())
             self._selected = 1
-        self._takes.append({"mediaPoolItem": mediaPoolItem, "_start0": start0, "_end0": end0})
+        self._takes.append({"mediaPoolItem": mediaPoolItem, "_start0": start0, "_n": n, "_speed": 1.0})
         return True
 
     def GetTakesCount(self) -> int:
@@ -194,8 +260,8 @@ class TimelineItem:
     def GetTakeByIndex(self, idx: int) -> Dict[str, Any]:
         take = self._takes[idx - 1]
         mpi = take["mediaPoolItem"]
-        end = take["_end0"] + mpi._base + (0 if self._world.take_end_inclusive else 1)
-        return {"mediaPoolItem": mpi, "startFrame": take["_start0"] + mpi._base, "endFrame": end}
+        start = take["_start0"] + mpi_base(mpi)
+        return {"mediaPoolItem": mpi, "startFrame": start, "endFrame": start + take["_n"] - (1 if self._world.take_end_inclusive else 0)}
 
     def SelectTakeByIndex(self, idx: int) -> bool:
         if not 1 <= idx <= len(self._takes):
@@ -203,13 +269,20 @@ class TimelineItem:
         self._selected = idx
         return True
 
+    def DeleteTakeByIndex(self, idx: int) -> bool:
+        if not 1 <= idx <= len(self._takes) or idx == self._selected:
+            return False
+        del self._takes[idx - 1]
+        self._selected -= 1 if idx < self._selected else 0
+        return True
+
     def FinalizeTake(self) -> bool:
         raise AssertionError("the adapter must keep the original take")
 
-    # -- markers ------------------------------------------------------------------------
+    # -- markers: frameId from the media head (ayon-resolve), one marker per frame -------
     def AddMarker(self, frameId: float, color: str, name: str, note: str, duration: float, customData: Optional[str] = None) -> bool:
-        lo = 0 if self._world.marker_frame == "item" else (self._mpi._base if self._mpi else 0) + self._in
-        if color not in MARKER_COLORS or not lo <= frameId < lo + self._duration or frameId in self._markers:
+        lo = self.GetLeftOffset() if self._world.marker_frame == "media" else 0
+        if color not in MARKER_COLORS or not lo <= frameId < lo + self.GetDuration() or frameId in self._markers:
             return False
         self._markers[frameId] = {"color": color, "duration": duration, "note": note, "name": name, "customData": customData or ""}
         return True
@@ -217,25 +290,32 @@ class TimelineItem:
     def GetMarkers(self) -> Dict[float, Dict[str, Any]]:
         return dict(self._markers)
 
+    def GetMarkerByCustomData(self, customData: str) -> Dict[float, Dict[str, Any]]:
+        for frame, marker in sorted(self._markers.items()):
+            if marker["customData"] == customData:
+                return {frame: dict(marker)}
+        return {}
+
     def DeleteMarkerByCustomData(self, customData: str) -> bool:
-        hits = [f for f, m in self._markers.items() if m["customData"] == customData]
-        for f in hits:
-            del self._markers[f]
-        return bool(hits)
+        for frame in self.GetMarkerByCustomData(customData):
+            del self._markers[frame]
+            return True
+        return False
+
+
+def mpi_base(mpi: MediaPoolItem) -> int:
+    return mpi._base
 
 
 def shown_frames(item: TimelineItem) -> List[int]:
-    """The frame numbers (file numbers; movie indices) the item shows through its selected take."""
-    if item._takes:
-        take = item._takes[item._selected - 1]
-        mpi, start0, length = take["mediaPoolItem"], take["_start0"], take["_end0"] - take["_start0"] + 1
-    else:
-        mpi, start0, length = item._mpi, item._in, item._duration
+    """The frame numbers (file numbers; movie indices) the item shows at each of its record frames,
+    through its selected take: timeline frame i shows source frame in + floor(i * speed * fps / timeline fps)."""
+    view = item._view()
+    mpi, start0, speed = view["mediaPoolItem"], view["_start0"], view.get("_speed", 1.0)
     assert mpi is not None
-    if length < item._duration:
-        raise AssertionError(f"{item._name}: take of {length} frames under a {item._duration}-frame item")
     first = mpi._first if mpi._kind == "sequence" else 0
-    return [first + start0 + i for i in range(item._duration)]
+    ratio = mpi._fps / item._world.timeline_fps
+    return [first + start0 + int(math.floor(i * speed * ratio + 1e-9)) for i in range(item.GetDuration())]
 
 
 class Timeline:
@@ -254,6 +334,9 @@ class Timeline:
         self._tracks[item._track - 1].sort(key=lambda i: i._record)
         return item
 
+    def _free(self, track: int, start: int, end: int) -> bool:
+        return all(i.GetEnd() <= start or i.GetStart() >= end for i in self._tracks[track - 1])
+
     def GetName(self) -> str:
         return self._name
 
@@ -265,6 +348,9 @@ class Timeline:
 
     def GetEndFrame(self) -> int:
         return max([i.GetEnd() for t in self._tracks for i in t] or [self._start])
+
+    def GetSetting(self, settingName: str) -> str:
+        return f"{self._world.timeline_fps:g}" if settingName == "timelineFrameRate" else ""
 
     def GetTrackCount(self, trackType: str) -> int:
         return len(self._tracks) if trackType == "video" else 0
@@ -288,13 +374,22 @@ class Timeline:
         self._track_names[trackIndex - 1] = name
         return True
 
+    def DeleteClips(self, timelineItems: List[TimelineItem], Bool: bool = False) -> bool:
+        for item in timelineItems:
+            for track in self._tracks:
+                if item in track:
+                    track.remove(item)
+        return True
+
     def SetMarkInOut(self, mark_in: int, mark_out: int, type: str = "all") -> bool:
         """Marks given in record frames; stored as the world's convention says GetMarkInOut answers."""
         offset = self._start if self._world.mark_origin == "timeline" else 0
         self._marks = {"video": {"in": mark_in - offset, "out": mark_out - offset}}
         return True
 
-    def GetMarkInOut(self) -> Dict[str, Dict[str, int]]:
+    def GetMarkInOut(self) -> Any:
+        if not self._world._at_least(19, 1, 0):
+            return None  # before 19.1 an unknown name is a do-nothing callable
         return dict(self._marks)
 
 
@@ -319,13 +414,19 @@ class MediaPool:
         self._current = folder
         return True
 
+    def DeleteClips(self, clips: List[MediaPoolItem]) -> bool:
+        for folder in [self._root, *self._root._subfolders]:
+            folder._clips = [c for c in folder._clips if c not in clips]
+        return True
+
     def ImportMedia(self, items: List[Any]) -> List[MediaPoolItem]:
         made = []
+        fps = self._world.timeline_fps  # image sequences get the project's rate
         for info in items:
             if isinstance(info, str):
                 if not os.path.isfile(info):
                     return []
-                made.append(MediaPoolItem(self._world, info, 1))
+                made.append(MediaPoolItem(self._world, info, 1, kind="still", fps=fps))
                 continue
             path, start, end = info["FilePath"], int(info["StartIndex"]), int(info["EndIndex"])
             m = re.search(r"%0(\d+)d", path)
@@ -333,22 +434,32 @@ class MediaPool:
                 return []
             if not all(os.path.isfile(path % n) for n in range(start, end + 1)):
                 return []  # Resolve imports nothing for missing files
+            if self._world.individual_frames:  # "Show Individual Frames": one still per file
+                made.extend(MediaPoolItem(self._world, path % n, 1, kind="still", fps=fps) for n in range(start, end + 1))
+                continue
             pattern = path[: m.start()] + "#" * int(m.group(1)) + path[m.end():]
-            made.append(MediaPoolItem(self._world, pattern, end - start + 1, kind="sequence", first=start))
+            made.append(MediaPoolItem(self._world, pattern, end - start + 1, kind="sequence", first=start, fps=fps))
         self._current._clips.extend(made)
         return made
 
     def AppendToTimeline(self, clipInfo: List[Dict[str, Any]]) -> List[TimelineItem]:
         timeline = self._project._current
+        assert timeline is not None
         made = []
         for info in clipInfo:
             mpi = info["mediaPoolItem"]
             start0 = int(info["startFrame"]) - mpi._base
-            end0 = int(info["endFrame"]) - mpi._base - (0 if self._world.take_end_inclusive else 1)
-            track = int(info["trackIndex"])
-            if not (0 <= start0 <= end0 < mpi._frames) or track > len(timeline._tracks):
-                return []
-            item = TimelineItem(self._world, mpi.GetName(), mpi, int(info["recordFrame"]), start0, end0 - start0 + 1, track=track)
+            n = int(info["endFrame"]) - int(info["startFrame"]) + (1 if self._world.append_end_inclusive else 0)
+            track, record = int(info["trackIndex"]), int(info["recordFrame"])
+            if n < 1 or start0 < 0 or start0 + n > mpi._frames or track > len(timeline._tracks):
+                continue
+            item = TimelineItem(self._world, mpi.GetName(), mpi, record, start0, _record_frames(n, mpi._fps, self._world.timeline_fps), track=track)
+            item._n = n
+            if not timeline._free(track, record, record + item._duration):  # never overwrites
+                if self._world.append_collision == "dead":
+                    item._dead = True
+                    made.append(item)
+                continue
             made.append(timeline._add(item))
         return made
 
@@ -365,6 +476,9 @@ class Project:
 
     def GetMediaPool(self) -> MediaPool:
         return self._pool
+
+    def GetSetting(self, settingName: str) -> str:
+        return f"{self._world.timeline_fps:g}" if settingName == "timelineFrameRate" else ""
 
     def GetTimelineCount(self) -> int:
         return len(self._timelines)
@@ -403,7 +517,7 @@ class Resolve:
         return ".".join(str(v) for v in self._world.version[:4])
 
     def GetProductName(self) -> str:
-        return "DaVinci Resolve Studio"
+        return self._world.product
 
 
 # -- a test scene -------------------------------------------------------------------------

@@ -46,21 +46,26 @@ def test_source_media_reads_each_file_path_style(tmp_path: Path, style: str) -> 
 
 
 def test_conventions_precedence_and_errors() -> None:
-    config = {"resolve_conventions": {"source_origin": "file", "take_end_inclusive": "false"}}
-    conv = conventions.load(config, environ={conventions.ENV_VAR: '{"source_end": "exclusive"}'}, assignments=["source_origin=clip"])
-    assert (conv.source_origin, conv.source_end, conv.take_end_inclusive) == ("clip", "exclusive", False)
+    config = {"resolve_conventions": {"source_origin": "file", "take_end_inclusive": "true"}}
+    conv = conventions.load(config, environ={conventions.ENV_VAR: '{"append_end_inclusive": true}'}, assignments=["source_origin=clip"])
+    assert (conv.source_origin, conv.append_end_inclusive, conv.take_end_inclusive) == ("clip", True, True)
     assert conventions.Conventions().as_dict() == {
-        "source_origin": "auto", "source_end": "auto", "mark_origin": "auto", "marker_frame": "item",
-        "take_end_inclusive": True, "free_external_scripting": False, "source_frames_min_version": [19, 0, 2]}
+        "source_origin": "auto", "mark_origin": "auto", "marker_frame": "source", "take_end_inclusive": False,
+        "append_end_inclusive": False, "free_external_scripting": False, "source_frames_min_version": [19, 0, 2],
+        "marks_min_version": [19, 1, 0]}
     with pytest.raises(conventions.ConventionError, match="unknown convention 'origin'"):
         conventions.load({"resolve_conventions": {"origin": "clip"}}, environ={})
     with pytest.raises(conventions.ConventionError, match="not valid JSON"):
         conventions.load({}, environ={conventions.ENV_VAR: "{"})
+    with pytest.raises(conventions.ConventionError, match="marks_min_version='x'"):
+        conventions.load({}, environ={}, assignments=["marks_min_version=x"])
     c = conventions.Conventions()
     assert c.has_source_frames([19, 0, 2, 1, ""]) and not c.has_source_frames([19, 0, 1]) and not c.has_source_frames(None)
+    assert c.has_mark_in_out([19, 1, 0]) and not c.has_mark_in_out([19, 0, 2, 1])
+    # exact answers first, then GetSourceStartFrame's one frame of slack; otherwise the fallback
     assert (c.origin(10, 10, 1001), c.origin(1011, 10, 1001), c.origin(None, 10, 1001), c.origin(7, 10, 1001)) == ("clip", "file", "clip", "clip")
-    assert (c.source_last(10, 17, 8), c.source_last(10, 18, 8), c.source_last(10, 30, 8)) == (17, 17, 30)
-    assert (c.take_end(5, 10), conventions.Conventions(take_end_inclusive=False).take_end(5, 10)) == (14, 15)
+    assert (c.origin(11, 10, 1001), c.origin(1012, 10, 1001)) == ("clip", "file")
+    assert (c.end_frame(5, 10, True), c.end_frame(5, 10, False)) == (14, 15)
     assert (c.marks_to_record(10, 86400), c.marks_to_record(86410, 86400)) == (86410, 86410)
     assert conventions.Conventions(mark_origin="timeline").marks_to_record(86410, 86400) == 172810
 
