@@ -77,8 +77,11 @@ def unreachable_reasons(conv: Conventions) -> List[str]:
         "external scripting is off: Preferences > System > General > External scripting using: Local",
     ]
     if not conv.free_external_scripting:
-        reasons.append("this is the free version of Resolve, which only runs scripts from its Workspace > Scripts menu: "
-                       "use 'reelfix Restore' there, or the OTIO route (`reelfix conform`), or Resolve Studio")
+        reasons.append("external scripting (a Python process outside Resolve, like this one) needs DaVinci Resolve Studio; "
+                       "the free version only runs scripts from its own menu: use Workspace > Scripts > reelfix Restore "
+                       "there, or the OTIO route: File > Export > Timeline (.otio), then `reelfix conform EDIT.otio -p "
+                       "PIPELINE -o OUT_DIR`, then File > Import > Timeline with OUT_DIR/EDIT.restored.otio "
+                       "(docs/resolve.md, Route 2)")
     return reasons
 
 

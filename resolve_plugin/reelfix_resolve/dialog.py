@@ -1,5 +1,5 @@
-"""The menu script's questions: a Fusion UIManager dialog where Resolve offers one, console
-prompts otherwise. Both produce the same answers, turned into `restore.Options` here.
+"""The menu script's questions: a Fusion UIManager dialog where Resolve offers one (without one,
+`settings` reads the same answers from a file). The answers are turned into `restore.Options` here.
 
 Answers: select ("color" | "track" | "marks"), which (clip colour or track number),
 pipeline ("file" or a node name), params ("name=value, ..." for a node, or the pipeline
@@ -8,7 +8,7 @@ file's path), handles, mode ("take" | "track"), where ("local" | "openjd" | "dea
 
 import json
 import os
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from .restore import Options, Reporter, RestoreError
 
@@ -71,44 +71,6 @@ def options_from_answers(answers: Dict[str, Any], nodes: List[Dict[str, Any]], p
     where = answers.get("where") or "local"
     return Options(path, clip_color=color, track=track, marks=select == "marks", handles=int(answers.get("handles", 8)),
                    mode=answers.get("mode") or "take", farm=None if where == "local" else where)
-
-
-def _pick(ask: Callable[[str], str], say: Callable[[str], None], title: str, choices: List[Any], default: int = 0) -> int:
-    say(title)
-    for i, (_, label) in enumerate(choices):
-        say("  [{}] {}".format(i + 1, label))
-    text = ask("choice [{}]: ".format(default + 1)).strip()
-    try:
-        index = int(text) - 1 if text else default
-    except ValueError:
-        index = default
-    return index if 0 <= index < len(choices) else default
-
-
-def console_answers(nodes: List[Dict[str, Any]], ask: Optional[Callable[[str], str]] = None,
-                    say: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
-    """Ask in the console (Resolve's Workspace > Console, or a terminal)."""
-    ask = ask or input
-    say = say or print
-    answers = {}  # type: Dict[str, Any]
-    answers["select"] = SELECT[_pick(ask, say, "Which clips?", list(SELECT))][0]
-    if answers["select"] == "color":
-        answers["which"] = ask("clip colour [Orange]: ").strip() or "Orange"
-    elif answers["select"] == "track":
-        answers["which"] = ask("video track [1]: ").strip() or "1"
-    pipes = [("file", "a saved pipeline file (.yaml/.json)")] + [(n["name"], "{} - {}".format(n["name"], n.get("help", ""))) for n in nodes]
-    answers["pipeline"] = pipes[_pick(ask, say, "Pipeline?", pipes, 1 if nodes else 0)][0]
-    if answers["pipeline"] == "file":
-        answers["params"] = ask("pipeline file: ").strip()
-    else:
-        node = next(n for n in nodes if n["name"] == answers["pipeline"])
-        defaults = ", ".join("{}={}".format(p["name"], p.get("default")) for p in node.get("params", []))
-        answers["params"] = ask("parameters to change ({}): ".format(defaults)).strip()
-    handles = ask("handles [8]: ").strip()
-    answers["handles"] = int(handles) if handles.isdigit() else 8
-    answers["mode"] = MODES[_pick(ask, say, "Result?", list(MODES))][0]
-    answers["where"] = WHERE[_pick(ask, say, "Where?", list(WHERE))][0]
-    return answers
 
 
 def ui_answers(fusion: Any, bmd: Any, nodes: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:

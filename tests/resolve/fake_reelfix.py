@@ -65,7 +65,7 @@ def main(argv):
             if status == "done":
                 with open(path, "w") as fh:
                     fh.write(job["input"]["path"] + "#" + str(n))
-            else:
+            elif status == "failed":
                 failed += 1
             event = {"event": "frame", "frame": n, "status": status, "done": i + 1, "total": total, "path": path}
             if failed and n == fail:

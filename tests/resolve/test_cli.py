@@ -36,6 +36,7 @@ def test_exit_2_with_reasons_when_scriptapp_returns_none(tmp_path: Path, dvr_ret
     assert r.returncode == 2
     assert 'scriptapp("Resolve") returned None' in r.stderr
     assert "not running" in r.stderr and "External scripting using" in r.stderr and "free version" in r.stderr
+    assert "needs DaVinci Resolve Studio" in r.stderr and "reelfix conform EDIT.otio" in r.stderr  # the route that works
     assert "Traceback" not in r.stderr
 
 
@@ -69,6 +70,28 @@ def test_restore_prints_a_line_per_clip(tmp_path: Path, scene, fake_bin: Path, p
 
     monkeypatch.setenv("FAKE_REELFIX_FAIL", "1012")  # a failed frame: exit 1 (fresh output folder: nothing to resume)
     assert cli.main(argv[:5] + ["--out", str(tmp_path / "out2"), "--reelfix", str(fake_bin)], resolve=scene().resolve) == 1
+
+
+def test_restore_twice_restores_nothing_twice(tmp_path: Path, scene, fake_bin: Path, pipeline_json: Path, capsys) -> None:
+    """The acceptance of issue 14: the same command twice on one timeline: the second run plans from the
+    original media (take 1), writes no frame, and reuses each take and marker."""
+    s = scene()
+    argv = ["restore", "--clip-color", "Orange", "--pipeline", str(pipeline_json), "--out", str(tmp_path / "out"),
+            "--reelfix", str(fake_bin)]
+    assert cli.main(argv, resolve=s.resolve) == 0
+    frames = {str(p): (p.read_text(), p.stat().st_mtime_ns) for p in (tmp_path / "out").rglob("*.exr")}
+    capsys.readouterr()
+    assert cli.main(argv, resolve=s.resolve) == 0
+    out = capsys.readouterr().out
+    assert out.count("take 2 reused (original: take 1)") == 3 and "/3 frames" not in out
+    assert {str(p): (p.read_text(), p.stat().st_mtime_ns) for p in (tmp_path / "out").rglob("*.exr")} == frames
+    runs = [json.loads(line) for line in (tmp_path / "reelfix.log").read_text().splitlines() if line.startswith('["run"')]
+    inputs = [json.loads(Path(r[1]).read_text())["input"]["path"] for r in runs]
+    assert len(inputs) == 4 and inputs[:2] == inputs[2:] and all("/media/" in p for p in inputs)
+    for name in ("movie", "seq", "seq again"):
+        item = s.items[name]
+        assert item.GetTakesCount() == 2 and item.GetSelectedTakeIndex() == 2
+        assert [m["name"] for m in item.GetMarkers().values()] == ["reelfix"]
 
 
 def test_restore_through_the_scripting_module(tmp_path: Path, scene, fake_bin: Path, pipeline_json: Path, monkeypatch) -> None:

@@ -1,9 +1,8 @@
 """installers/resolve.py: install/uninstall into a Scripts folder; the installed menu script runs
-(console prompts) against the fake Resolve and finds the core through config.json."""
+(options from its settings file, as in the free version) against the fake Resolve and finds the core through config.json."""
 
 from __future__ import annotations
 
-import builtins
 import importlib.util
 import json
 import runpy
@@ -43,10 +42,11 @@ def test_install_then_run_the_menu_script_then_uninstall(tmp_path: Path, scene, 
     assert json.loads(config.read_text()) == {"nuke": {"keep": True}, "reelfix_bin": str(fake_bin)}
     assert not list((scripts / "Modules").rglob("__pycache__"))
 
-    # run the installed script as Resolve would (globals resolve/fusion/bmd), answering its console prompts
+    # run the installed script as Resolve would (globals resolve/fusion/bmd; no UIManager): options from its settings file
     s = scene()
-    replies = iter(["1", "Orange", "2", "scale=4", "3", "1", "1"])
-    monkeypatch.setattr(builtins, "input", lambda prompt="": next(replies))
+    settings = menu.parent / "reelfix Restore.json"
+    settings.write_text(json.dumps({"select": "color", "which": "Orange", "pipeline": "upscale", "params": "scale=4",
+                                    "handles": 3, "mode": "take", "where": "local"}))
     monkeypatch.setattr(sys, "path", [p for p in sys.path if not p.endswith("resolve_plugin")])
     for name in [m for m in sys.modules if m.startswith("reelfix_resolve")]:
         monkeypatch.delitem(sys.modules, name)
@@ -63,6 +63,6 @@ def test_install_then_run_the_menu_script_then_uninstall(tmp_path: Path, scene, 
 
     removed = inst.uninstall(scripts_dir=str(scripts))
     assert removed == [str(menu), str(scripts / "Modules" / "reelfix_resolve")]
-    assert not (scripts / "Utility").exists() and not (scripts / "Modules").exists()
+    assert not (scripts / "Modules").exists() and [p.name for p in (scripts / "Utility").iterdir()] == [settings.name]  # the user's
     assert config.exists()  # shared with other hosts: left alone
     assert inst.uninstall(scripts_dir=str(scripts)) == []

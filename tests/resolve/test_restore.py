@@ -94,7 +94,8 @@ def test_a_rerun_restores_nothing_twice_and_a_new_pipeline_makes_a_new_take(tmp_
     out = tmp_path / "out"
     run(s, fake_bin, pipeline_json, out, handles=4)
     first_jobs, first_frames = jobs(tmp_path), frames_on_disk(out)
-    run(s, fake_bin, pipeline_json, out, handles=4)
+    again = run(s, fake_bin, pipeline_json, out, handles=4)
+    assert [r.status for r in again].count("restored") == 3 and all("reused" in r.message for r in again if r.status == "restored")
     second = jobs(tmp_path)[len(first_jobs):]
     assert [j["input"] for j in second] == [j["input"] for j in first_jobs]  # the original media, the same frames
     assert frames_on_disk(out) == first_frames  # nothing restored twice, nothing restored from restored frames

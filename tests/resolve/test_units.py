@@ -124,18 +124,6 @@ def test_dialog_answers_make_options(tmp_path: Path) -> None:
         dialog.options_from_answers({"select": "marks", "pipeline": "file", "params": "/no/p.yaml"}, NODES, str(tmp_path))
 
 
-def test_console_prompts(tmp_path: Path) -> None:
-    replies = iter(["1", "Teal", "2", "scale=3", "12", "1", "1"])
-    said: list[str] = []
-    answers = dialog.console_answers(NODES, ask=lambda prompt: next(replies), say=said.append)
-    assert answers == {"select": "color", "which": "Teal", "pipeline": "upscale", "params": "scale=3", "handles": 12,
-                       "mode": "take", "where": "local"}
-    assert any("[2] upscale - SR" in line for line in said)
-    defaults = iter([""] * 10)
-    answers = dialog.console_answers(NODES, ask=lambda prompt: next(defaults), say=said.append)
-    assert (answers["select"], answers["which"], answers["pipeline"], answers["handles"]) == ("color", "Orange", "upscale", 8)
-
-
 def test_manifest_rule_matches_the_core(tmp_path: Path) -> None:
     from reelfix.jobs.manifest import manifest_path
 
@@ -171,3 +159,55 @@ def test_uimanager_dialog_and_the_menu_entry(tmp_path: Path, scene, fake_bin: Pa
 
     cancelled = Bmd(lambda win: win.On.Cancel.Clicked(None))
     assert menu.main({"resolve": s.resolve, "fusion": Fusion(), "bmd": cancelled}) is None
+
+
+def test_free_resolve_menu_entry_without_uimanager(tmp_path: Path, scene, fake_bin: Path) -> None:
+    """Free Resolve 19.1+: `fusion.UIManager` is None and the Console gives no stdin. The real menu script
+    (run as Resolve runs it) writes a settings file beside itself and says where; edited, it restores;
+    the last-used options of a dialog run are used when that file is gone. Never a traceback."""
+    import contextlib
+    import io
+    import runpy
+    import shutil
+
+    from reelfix_resolve import settings
+    from tests.resolve.conftest import PLUGIN
+    from tests.resolve.fake_ui import Bmd, Fusion
+
+    scripts = tmp_path / "Scripts" / "Utility"
+    scripts.mkdir(parents=True)
+    script = scripts / "reelfix Restore.py"
+    shutil.copy(PLUGIN / "Utility" / "reelfix Restore.py", script)
+    script.write_text(script.read_text().replace("PLUGIN_DIR = None", f"PLUGIN_DIR = {str(PLUGIN)!r}"))
+    cfg = Path(core.config_dir())
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "config.json").write_text(json.dumps({"reelfix_bin": str(fake_bin), "resolve_output_dir": str(tmp_path / "o")}))
+    free = Fusion()
+    free.UIManager = None
+    s = scene()
+
+    def menu_run() -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(str(script), init_globals={"resolve": s.resolve, "fusion": free, "bmd": Bmd(lambda w: None)})
+        return out.getvalue()
+
+    said = menu_run()
+    settings_file = scripts / settings.FILE_NAME
+    assert settings_file.is_file() and str(settings_file) in said and "no UIManager" in said
+    assert s.items["movie"].GetTakesCount() == 0  # nothing done before the options were chosen
+    data = json.loads(settings_file.read_text())
+    data.update({"which": "Orange", "params": "scale=2", "handles": 1})
+    settings_file.write_text(json.dumps(data))
+    said = menu_run()
+    assert f"options from {settings_file}" in said and said.count("restored  V1") == 3 and "Traceback" not in said
+
+    settings_file.unlink()  # a dialog run elsewhere leaves its answers as the last-used options
+    settings.save_last_used({"select": "track", "which": "1", "pipeline": "upscale", "params": "", "handles": 0,
+                             "mode": "take", "where": "local"})
+    said = menu_run()
+    assert settings.LAST_USED in said and "restored  V1 'blue'" in said
+
+    (cfg / "config.json").write_text(json.dumps({"reelfix_bin": str(tmp_path / "nowhere")}))
+    said = menu_run()  # a problem is a message, not a traceback
+    assert "stopped: cannot find the reelfix core" in said
