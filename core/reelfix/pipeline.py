@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
-from . import __version__, colour
+from . import __version__, colour, faults
 import numpy as np
 
 from .errors import FrameReadError, JobError, ReelfixError
@@ -177,6 +177,7 @@ def run_job(
         jhash = job_hash(job, chain, in_space, out_space)
 
         def read(number: int) -> Frame:
+            faults.point("read", number)
             f = source.read(number)
             f.colorspace = in_space
             return f
@@ -316,6 +317,7 @@ def _render(
             result = FrameResult(n, "failed", sink.path_for(n))
             try:
                 frame = graph.get(len(graph.runners), n)
+                faults.point("node", n)
             except Exception as exc:  # noqa: BLE001 - a frame's failure is named; the others go on
                 result.error = str(exc) if isinstance(exc, ReelfixError) else f"{type(exc).__name__}: {exc}"
                 result.seconds = time.perf_counter() - t0

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import OpenImageIO as oiio
 
+from reelfix import faults
 from reelfix.errors import FrameReadError, FrameWriteError, JobError
 from reelfix.parallel import over_rows
 from reelfix.frames.frame import Frame
@@ -396,6 +397,7 @@ def _write_atomic(path: str, spec: oiio.ImageSpec, data: np.ndarray) -> None:
         opened = True
         if not out.write_image(data):
             raise fail("writing the pixels failed", out.geterror())
+        faults.point("write", path)
         opened = False
         if not out.close():
             raise fail("finishing the file failed", out.geterror())

@@ -8,13 +8,16 @@ in order to a temporary file renamed on close; movies are redone whole on a reru
 
 from __future__ import annotations
 
+import os
+import re
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
 from ..errors import FrameReadError, FrameWriteError, JobError
 from .frame import Frame
-from .image_io import read_header, write_image
+from .image_io import read_header, temp_files_in, write_image
 from .movie_io import MovieWriter
 from .sequence import SequencePattern
 from .source import is_movie
@@ -22,6 +25,8 @@ from .source import is_movie
 IMAGE_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 MOVIE_OUT_EXTENSIONS = (".mov",)
 HASH_KEY = "reelfix:job_hash"
+STALE_TEMP_SECONDS = 600.0
+_TEMP_OWNER = re.compile(r"^\.(.+)\.\d+\.[0-9a-f]{8}\.tmp\.[^.]+$")  # .<frame name>.<pid>.<random>.tmp.<ext>
 
 
 class FrameSink(Protocol):
@@ -45,6 +50,26 @@ class SequenceSink:
         self.pattern = SequencePattern.parse(path)
         self.compression = compression
         self.bit_depth = bit_depth
+        self.swept = self.sweep()
+
+    def sweep(self, older_than: float = STALE_TEMP_SECONDS) -> list[str]:
+        """Remove this output's temp files left by a killed run: hidden names that never match the
+        pattern, untouched for `older_than` seconds (a live writer, here or on another farm host,
+        renames its temp within seconds)."""
+        frame_name = re.compile(re.escape(self.pattern.prefix) + r"-?\d+" + re.escape(self.pattern.suffix) if self.pattern.is_sequence
+                                else re.escape(os.path.basename(self.pattern.display)))
+        removed = []
+        for tmp in temp_files_in(self.pattern.directory or "."):
+            m = _TEMP_OWNER.match(os.path.basename(tmp))
+            if m is None or not frame_name.fullmatch(m.group(1)):
+                continue
+            try:
+                if time.time() - os.stat(tmp).st_mtime > older_than:
+                    os.remove(tmp)
+                    removed.append(tmp)
+            except OSError:
+                continue  # gone already, or not ours to remove
+        return removed
 
     def path_for(self, number: int) -> str:
         return self.pattern.path_for(number) if self.pattern.is_sequence else self.pattern.display

@@ -6,6 +6,8 @@ a read-merge-write under an exclusive lock, written atomically.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -14,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from .. import faults
+from ..errors import ProcessingError
 from ..frames.sequence import SequencePattern
 
 
@@ -44,9 +48,23 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def update_manifest(path: Path, run: dict[str, Any], frames: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """Merge this run's frames (by number) and summary into the manifest at `path`."""
+    """Merge this run's frames (by number) and summary into the manifest at `path`; ProcessingError
+    (exit 1: the frames are on disk, a rerun skips them) when it cannot be written (disk full, permissions)."""
+    try:
+        return _update(path, run, frames)
+    except OSError as exc:
+        raise ProcessingError(
+            f"cannot write the manifest {path}: {exc.strerror or exc}",
+            hint="free some disk space or check permissions, then rerun: finished frames are skipped",
+        ) from None
+
+
+def _update(path: Path, run: dict[str, Any], frames: dict[int, dict[str, Any]]) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # a killed writer's: every writer holds the lock
+            with contextlib.suppress(OSError):
+                stale.unlink()
         try:
             data = json.loads(path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
@@ -65,7 +83,13 @@ def update_manifest(path: Path, run: dict[str, Any], frames: dict[int, dict[str,
             counts[record["status"]] = counts.get(record["status"], 0) + 1
         data["summary"] = counts
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, default=str)
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(data, fh, indent=2, default=str)
+            faults.point("manifest")
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
     return data
