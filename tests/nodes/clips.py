@@ -132,10 +132,11 @@ def add_dust(
 
 
 def add_scratches(
-    frames: list[np.ndarray], specs: list[tuple[float, float, int, float]], seed: int = 2
+    frames: list[np.ndarray], specs: list[tuple[float, float, int, float]], seed: int = 2, wobble: float = 0.15
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Vertical line scratches: (x0, drift px/frame, width 1-4, amplitude; > 0 bright, < 0 dark),
-    full height, intensity varying slowly along the length, soft edges."""
+    full height, intensity varying slowly along the length, soft edges, weaving by up to
+    `wobble` px (0 and no drift: a scratch fixed in the gate)."""
     rng = np.random.default_rng(seed)
     h, w = frames[0].shape[:2]
     along = [0.75 + 0.25 * np.sin(np.arange(h) / rng.uniform(20, 60) + rng.uniform(0, 6)) for _ in specs]
@@ -144,7 +145,7 @@ def add_scratches(
     for t, f in enumerate(frames):
         out = f.copy()
         for (x0, drift, width, amp), prof in zip(specs, along):
-            centre = x0 + drift * t + 0.15 * np.sin(t / 3.0)
+            centre = x0 + drift * t + wobble * np.sin(t / 3.0)
             d = np.abs(xs - centre)
             cross = np.clip(width / 2 + 0.5 - d, 0.0, 1.0)  # box of `width` px, anti-aliased
             a = (abs(amp) * prof[:, None] * cross[None, :]).astype(np.float32)
@@ -183,11 +184,15 @@ def dust_clip(frames: int = 5, height: int = 96, width: int = 128, count: int = 
     return Clip(clean, damaged, dust=truth, protect=protect)
 
 
-def scratch_clip(frames: int = 5, height: int = 96, width: int = 128, seed: int = 0, source: list[np.ndarray] | None = None) -> Clip:
+def scratch_clip(frames: int = 5, height: int = 96, width: int = 128, seed: int = 0, source: list[np.ndarray] | None = None,
+                 gate: bool = False) -> Clip:
+    """Three scratches drifting slowly; with `gate`, fixed in the gate (no drift, no weave)."""
     clean = source if source is not None else pan(frames, height, width, seed=seed)
     w = clean[0].shape[1]
     specs = [(w * 0.23, 0.3, 1, 0.45), (w * 0.51, -0.2, 2, -0.5), (w * 0.77, 0.15, 3, 0.4)]
-    damaged, truth = add_scratches(clean, specs, seed=seed)
+    if gate:
+        specs = [(round(x0) + 0.5 * (1 - wd % 2), 0.0, wd, amp) for x0, _, wd, amp in specs]
+    damaged, truth = add_scratches(clean, specs, seed=seed, wobble=0.0 if gate else 0.15)
     return Clip(clean, damaged, scratch=truth)
 
 

@@ -56,6 +56,7 @@ DRIFT = 2  # px a scratch may move between neighbouring frames
 MIN_LENGTH = 0.3  # share of the frame's bands a scratch runs over
 MIN_DRIFT = 0.08  # px per frame a scratch moves relative to the picture
 STILL = 0.5  # px: a picture shift below this is measured on the band means
+GATE_LENGTH = 0.8  # share of the frame's height a line fixed in the gate spans (with `static`)
 PICTURE_SPAN = 20  # columns each side of a line whose flow is the picture's motion
 GAP_LEVEL = 0.0  # share of the threshold a track's profile keeps where it is carried over a gap
 
@@ -64,10 +65,12 @@ GAP_LEVEL = 0.0  # share of the threshold a track's profile keeps where it is ca
 class Settings:
     threshold: float
     max_width: int
+    static: bool = False  # also lines that do not move at all while the picture stands still
 
 
 def settings(params: dict[str, Any]) -> Settings:
-    return Settings(threshold=0.012 + 0.06 * (1.0 - float(params["sensitivity"])), max_width=int(params["max_width"]))
+    return Settings(threshold=0.012 + 0.06 * (1.0 - float(params["sensitivity"])), max_width=int(params["max_width"]),
+                    static=bool(params.get("static", False)))
 
 
 def _bands(height: int) -> list[tuple[int, int]]:
@@ -312,7 +315,9 @@ def detect(
     least `MIN_LENGTH` of the frame's bands (two at least), found again in at least half the
     other frames, that drifts relative to the picture by at least `MIN_DRIFT` px per frame
     (it stays put while the camera moves, or drifts on a static shot: picture detail moves
-    exactly with the picture). With no other frame, the shape alone decides."""
+    exactly with the picture). With `static`, a line that stands still on a still picture
+    is taken too (a scratch fixed in the gate; so is a pole). With no other frame, the shape
+    alone decides."""
     scores, cands, _ = centre
     kinds, n_bands, width = cands.shape
     need = max(2, int(np.ceil(MIN_LENGTH * n_bands))) if n_bands > 1 else 1
@@ -324,12 +329,24 @@ def detect(
         if others:
             pic = [picture_shift(f, tr, edges) for f in flows]
             found, drift = relative_motion(tr, centre, others, offsets, pic, st)
-            if 2 * found < len(others) or drift < MIN_DRIFT:
+            gate = st.static and all(abs(p) < STILL for p in pic) and is_gate_line(tr, n_bands)
+            if 2 * found < len(others) or (drift < MIN_DRIFT and not gate):
                 continue
         for band, (x0, x1) in fill_gaps(tr, scores, st).items():
             a, b = edges[band]
             mask[a:b, x0:x1] = True
     return mask
+
+
+def is_gate_line(track: Track, n_bands: int) -> bool:
+    """Whether a track looks like a scratch fixed in the gate: the film slides past it, so it
+    spans (nearly) the whole frame (`GATE_LENGTH` of the bands from its first to its last),
+    shows in at least half the bands (the picture hides it in places), and is dead straight
+    (its centre within a pixel from band to band)."""
+    bands = sorted(track.runs)
+    centres = [track.centre(b) for b in bands]
+    return (bands[-1] - bands[0] + 1 >= GATE_LENGTH * n_bands and 2 * len(bands) >= n_bands
+            and max(centres) - min(centres) <= 1.0)
 
 
 def fill_gaps(track: Track, scores: np.ndarray, st: Settings) -> dict[int, tuple[int, int]]:
@@ -408,6 +425,14 @@ SPEC = NodeSpec(
         Param("sensitivity", float, 0.5, "0..1: higher finds fainter scratches (and risks more false repairs)", min=0.0, max=1.0),
         Param("max_width", int, 4, "widest scratch, in pixels", min=1, max=16),
         Param("radius", int, 2, "frames each side in which a scratch must persist", min=1, max=4),
+        Param(
+            "static",
+            bool,
+            False,
+            "on a static shot, also repair lines that do not move at all (a scratch fixed in the gate): dead straight, over "
+            "nearly the whole height; a still picture line of that shape (a pole or a wire across the frame) cannot be told "
+            "from one and is removed too",
+        ),
     ),
     keeps_brightness=True,
     factory=lambda params, ctx: Scratch(params, ctx),
