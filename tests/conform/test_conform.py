@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def file_of(ref: otio.schema.ImageSequenceReference, frame: int) -> Path:
 def test_conform_restores_used_frames_with_handles_and_relinks_the_same_cut(tmp_path: Path, model_dir: Path, pipeline_file: Path, edit) -> None:
     edit_path, plate, movie = edit
     out = tmp_path / "out"
-    report = conform(edit_path, pipeline_file, out, handles=3)
+    report = conform(edit_path, pipeline_file, out, handles=3, reference="sequence")
 
     assert report.output == out / "reel1.restored.otio"
     before, after = otio.adapters.read_from_file(str(edit_path)), otio.adapters.read_from_file(str(report.output))
@@ -157,8 +158,39 @@ def test_conform_restores_used_frames_with_handles_and_relinks_the_same_cut(tmp_
     assert restored["seq head"].media_reference.target_url_base.startswith("/")
 
     # a rerun resumes: every frame is found finished
-    again = conform(edit_path, pipeline_file, out, handles=3)
+    again = conform(edit_path, pipeline_file, out, handles=3, reference="sequence")
     assert all(r.line.startswith("0 done") for r in again.results)
+
+
+def test_the_default_edit_is_what_resolve_imports(tmp_path: Path, model_dir: Path, pipeline_file: Path, edit) -> None:
+    """Resolve and NukeStudio do not read ImageSequenceReference (hosts.md): by default each restored clip
+    points with an ExternalReference at the bare bracket path `A001.[1002-1015].exr`, its available range
+    in the media's timecode; the restored frames carry that timecode, so the unchanged source ranges land
+    on the restored copies of the frames the clips showed."""
+    edit_path, plate, movie = edit
+    report = conform(edit_path, pipeline_file, tmp_path / "out", handles=3)
+    after = otio.adapters.read_from_file(str(report.output))
+    restored = {c.name: c for c in after.find_clips() if c.name in {u.clip.name for u in report.restored}}
+    assert len(restored) == 5
+    for c in restored.values():
+        ref = c.media_reference
+        assert type(ref) is otio.schema.ExternalReference and "://" not in ref.target_url
+        assert re.fullmatch(r".*/(A001|clip)\.\[\d{4}-\d{4}\]\.exr", ref.target_url), ref.target_url
+        assert ref.available_range.start_time.value >= TC and ref.available_range.contains(c.source_range.start_time)
+        assert ref.available_range.contains(c.source_range.end_time_inclusive())
+    head = restored["seq head"].media_reference
+    assert os.path.basename(head.target_url) == "A001.[1002-1015].exr" and head.available_range == TR(rt(TC + 1), rt(14))
+    movie_ref = restored["movie"].media_reference
+    assert os.path.basename(movie_ref.target_url) == "clip.[0000-0008].exr" and movie_ref.available_range.start_time == rt(TC)
+    for name, source, first in (("seq head", plate, 1005), ("movie", str(movie), 1)):
+        c = restored[name]
+        media = media_of(c.media_reference, 24)  # read back as any OTIO reader of bracket paths would
+        for i in range(int(c.source_range.duration.value)):
+            number = media.frame_at(c.source_range.start_time + rt(i))
+            header = read_header(media.path.replace("####", f"{number:04d}"))
+            assert header["reelfix:source"] == f"{source}#{first + i}"
+    tc = read_header(str(Path(movie_ref.target_url).parent / "clip.0003.exr")).get("smpte:TimeCode")
+    assert tc == "01:00:00:03"  # the media's timecode, as Resolve reads it from the EXR
 
 
 def test_handles_zero_and_cli(tmp_path: Path, model_dir: Path, pipeline_file: Path, edit) -> None:

@@ -24,6 +24,7 @@ def conform(
     chunk: int = typer.Option(10, "--chunk", min=1, help="frames per farm task"),
     no_resume: bool = typer.Option(False, "--no-resume", help="redo frames already finished"),
     progress: str = typer.Option("auto", "--progress", help="auto|bar|plain|json|openjd"),
+    reference: str = typer.Option("external", "--reference", help="external: ExternalReference to A001.[0997-1018].exr, what Resolve and NukeStudio import (default) | sequence: OTIO ImageSequenceReference"),
 ) -> None:
     """Restore every video clip of an edit (used frames + handles; shared sources once) and
     write OUT_DIR/<edit>.restored.otio with the same cut pointing at the restored frames."""
@@ -44,6 +45,7 @@ def conform(
             chunk=chunk,
             progress_for=lambda label: console.progress_reporter(label, progress),
             warn=console.warning,
+            reference=reference,
         )
         for message in report.warnings:
             console.warning(message)

@@ -24,6 +24,7 @@ from .plan import ClipUse, Plan, Skipped, Span, make_plan
 from .relink import relink, write_timeline
 
 FARMS = ("openjd", "deadline")
+REFERENCES = ("external", "sequence")  # what the restored edit points with: see relink.restored_reference
 ProgressFactory = Callable[[str], ContextManager[ProgressFn]]
 FarmRunner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
@@ -139,17 +140,21 @@ def conform(
     progress_for: ProgressFactory | None = None,
     warn: Callable[[str], None] | None = None,
     farm_runner: FarmRunner | None = None,
+    reference: str = "external",
 ) -> ConformReport:
     """Restore every video clip's used frames (+`handles`) of `edit` with the pipeline file and
     write `out_dir/<edit name>.restored.otio`. With `farm` ("openjd" or "deadline") the jobs are
     written for a farm instead of run here, and the new edit points where the farm will write.
-    Raises UserError for a bad edit, pipeline or option before any work starts."""
+    `reference`: "external" (default: what Resolve and NukeStudio import) or "sequence" (OTIO's
+    ImageSequenceReference, for tools that read it). Raises UserError for a bad edit, pipeline or option before any work starts."""
     if handles < 0:
         raise JobError(f"--handles {handles}: handles cannot be negative")
     if farm is not None and farm not in FARMS:
         raise JobError(f"--farm {farm}: choose one of {', '.join(FARMS)}")
     if chunk < 1:
         raise JobError(f"--chunk {chunk}: a chunk has at least one frame")
+    if reference not in REFERENCES:
+        raise JobError(f"--reference {reference}: choose one of {', '.join(REFERENCES)}")
     edit, pipeline, out_dir = Path(edit).resolve(), Path(pipeline).resolve(), Path(out_dir).resolve()
     spec: PipelineFile = load_pipeline_file(pipeline)
     timeline = read_edit(edit)
@@ -187,7 +192,7 @@ def conform(
     for result in report.results:
         for use in result.span.uses:
             if result.ok:
-                relink(use, result.span, str(pipeline), result.manifest)
+                relink(use, result.span, str(pipeline), result.manifest, reference)
                 report.restored.append(use)
             else:
                 report.kept.append((use, result.error))
