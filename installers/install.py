@@ -3,6 +3,7 @@
     python3 installers/install.py core    [--venv DIR] [--source WHEEL|REQ] [--extras farm,gpu] [--gpu] [--python PY] [--uninstall]
     python3 installers/install.py nuke    [--nuke-home DIR] [--copy] [--bin PATH] [--uninstall]
     python3 installers/install.py resolve [--bin PATH] [--scripts-dir DIR] [--uninstall]
+    python3 installers/install.py deadline --repository DIR [--uninstall]
 
 Install the core first: the host plugins find it through the config.json it writes.
 """
@@ -23,7 +24,7 @@ from installers import _paths  # noqa: E402
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="install.py", description="Install or remove reelfix parts for the current user.")
-    sub = p.add_subparsers(dest="part", metavar="core|nuke|resolve")
+    sub = p.add_subparsers(dest="part", metavar="core|nuke|resolve|deadline")
     sub.required = True
     core = sub.add_parser("core", help="the reelfix core in its own venv (writes config.json)")
     core.add_argument("--venv", type=Path, help="venv folder (default: {})".format(_paths.default_venv()))
@@ -38,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     resolve = sub.add_parser("resolve", help="the DaVinci Resolve scripts")
     resolve.add_argument("--bin", help="the core's reelfix executable")
     resolve.add_argument("--scripts-dir", help="Resolve's Scripts folder (default: the per-user one)")
-    for part in (core, nuke, resolve):
+    deadline = sub.add_parser("deadline", help="the Reelfix plugin in a Deadline 10 repository (custom/plugins)")
+    deadline.add_argument("--repository", type=Path, help="the Deadline repository folder")
+    for part in (core, nuke, resolve, deadline):
         part.add_argument("--uninstall", action="store_true", help="remove what install put there")
     return p
 
@@ -66,6 +69,10 @@ def run(args: argparse.Namespace) -> List[str]:
         if args.uninstall:
             return nuke.uninstall(args.nuke_home)
         return nuke.install(nuke_home=args.nuke_home, copy=args.copy, bin_path=args.bin)
+    if args.part == "deadline":
+        from installers import deadline
+
+        return deadline.uninstall(args.repository) if args.uninstall else deadline.install(args.repository)
     resolve = _resolve()
     if args.uninstall:
         return list(resolve.uninstall(scripts_dir=args.scripts_dir))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -63,3 +64,31 @@ def pixels(pattern: str, n: int) -> np.ndarray:
 def assert_same_frames(a: str, b: str, numbers: list[int]) -> None:
     different = [n for n in numbers if not np.array_equal(pixels(a, n), pixels(b, n))]
     assert different == [], f"frames differ from the local run: {different}"
+
+
+MODEL_PIPELINE = [{"node": "tmean", "params": {"radius": 1}}, {"node": "upscale", "params": {"scale": 2, "model": "../models/tiny-x2.onnx"}}]
+
+
+def job_with_every_path(job: TemporalJob) -> tuple[Path, dict[str, str], str]:
+    """A job naming a model by a relative path and writing mattes, the environment without the
+    model catalog (the model is found only by its path), and the pattern of the same job
+    rendered locally in one run (from the job's folder, where the relative model path points)."""
+    job_file = job.write_variant("every-path.yaml", "renders/A001_x2.####.exr", pipeline=MODEL_PIPELINE)
+    data = yaml.safe_load(job_file.read_text())
+    data["output"]["mattes"] = "renders/mattes/A001_m.####.exr"
+    job_file.write_text(yaml.safe_dump(data))
+    env = {k: v for k, v in job.env.items() if k != "REELFIX_MODEL_PATH"}
+    reference = job.write_variant("reference.yaml", "reference/A001_x2.####.exr", pipeline=MODEL_PIPELINE)
+    done = reelfix("run", str(reference), env=env, cwd=job.folder)
+    assert done.returncode == 0, done.stderr
+    return job_file, env, str(job.folder / "reference" / "A001_x2.####.exr")
+
+
+def move_to_site_b(tmp_path: Path) -> Path:
+    """Copy the test's whole tree to another root (what the worker sees) and take the plates
+    and models away from the first one; returns the new root."""
+    site_b = tmp_path.parent / (tmp_path.name + " site B")
+    shutil.copytree(tmp_path, site_b)
+    for gone in ("plates", "models"):
+        shutil.rmtree(tmp_path / gone)
+    return site_b

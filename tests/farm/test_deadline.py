@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,7 @@ def plugin_command(plugin_info: dict[str, str], start: int, end: int) -> list[st
 def test_files_parse_and_their_tasks_render_like_one_local_run(temporal_job: TemporalJob) -> None:
     out = temporal_job.folder / "deadline files"
     r = reelfix("farm", "deadline", str(temporal_job.job_file), "--chunk", "6", "-o", str(out), "--pool", "restore",
-                "--priority", "60", env=temporal_job.env)
+                "--priority", "60", "--plugin", "commandline", "--env", "REELFIX_THREADS=2", env=temporal_job.env)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["job_info.job", "plugin_info.job", "reelfix-job.yaml", "submit.bat", "submit.sh"]
 
@@ -41,6 +40,7 @@ def test_files_parse_and_their_tasks_render_like_one_local_run(temporal_job: Tem
     assert job_info["Plugin"] == "CommandLine" and job_info["Name"] == "reelfix A001_x2"
     assert job_info["Frames"] == "1001-1010" and job_info["ChunkSize"] == "6"
     assert job_info["Pool"] == "restore" and job_info["Priority"] == "60"
+    assert job_info["EnvironmentKeyValue0"] == "REELFIX_THREADS=2"
     assert job_info["OutputDirectory0"] == str(Path(temporal_job.output).parent)
     assert job_info["OutputFilename0"] == "A001_x2.####.exr"
 
@@ -95,6 +95,13 @@ def test_gaps_make_one_job_per_run_and_the_submit_scripts_call_deadlinecommand(t
                 "--deadlinecommand", str(fake), env=temporal_job.env)
     assert r.returncode == 0, r.stderr
     assert "JobID=abc123" in r.stdout
+
+    refusing = tmp_path / "bin" / "refusing"  # exits 0 but submits nothing
+    refusing.write_text('#!/bin/sh\necho "Result=Failure"\necho "Error: plugin Reelfix not found"\n')
+    refusing.chmod(0o755)
+    r = reelfix("farm", "deadline", str(temporal_job.job_file), "-o", str(tmp_path / "dl3"), "--submit",
+                "--deadlinecommand", str(refusing), env=temporal_job.env)
+    assert r.returncode == 2 and "no JobID" in r.stderr and "plugin Reelfix not found" in r.stderr
     calls = [line.split("|")[1].split() for line in log.read_text().splitlines()]
     assert [Path(c[0]).name for c in calls] == ["job_info.1001-1004.job", "job_info.1006-1010.job"]
     assert all(Path(c[1]) == (tmp_path / "dl2" / "plugin_info.job").resolve() for c in calls)
@@ -123,3 +130,16 @@ def test_an_input_missing_frames_all_over_is_one_job_of_single_frames(tmp_path: 
     ((name, info),) = job_infos(farm, chunk=10).items()
     assert name == "job_info.job" and info["ChunkSize"] == "1" and "BatchName" not in info
     assert parse_frame_range(info["Frames"]) == farm.frames
+
+
+def test_gpu_jobs_are_warned_without_a_group_and_home_executables_too(temporal_job: TemporalJob, tmp_path: Path) -> None:
+    gpu = temporal_job.write_variant("gpu.yaml", temporal_job.output, device="cuda")
+    r = reelfix("farm", "deadline", str(gpu), "-o", str(tmp_path / "g"), "--executable", "/home/ann/venv/bin/reelfix", env=temporal_job.env)
+    assert r.returncode == 0, r.stderr
+    assert "--group" in r.stderr and "home folder" in r.stderr
+    assert parse_info((tmp_path / "g" / "plugin_info.job").read_text())["Executable"] == "/home/ann/venv/bin/reelfix"
+    r = reelfix("farm", "deadline", str(gpu), "-o", str(tmp_path / "g2"), "--group", "gpu", env=temporal_job.env)
+    assert r.returncode == 0 and "--group" not in r.stderr
+    assert parse_info((tmp_path / "g2" / "job_info.job").read_text())["Group"] == "gpu"
+    r = reelfix("farm", "deadline", str(gpu), "-o", str(tmp_path / "g3"), "--plugin", "nuke", env=temporal_job.env)
+    assert r.returncode == 2 and "--plugin nuke" in r.stderr

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from reelfix.farm.openjd import MAX_CHUNK, STEP_NAME, write_openjd
-from tests.farm.helpers import FRAMES, TemporalJob, assert_same_frames, openjd_command, reelfix, run
+from tests.farm.helpers import FRAMES, TemporalJob, assert_same_frames, job_with_every_path, move_to_site_b, openjd_command, reelfix, run
 
 
 def chunks_run(log: str) -> list[str]:
@@ -149,26 +148,14 @@ def test_a_frame_list_too_long_for_a_parameter_goes_into_the_range(tmp_path: Pat
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_model_input_output_and_mattes_all_move_to_another_root(temporal_job: TemporalJob, model_dir: Path, tmp_path: Path) -> None:
+def test_model_input_output_and_mattes_all_move_to_another_root(temporal_job: TemporalJob, tmp_path: Path) -> None:
     """Acceptance: every path of the job (a model named by a relative path, the input, the
     output, the mattes) moved through the session's path mapping rules, frames identical."""
     import json
 
-    pipeline = [{"node": "tmean", "params": {"radius": 1}}, {"node": "upscale", "params": {"scale": 2, "model": "../models/tiny-x2.onnx"}}]
-    job_file = temporal_job.write_variant("moved.yaml", "renders/A001_x2.####.exr", pipeline=pipeline)
-    data = yaml.safe_load(job_file.read_text())
-    data["output"]["mattes"] = "renders/mattes/A001_m.####.exr"
-    job_file.write_text(yaml.safe_dump(data))
-    env = {k: v for k, v in temporal_job.env.items() if k != "REELFIX_MODEL_PATH"}  # the model only by its path
-    reference = temporal_job.write_variant("reference.yaml", "reference/A001_x2.####.exr", pipeline=pipeline)
-    # a local run resolves a relative model path from the working folder: run it from the job's folder
-    assert reelfix("run", str(reference), env=env, cwd=temporal_job.folder).returncode == 0
-
+    job_file, env, reference = job_with_every_path(temporal_job)
     files = write_openjd(job_file, temporal_job.folder / "bundle" / "template.yaml", chunk=4)
-    site_b = tmp_path.parent / (tmp_path.name + " site B")
-    shutil.copytree(tmp_path, site_b)  # the worker sees the same tree under another root
-    for gone in ("plates", "models"):
-        shutil.rmtree(tmp_path / gone)
+    site_b = move_to_site_b(tmp_path)
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [
         {"source_path_format": "POSIX", "source_path": str(tmp_path), "destination_path": str(site_b)}]}))
@@ -177,7 +164,7 @@ def test_model_input_output_and_mattes_all_move_to_another_root(temporal_job: Te
     assert done.returncode == 0, done.stdout + done.stderr
     assert chunks_run(done.stdout) == ["1001-1004", "1005-1007", "1008-1010"]
     renders_b = site_b / "shot 010" / "renders"
-    assert_same_frames(str(renders_b / "A001_x2.####.exr"), str(temporal_job.folder / "reference" / "A001_x2.####.exr"), FRAMES)
+    assert_same_frames(str(renders_b / "A001_x2.####.exr"), reference, FRAMES)
     assert sorted(p.name for p in (renders_b / "mattes").glob("*.exr")) == [f"A001_m.{n}.exr" for n in FRAMES]
     assert not (temporal_job.folder / "renders").exists()  # nothing written at the old root
 

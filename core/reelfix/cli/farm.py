@@ -79,16 +79,26 @@ def deadline_cmd(
     priority: Optional[int] = typer.Option(None, "--priority", help="Deadline priority (0-100)"),
     submit: bool = typer.Option(False, "--submit", help="submit with deadlinecommand now"),
     deadlinecommand: Optional[str] = typer.Option(None, "--deadlinecommand", help="path of deadlinecommand (default: $DEADLINE_PATH or PATH)"),
+    plugin: str = typer.Option("reelfix", "--plugin", help="reelfix (the Reelfix plugin: installers/install.py deadline) or commandline (stock)"),
+    env: Optional[List[str]] = typer.Option(None, "--env", help=ENV_HELP),
 ) -> None:
-    """Deadline 10 CommandLine-plugin job: job info, plugin info and submit scripts."""
+    """Deadline 10 job (the Reelfix plugin, or the stock CommandLine plugin): job info, plugin info, submit scripts."""
     from ..farm import deadline
+    from ..farm.openjd import GPU_DEVICES
+    from ..farm.prepare import parse_env
 
     def body() -> None:
         files = deadline.write_deadline(
-            job_file, output, chunk=chunk, executable=executable, name=name, pool=pool, group=group, priority=priority
+            job_file, output, chunk=chunk, executable=executable, name=name, pool=pool, group=group, priority=priority,
+            plugin=plugin, env=parse_env(env),
         )
         _say(f"wrote {files.folder}: {', '.join(p.name for p in files.job_infos)}, {files.plugin_info.name}, submit.sh, submit.bat")
         _say(f"  and {files.job_file} (the job the tasks run, absolute paths)")
+        if executable:
+            _warn_executable(executable)
+        if files.farm.job.device in GPU_DEVICES and not (group or pool):
+            console.warning(f"the job runs on {files.farm.job.device}: pass --group (or --pool) naming your GPU workers, "
+                            "or Deadline may send tasks to workers without a GPU")
         _report_frames(files.farm.frames, files.farm.missing)
         if len(files.farm.runs()) > deadline.MAX_JOBS:
             console.warning(f"{len(files.farm.runs())} separate runs of frames: one job with one frame per task (ChunkSize=1)")
@@ -96,6 +106,6 @@ def deadline_cmd(
             for text in deadline.submit(files, deadlinecommand):
                 _say(text)
         else:
-            _say(f"submit: sh {files.folder / 'submit.sh'}  (Windows: {files.folder / 'submit.bat'})")
+            _say(f"submit: sh {shlex.quote(str(files.folder / 'submit.sh'))}  (Windows: \"{files.folder / 'submit.bat'}\")")
 
     _guard(body)

@@ -1,11 +1,18 @@
-"""Deadline 10 jobs for the stock CommandLine plugin.
+"""Deadline 10 jobs for reelfix's own plugin (default) or the stock CommandLine plugin.
 
 ``reelfix farm deadline job.yaml --chunk 10 -o deadline/`` writes into ``deadline/``:
 
 * ``reelfix-job.yaml``  the job with absolute paths, which every task runs;
-* ``job_info.job``      the job info: ``Plugin=CommandLine``, ``Name``, ``Frames``, ``ChunkSize``, ...;
-* ``plugin_info.job``   ``Executable`` and ``Arguments``;
+* ``job_info.job``      the job info: ``Plugin=Reelfix``, ``Name``, ``Frames``, ``ChunkSize``, ...;
+* ``plugin_info.job``   ``JobFile`` (Reelfix plugin) or ``Executable`` and ``Arguments`` (CommandLine);
 * ``submit.sh`` / ``submit.bat``  ``deadlinecommand job_info.job plugin_info.job``.
+
+The Reelfix plugin (``installers/deadline/Reelfix``, put in the repository's
+``custom/plugins`` by ``installers/install.py deadline``) maps the job file's *contents* with
+the repository's path mapping rules, takes the executable per OS from its configuration, builds
+the argument list itself and reports progress and failed frames. ``--plugin commandline``
+targets the stock plugin instead, which maps only its Executable and Arguments strings and,
+without shell mode, captures no output (hosts.md, "Farms").
 
 Format facts this relies on (Deadline 10 manual, "Job Submission" / "Job Info File", and the
 CommandLine plugin's own script, ``plugins/CommandLine/CommandLine.py``):
@@ -36,6 +43,7 @@ frames missing all over) it is one job listing the frames, with ``ChunkSize=1``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -43,7 +51,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..frames.sequence import SequencePattern
-from .prepare import FarmJob, find_executable, prepare, range_expression, write_farm_job
+from .prepare import DEFAULT_EXECUTABLE, FarmJob, find_executable, prepare, range_expression, write_farm_job
 
 FARM_JOB_NAME = "reelfix-job.yaml"
 SUBMIT_TIMEOUT_S = 300
@@ -85,7 +93,20 @@ def output_filename(output: str) -> tuple[str, str]:
     return pattern.directory, f"{pattern.prefix}{hashes}{pattern.suffix}"
 
 
-def plugin_info(job_file: str, executable: str) -> dict[str, str]:
+PLUGINS = {"reelfix": "Reelfix", "commandline": "CommandLine"}
+
+
+def plugin_info(job_file: str, executable: str | None, plugin: str = "reelfix") -> dict[str, str]:
+    """Plugin info: the Reelfix plugin gets the job file (and an executable only when one was
+    given: else its per-OS configuration decides); CommandLine gets the whole command line."""
+    quote_argument(job_file, "job file")  # refuse quotes / line breaks
+    if plugin == "reelfix":
+        info = {"JobFile": job_file}
+        if executable:
+            quote_argument(executable, "executable")
+            info["Executable"] = executable
+        return info
+    executable = executable or DEFAULT_EXECUTABLE
     args = f"run {quote_argument(job_file, 'job file')} --frames <STARTFRAME>-<ENDFRAME> --progress plain"
     quote_argument(executable, "executable")  # refuse quotes / line breaks here too
     return {"Executable": executable, "Arguments": args, "ShellExecute": "False", "SingleFramesOnly": "False"}
@@ -93,7 +114,7 @@ def plugin_info(job_file: str, executable: str) -> dict[str, str]:
 
 def job_infos(
     farm: FarmJob, *, chunk: int, name: str | None = None, pool: str | None = None, group: str | None = None,
-    priority: int | None = None,
+    priority: int | None = None, plugin: str = "reelfix", env: dict[str, str] | None = None,
 ) -> dict[str, dict[str, str]]:
     """File name -> job info entries: one job, or one per contiguous run when the input has gaps."""
     if chunk < 1:
@@ -109,7 +130,7 @@ def job_infos(
     for first, last in runs:
         span = str(first) if first == last else f"{first}-{last}"
         entries = {
-            "Plugin": "CommandLine",
+            "Plugin": PLUGINS[plugin],
             "Name": label if len(runs) == 1 else f"{label} ({span})",
             "Comment": f"reelfix job {farm.source}",
             "Frames": span if len(runs) > 1 else range_expression(farm.frames),
@@ -122,6 +143,8 @@ def job_infos(
         for key, value in (("Pool", pool), ("Group", group), ("Priority", None if priority is None else str(priority))):
             if value:
                 entries[key] = value
+        for i, (key, value) in enumerate((env or {}).items()):
+            entries[f"EnvironmentKeyValue{i}"] = f"{key}={value}"
         infos["job_info.job" if len(runs) == 1 else f"job_info.{span}.job"] = entries
     return infos
 
@@ -165,14 +188,17 @@ class DeadlineFiles:
 
 def write_deadline(
     job_file: str | Path, out_dir: str | Path, *, chunk: int = 10, executable: str | None = None, name: str | None = None,
-    pool: str | None = None, group: str | None = None, priority: int | None = None,
+    pool: str | None = None, group: str | None = None, priority: int | None = None, plugin: str = "reelfix",
+    env: dict[str, str] | None = None,
 ) -> DeadlineFiles:
     """Write the farm job, job info(s), plugin info and submit scripts into `out_dir`."""
+    if plugin not in PLUGINS:
+        raise UserError(f"--plugin {plugin}: choose {' or '.join(PLUGINS)}")
     farm = prepare(job_file)
     folder = Path(out_dir)
-    infos = job_infos(farm, chunk=chunk, name=name, pool=pool, group=group, priority=priority)
+    infos = job_infos(farm, chunk=chunk, name=name, pool=pool, group=group, priority=priority, plugin=plugin, env=env)
     texts = {name: info_text(entries) for name, entries in infos.items()}
-    texts[PLUGIN_INFO] = info_text(plugin_info(str((folder / FARM_JOB_NAME).resolve()), find_executable(executable)))
+    texts[PLUGIN_INFO] = info_text(plugin_info(str((folder / FARM_JOB_NAME).resolve()), executable and find_executable(executable), plugin))
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("job_info*.job"):
@@ -216,7 +242,12 @@ def submit(files: DeadlineFiles, deadlinecommand: str | None = None) -> list[str
             raise UserError(f"cannot run {exe}: {exc.strerror}", hint="check the Deadline client install") from None
         except subprocess.TimeoutExpired:
             raise UserError(f"{exe} did not answer in {SUBMIT_TIMEOUT_S}s submitting {info.name}", hint="check the connection to the Deadline repository") from None
+        said = (done.stdout + done.stderr).strip()
         if done.returncode != 0:
-            raise UserError(f"deadlinecommand failed on {info.name} (exit {done.returncode}): {(done.stdout + done.stderr).strip()[-2000:]}")
+            raise UserError(f"deadlinecommand failed on {info.name} (exit {done.returncode}): {said[-2000:]}")
+        job_id = re.search(r"^JobID=(\S+)", done.stdout, re.MULTILINE)
+        if not job_id:  # deadlinecommand can exit 0 and still refuse a job (Result=Failure)
+            raise UserError(f"deadlinecommand did not submit {info.name} (no JobID in its answer): {said[-2000:]}",
+                            hint="check the job and plugin info files and the plugin's install (installers/install.py deadline)")
         outputs.append(done.stdout.strip())
     return outputs
