@@ -188,8 +188,7 @@ def import_span(media_pool: "MediaPool", folder: "Folder", span: Span, colorspac
             if items:
                 media_pool.DeleteClips(list(items))
             raise RestoreError("Resolve imported {} clip(s) for the {} frames of {}: turn off 'Show Individual Frames' "
-                               "(Media Pool's clip menu, or Preferences > User > Editing) so a sequence comes in as one "
-                               "clip, then run again".format(len(items), count, printf_pattern(span.output)))
+                               "(the Media Storage panel's options) so a sequence comes in as one clip, then run again".format(len(items), count, printf_pattern(span.output)))
         mpi = items[0]
         mpi.SetThirdPartyMetadata(METADATA_KEY, json.dumps({"source": span.media.path, "frames": [span.first, span.last]}))
     mpi.SetClipProperty("FPS", "{:g}".format(span.media.fps))
