@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from reelfix.farm.openjd import MAX_CHUNK, STEP_NAME, write_openjd
-from tests.farm.helpers import FRAMES, TemporalJob, assert_same_frames, job_with_every_path, move_to_site_b, openjd_command, reelfix, run
+from tests.farm.helpers import FRAMES, ROOT, TemporalJob, assert_same_frames, job_with_every_path, move_to_site_b, openjd_command, reelfix, run
 
 
 def chunks_run(log: str) -> list[str]:
@@ -76,6 +77,14 @@ def test_gaps_in_the_input_are_chunked_over_the_frames_that_exist(temporal_job: 
     assert chunks_run(done.stdout) == ["1001-1005", "1008-1010"]
     written = sorted(p.name for p in Path(temporal_job.output).parent.glob("*.exr"))
     assert written == [f"A001_x2.{n}.exr" for n in (1001, 1002, 1003, 1004, 1005, 1008, 1009, 1010)]
+
+    # a frame list edited by hand across the gap: the missing frames are named, the others written
+    across = run([*openjd_command(), "run", str(files.template), "--step", STEP_NAME, "-p", "Frames=1005-1008"],
+                 temporal_job.env)
+    log = across.stdout + across.stderr
+    assert across.returncode != 0
+    assert "gaps in the sequence: 1006-1007" in log
+    assert re.search(r"failed frame 1006 -> .*: input frame 1006 is missing", log) and re.search(r"failed frame 1007 -> .*: input frame 1007 is missing", log)
 
 
 def test_a_failing_chunk_is_named_and_a_rerun_completes_with_finished_frames_skipped(temporal_job: TemporalJob, tmp_path: Path) -> None:
@@ -187,3 +196,18 @@ def test_gpu_jobs_ask_for_a_gpu_host_and_env_becomes_a_job_environment(temporal_
     assert data["jobEnvironments"] == [{"name": "ReelfixEnvironment", "variables": {"REELFIX_TEST_MARK": "from the farm"}}]
     r = reelfix("farm", "openjd", str(temporal_job.job_file), "-o", str(out), "--env", "1BAD=x", env=temporal_job.env)
     assert r.returncode == 2 and "NAME=VALUE" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_queue_environment_puts_reelfix_on_the_path(temporal_job: TemporalJob, tmp_path: Path) -> None:
+    """installers/openjd/reelfix-environment.yaml, pointed at this venv, is what lets tasks call plain `reelfix`."""
+    files = write_openjd(temporal_job.job_file, temporal_job.folder / "qe" / "template.yaml", chunk=3)
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**temporal_job.env, "PATH": os.pathsep.join(p for p in temporal_job.env["PATH"].split(os.pathsep) if p != venv_bin)}
+    environment = tmp_path / "queue-environment.yaml"
+    environment.write_text((ROOT / "installers" / "openjd" / "reelfix-environment.yaml").read_text().replace("/opt/reelfix/venv/bin", venv_bin))
+    one_chunk = [*openjd_command(), "run", str(files.template), "--step", STEP_NAME, "-p", "Frames=1001-1003"]
+    without = run(one_chunk, env)
+    assert without.returncode != 0  # `reelfix` is not on this PATH
+    done = run([*one_chunk, "--environment", str(environment)], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert Path(temporal_job.output.replace("####", "1003")).is_file()
