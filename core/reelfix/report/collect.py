@@ -98,7 +98,7 @@ class ReportCollector:
         *,
         cuts: Iterable[int] = (),
         per_shot: int = 60,
-        preview_width: int = 1280,
+        preview_width: int = 960,
         thumb_width: int = 192,
         display: str | None = None,
         view: str | None = None,

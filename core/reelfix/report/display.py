@@ -12,6 +12,7 @@ import PyOpenColorIO as OCIO
 from .. import colour
 from ..errors import ColourError
 from ..frames.frame import Frame, picture_indices
+from ..parallel import over_rows
 
 DISPLAY = "sRGB - Display"
 UNTONEMAPPED = "Un-tone-mapped"
@@ -74,8 +75,12 @@ class DisplayView:
     def rgb8(self, rgb: np.ndarray) -> np.ndarray:
         """HxWx3 float32 in the plate's colour space -> HxWx3 uint8 display RGB."""
         work = np.array(np.nan_to_num(rgb, nan=0.0, posinf=65504.0, neginf=-65504.0), dtype=np.float32, order="C")
-        h, w = work.shape[:2]
-        self._proc.apply(OCIO.PackedImageDesc(work, w, h, 3))
+        w = work.shape[1]
+
+        def band(r0: int, r1: int) -> None:  # the ACES 2.0 view costs ~1 us a pixel: rows over the cores
+            self._proc.apply(OCIO.PackedImageDesc(work[r0:r1], w, r1 - r0, 3))
+
+        over_rows(work.shape[0], band, rows=64)
         return (np.clip(work, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
