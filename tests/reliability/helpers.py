@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from reelfix.cli import app
 from reelfix.frames.frame import Frame
-from reelfix.frames.image_io import write_image
+from reelfix.frames.image_io import read_image, write_image
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,3 +68,19 @@ def write_job(path: Path, input_path: str, output_path: str, pipeline: list[dict
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(job) if path.suffix == ".json" else yaml.safe_dump(job))
     return path
+
+
+# the small temporal job every fault test runs, and what it wrote
+FRAMES = range(1001, 1006)
+PIPELINE = [{"node": "dustbust", "params": {}}, {"node": "deflicker", "params": {"span": 8}}]
+
+
+def make_job(folder: Path) -> Path:
+    """The plate and the job file every fault test runs (output out/A.####.exr)."""
+    write_plate(folder / "plates", frames=FRAMES)
+    return write_job(folder / "job.yaml", "plates/A001.####.exr", "out/A.####.exr", PIPELINE)
+
+
+def outputs(folder: Path) -> dict[int, np.ndarray]:
+    """The output frames present under their names, as pixels."""
+    return {n: read_image(str(p)).pixels for n in FRAMES if (p := folder / "out" / f"A.{n}.exr").exists()}

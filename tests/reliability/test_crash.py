@@ -12,32 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reelfix.frames.image_io import read_header, read_image, temp_files_in
+from reelfix.frames.image_io import read_header, temp_files_in
 from tests.reliability.faulty import Child
-from tests.reliability.helpers import cli, write_job, write_plate
-
-FRAMES = range(1001, 1006)
-PIPELINE = [{"node": "dustbust", "params": {}}, {"node": "deflicker", "params": {"span": 8}}]
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[int, np.ndarray]:
-    folder = tmp_path_factory.mktemp("reference")
-    write_plate(folder / "plates", frames=FRAMES)
-    job = write_job(folder / "job.yaml", "plates/A001.####.exr", "out/A.####.exr", PIPELINE)
-    code, text = cli("run", job)
-    assert code == 0, text
-    return {n: read_image(str(folder / "out" / f"A.{n}.exr")).pixels for n in FRAMES}
-
-
-def outputs(folder: Path) -> dict[int, np.ndarray]:
-    return {n: read_image(str(p)).pixels for n in FRAMES if (p := folder / "out" / f"A.{n}.exr").exists()}
+from tests.reliability.helpers import FRAMES, cli, make_job, outputs
 
 
 @pytest.mark.parametrize("fault", ["read:1003", "node:1003", "write:1003", "manifest"])
 def test_kill_9_then_rerun_gives_the_uninterrupted_frames(tmp_path: Path, reference: dict[int, np.ndarray], fault: str) -> None:
-    write_plate(tmp_path / "plates", frames=FRAMES)
-    job = write_job(tmp_path / "job.yaml", "plates/A001.####.exr", "out/A.####.exr", PIPELINE)
+    job = make_job(tmp_path)
     child = Child(["run", str(job)], fault, tmp_path)
     child.wait_ready()
     child.kill9()
