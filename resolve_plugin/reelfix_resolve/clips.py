@@ -60,6 +60,15 @@ class ClipPlan(object):
     def mixed_rate(self) -> bool:
         return abs(self.media.fps - self.timeline_fps) > 1e-3
 
+    @property
+    def placed_duration(self) -> int:
+        """Timeline frames a clip of the used source frames fills: Resolve floors the conversion of
+        another rate (api_truth.py), so a 23-frame item of a 16 fps scan (15.3 source frames) gets a
+        24-frame take; at one rate, the item's duration."""
+        if not self.mixed_rate:
+            return self.duration
+        return int(math.floor(self.count * self.timeline_fps / self.media.fps + 1e-6))
+
 
 def frames_of(method: Callable[[bool], Any]) -> int:
     """An int frame count from GetStart/GetDuration/GetLeftOffset...; the subframe flag is

@@ -62,7 +62,7 @@ def add_take(plan: ClipPlan, output: str, first: int, mpi: "MediaPoolItem", conv
     returns (take index, reused). PlaceError with the original selected again when Resolve
     cannot place it right."""
     item = plan.item
-    want = (plan.used[0] - first, plan.duration)
+    want = (plan.used[0] - first, plan.placed_duration)
     count = int(item.GetTakesCount() or 0)
     for index in range(count, 1, -1):  # ours from an earlier run: reuse it, or drop it when stale
         take = item.GetTakeByIndex(index) or {}
@@ -70,7 +70,7 @@ def add_take(plan: ClipPlan, output: str, first: int, mpi: "MediaPoolItem", conv
         if pattern != output:
             continue
         item.SelectTakeByIndex(index)
-        if clip_first is not None and _readback(item) == (plan.used[0] - clip_first, plan.duration):
+        if clip_first is not None and _readback(item) == (plan.used[0] - clip_first, plan.placed_duration):
             return index, True
         item.SelectTakeByIndex(1)
         item.DeleteTakeByIndex(index)
@@ -114,13 +114,13 @@ def place_on_track(plan: ClipPlan, output: str, first: int, mpi: "MediaPoolItem"
     if not project.SetCurrentTimeline(timeline):
         raise PlaceError("cannot make '{}' the current timeline (AppendToTimeline places on the current one)".format(timeline.GetName()))
     record = frames_of(plan.item.GetStart)
-    want = (plan.used[0] - first, plan.duration)
-    for other in _overlapping(timeline, track, record, record + plan.duration):
+    want = (plan.used[0] - first, plan.placed_duration)
+    for other in _overlapping(timeline, track, record, record + plan.placed_duration):
         pattern, clip_first = restored_pattern(other.GetMediaPoolItem())
         if pattern != output:
             raise PlaceError("track V{} already holds '{}' at {}-{}: not placed (AppendToTimeline does not overwrite)".format(
                 track, other.GetName(), frames_of(other.GetStart), frames_of(other.GetEnd)))
-        if frames_of(other.GetStart) == record and clip_first is not None and _readback(other) == (plan.used[0] - clip_first, plan.duration):
+        if frames_of(other.GetStart) == record and clip_first is not None and _readback(other) == (plan.used[0] - clip_first, plan.placed_duration):
             return other, True
         timeline.DeleteClips([other], False)  # ours, stale: replaced
     inclusive = conv.append_end_inclusive

@@ -327,4 +327,6 @@ def place(plan: ClipPlan, span: Span, project: "Project", timeline: "Timeline", 
     custom = json.dumps({"reelfix": span.output, "frames": [span.first, span.last], "manifest": span.manifest}, sort_keys=True)
     marked = add_marker(target, plan.count, note, custom, conv)
     rate = ", {:g} fps source".format(plan.media.fps) if plan.mixed_rate else ""
+    if plan.placed_duration != plan.duration:
+        rate += " ({} timeline frames: the item ended inside a source frame)".format(plan.placed_duration)
     return ClipReport(plan.label, "restored", "{}{}, {}{}".format(used, rate, where, "" if marked else " (marker refused)"), order)

@@ -260,7 +260,8 @@ def _scan(tmp_path: Path, s, fps: float = 16.0):
     scan._props["Input Color Space"] = "ARRI LogC3"
     items = {"scan": TimelineItem(world, "scan", scan, TL_START + 60, 10, 24, "Orange"),
              "reversed": TimelineItem(world, "reversed", s.movie, TL_START + 90, 5, 6, "Orange", speed=-1.0),
-             "fast": TimelineItem(world, "fast", s.movie, TL_START + 100, 2, 6, "Orange", speed=2.0)}
+             "fast": TimelineItem(world, "fast", s.movie, TL_START + 100, 2, 6, "Orange", speed=2.0),
+             "scan short": TimelineItem(world, "scan short", scan, TL_START + 110, 40, 23, "Orange")}
     for item in items.values():
         s.timeline._add(item)
     return scan, items
@@ -270,7 +271,7 @@ def _scan(tmp_path: Path, s, fps: float = 16.0):
 def test_mixed_rate_retimed_and_reversed_clips(tmp_path: Path, scene, fake_bin: Path, pipeline_json: Path, take_end_inclusive: bool) -> None:
     s = scene(take_end_inclusive=take_end_inclusive)
     scan, items = _scan(tmp_path, s)
-    before = shown_frames(items["scan"])
+    before, before_short = shown_frames(items["scan"]), shown_frames(items["scan short"])
     assert before[:4] == [11, 11, 12, 13] and len(before) == 24  # 16 source frames over 24 timeline frames
     reports = {r.label: r for r in run(s, fake_bin, pipeline_json, tmp_path / "out", handles=2)}
     assert reports["V1 'scan'"].status == "restored", reports["V1 'scan'"].line()
@@ -283,6 +284,19 @@ def test_mixed_rate_retimed_and_reversed_clips(tmp_path: Path, scene, fake_bin: 
     frames = {j["input"]["frames"] for j in jobs(tmp_path)}
     assert "9-28" in frames and all(int(a) <= int(b) for a, b in (f.split("-") for f in frames))
     assert items["reversed"].GetTakesCount() == items["fast"].GetTakesCount() == 0
+    short = reports["V1 'scan short'"]  # 23 timeline frames show 15.3 source frames: a 16-frame take fills 24
+    assert short.status == "restored" and "frames 41-56" in short.message and "24 timeline frames" in short.message, short.line()
+    assert shown_frames(items["scan short"])[:23] == before_short
+
+
+def test_mixed_rate_clip_on_a_new_track(tmp_path: Path, scene, fake_bin: Path, pipeline_json: Path) -> None:
+    s = scene()
+    scan, items = _scan(tmp_path, s)
+    before = shown_frames(items["scan"])
+    reports = {r.label: r for r in run(s, fake_bin, pipeline_json, tmp_path / "out", handles=2, mode="track")}
+    assert reports["V1 'scan'"].status == "restored", reports["V1 'scan'"].line()
+    [placed] = [i for i in s.timeline.GetItemListInTrack("video", 2) if i.GetStart() == items["scan"].GetStart()]
+    assert shown_frames(placed) == before and placed.GetMediaPoolItem().GetClipProperty("FPS") == "16.000"
 
 
 def test_the_core_gets_a_clean_environment_and_no_stdin(tmp_path: Path, scene, fake_bin: Path, pipeline_json: Path, monkeypatch) -> None:
