@@ -15,6 +15,7 @@ from .core import manifest_for
 _BRACKETS = re.compile(r"\[(-?\d+)-(-?\d+)\]")
 _PRINTF = re.compile(r"%0?(\d*)d")
 _HASHES = re.compile(r"#+")
+_ADAPTER_LAYOUT = re.compile(r"_[0-9a-f]{6}[/\\]p[0-9a-f]{8}[/\\][^/\\]+$")  # restore.merge_spans' folders
 _TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.])(\d{2,3})$")
 METADATA_KEY = "reelfix"  # third-party metadata on the clips reelfix imports
 MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mxf", ".mkv", ".avi")
@@ -161,9 +162,10 @@ def source_media(mpi: Any) -> SourceMedia:
 
 
 def reelfix_output(mpi: Any) -> str:
-    """The path of a media pool clip that reelfix wrote ("" for any other clip): the third-party
-    metadata the adapter sets on import (`METADATA_KEY`), or a reelfix manifest beside its frames
-    (what `reelfix run` writes: `A001.####.exr` -> `A001.reelfix.json`), so a clip imported by
+    """The path of a media pool clip that this adapter restored ("" for any other clip): the
+    third-party metadata it sets on import (`METADATA_KEY`), or its folder layout
+    (`<stem>_<source hash>/p<pipeline hash>/`) with a reelfix manifest beside the frames (what
+    `reelfix run` writes: `A001.####.exr` -> `A001.reelfix.json`), so a clip imported again by
     hand or a finalized take is recognised too."""
     try:
         tagged = mpi.GetThirdPartyMetadata(METADATA_KEY)
@@ -176,6 +178,6 @@ def reelfix_output(mpi: Any) -> str:
     if not text.strip():
         return ""
     path = parse_file_path(text)[0]
-    if "#" not in os.path.basename(path):  # reelfix writes image sequences only
-        return ""
+    if "#" not in os.path.basename(path) or not _ADAPTER_LAYOUT.search(path):  # reelfix_resolve's own layout only:
+        return ""  # a sequence restored with the reelfix CLI and edited in is a source like any other
     return text if os.path.isfile(manifest_for(path)) else ""

@@ -120,9 +120,11 @@ def default_out_dir(project: "Project", config: Dict[str, Any]) -> str:
 
 
 def pipeline_key(pipeline: Dict[str, Any]) -> str:
-    """A short hash of the normalised pipeline (nodes, parameters, colour spaces, output options):
-    the restored frames' folder, so a changed pipeline never resumes or reuses another's frames."""
-    text = json.dumps(pipeline, sort_keys=True, separators=(",", ":"), default=str)
+    """A short hash of what decides the pixels (nodes, parameters, colour spaces, output options; not
+    the device or memory budget): the restored frames' folder, so a changed pipeline never resumes
+    or reuses another's frames."""
+    decisive = {k: v for k, v in pipeline.items() if k not in ("device", "max_memory")}
+    text = json.dumps(decisive, sort_keys=True, separators=(",", ":"), default=str)
     return "p" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
 
 

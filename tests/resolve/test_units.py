@@ -211,3 +211,22 @@ def test_free_resolve_menu_entry_without_uimanager(tmp_path: Path, scene, fake_b
     (cfg / "config.json").write_text(json.dumps({"reelfix_bin": str(tmp_path / "nowhere")}))
     said = menu_run()  # a problem is a message, not a traceback
     assert "stopped: cannot find the reelfix core" in said
+
+
+def test_reelfix_output_is_the_adapters_own_layout_only(tmp_path: Path) -> None:
+    """A sequence restored with the reelfix CLI and edited in is a source like any other; the
+    adapter's own results are recognised by metadata, or by their folders and manifest."""
+    from tests.resolve.fake_resolve import MediaPoolItem, World
+
+    def sequence(folder: Path) -> MediaPoolItem:
+        folder.mkdir(parents=True)
+        for n in (1, 2):
+            (folder / f"A001.{n:04d}.exr").write_bytes(b"")
+        (folder / "A001.reelfix.json").write_text("{}")
+        return MediaPoolItem(World(), str(folder / "A001.####.exr"), 2, kind="sequence", first=1)
+
+    by_cli = sequence(tmp_path / "graded" / "x2")
+    ours = sequence(tmp_path / "out" / "A001_0a1b2c" / "p0123abcd")
+    assert media.reelfix_output(by_cli) == "" and media.reelfix_output(ours).endswith("A001.[0001-0002].exr")
+    by_cli.SetThirdPartyMetadata(media.METADATA_KEY, "{}")
+    assert media.reelfix_output(by_cli)
