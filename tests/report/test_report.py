@@ -122,3 +122,13 @@ def test_display_view_keeps_nan_and_inf_out(space: str) -> None:
     pix = np.array([[[np.nan, np.inf, -np.inf]]], np.float32)
     shown = DisplayView(space).rgb8(pix)
     assert shown.dtype == np.uint8 and shown.shape == (1, 1, 3)
+
+
+def test_a_resumed_run_reads_back_the_previews_it_skipped(reviewed: Reviewed) -> None:
+    r = reelfix("run", "job.yaml", "--report", "review3", "--progress", "plain", env=reviewed.env, cwd=reviewed.root)
+    assert r.returncode == 1, r.stdout + r.stderr  # the missing frame still fails; the rest are skipped as finished
+    page = (reviewed.root / "review3" / "index.html").read_text()
+    shown = sorted({int(m) for m in re.findall(r"assets/(\d+)_before\.jpg", page)})
+    assert shown == [n for n in FRAMES if n != MISSING]
+    assert 'data-manifest="summary.skipped">9<' in page
+    assert "no frame was processed in this run" in page

@@ -159,7 +159,7 @@ class ReportCollector:
             (ax, ay), _ = cv2.phaseCorrelate(last[3], g_after)
             record["motion_before"] = [round(bx * to_input, 4), round(by * to_input, 4)]
             record["motion_after"] = [round(ax * to_input, 4), round(ay * to_input, 4)]
-        if new_shot:
+        if new_shot and last is not None:  # the first frame seen starts the run, not a shot
             self.shot_starts.extend(crossed or [number])
         self._last = (number, sig, g_before, g_after)
         self.frames[number] = record

@@ -10,8 +10,9 @@ from ..frames.sequence import parse_frame_range
 from ..frames.source import open_source
 from ..jobs.manifest import manifest_path
 from ..jobs.spec import Job
-from .build import write_report
+from .build import load_manifest, write_report
 from .collect import ReportCollector
+from .from_manifest import FrameReader, written_frames
 
 
 def collector_for(job: Job, folder: str | os.PathLike[str], frames: str | None = None, **options: object) -> ReportCollector:
@@ -28,9 +29,21 @@ def collector_for(job: Job, folder: str | os.PathLike[str], frames: str | None =
 
 
 def finish(job: Job, collector: ReportCollector, title: str = "") -> Path:
-    """Write the page for the run that fed `collector` (its manifest is beside the output)."""
+    """Write the page for the run that fed `collector` (its manifest is beside the output). Preview
+    frames the run did not process (a resumed run skips finished frames) are read back from disk."""
+    mpath = manifest_path(job.output.path)
+    notes: list[str] = []
+    if not collector.frames:
+        notes.append("report: no frame was processed in this run (all skipped or failed); pictures and curves are read back from the files")
+    if mpath.is_file():
+        manifest = load_manifest(mpath)
+        unseen = sorted(n for n in collector.chosen if n not in collector.frames and n in set(written_frames(manifest)))
+        if unseen:
+            reader = FrameReader(manifest, mpath)
+            try:
+                reader.feed(collector, unseen, notes)
+            finally:
+                reader.close()
     collected = collector.data()
-    seen = len(collected["frames"])
-    if seen == 0:
-        collected["notes"] = ["report: no frame was processed in this run (all skipped or failed), so there are no pictures or curves"]
-    return write_report(collector.folder, manifest_path(job.output.path), collected, title=title)
+    collected["notes"] = notes
+    return write_report(collector.folder, mpath, collected, title=title)
