@@ -115,6 +115,8 @@ def perceptual_luma(frame: Frame) -> np.ndarray:
 
 
 def _dis(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if max(a.shape) < 12:  # OpenCV's DIS needs a side of 12 px; a frame this small has no motion to find
+        return np.zeros((*a.shape, 2), np.float32)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
     dis.setGradientDescentIterations(16)
     if max(a.shape) <= FLOW_MAX_SIDE // 2:  # small frames: patches down to full resolution

@@ -23,7 +23,7 @@ from .frames.frame import Frame, picture_indices
 from .frames.image_io import write_image
 from .frames.sequence import SequencePattern, find_gaps, format_ranges, parse_frame_range
 from .frames.sink import FrameSink, open_sink
-from .frames.source import FrameSource, is_movie, open_source
+from .frames.source import FrameSource, SequenceSource, is_movie, open_source
 from .analysis_store import FOLDER as ANALYSIS_FOLDER
 from .analysis_store import AnalysisStore
 from .graph import Graph
@@ -179,6 +179,12 @@ def run_job(
         def read(number: int) -> Frame:
             faults.point("read", number)
             f = source.read(number)
+            if (f.width, f.height) != (first.width, first.height):  # one bad size must not stop a shot's temporal nodes
+                path = source.pattern.path_for(number) if isinstance(source, SequenceSource) else source.display
+                raise FrameReadError(
+                    path, f"it is {f.width}x{f.height}, the sequence's frames are {first.width}x{first.height} (frame {first.number})",
+                    hint="re-render or re-scan it at the sequence's size, or restore it in a job of its own",
+                )
             f.colorspace = in_space
             return f
 
@@ -321,8 +327,8 @@ def _render(
             except Exception as exc:  # noqa: BLE001 - a frame's failure is named; the others go on
                 result.error = str(exc) if isinstance(exc, ReelfixError) else f"{type(exc).__name__}: {exc}"
                 result.seconds = time.perf_counter() - t0
-                if not isinstance(exc, ReelfixError):
-                    log.exception("frame %s failed", n)
+                if not isinstance(exc, ReelfixError):  # a bug: its traceback with -v (for a report), never on the terminal by default
+                    log.info("frame %s failed", n, exc_info=True)
                 report(result)
                 if fail_fast or not sink.resumable:
                     aborted = True

@@ -48,6 +48,8 @@ def _block_std(residual: np.ndarray, lum: np.ndarray) -> tuple[np.ndarray, np.nd
 def _flat_level(residual: np.ndarray, lum: np.ndarray) -> np.ndarray | None:
     """Per luminance band, the QUANTILE of the block stds: the flattest blocks, where the
     residual is grain rather than picture. Bands with too few blocks are interpolated."""
+    if min(residual.shape[:2]) < BLOCK:  # smaller than one block: nothing to measure
+        return None
     std, block_lum = _block_std(residual, lum)
     bands = stats.band_of(block_lum)
     out = np.full(BANDS, np.nan)
