@@ -48,6 +48,7 @@ from reelfix import faults
 from reelfix.errors import FrameReadError, FrameWriteError, JobError
 from reelfix.parallel import over_rows
 from reelfix.frames.frame import Frame
+from reelfix.frames.written import unreadable_end
 from reelfix.frames.sequence import as_frame_rate, bcd_to_timecode, timecode_to_bcd
 
 IMAGE_EXTENSIONS = {".exr": "exr", ".dpx": "dpx", ".tif": "tiff", ".tiff": "tiff",
@@ -374,28 +375,6 @@ def _to_half(data: np.ndarray) -> np.ndarray:
     return out
 
 
-def _unreadable_end(path: str, spec: oiio.ImageSpec) -> str:
-    """What is wrong with a file just written, read back cheaply (its header and last scanline or
-    tile), or "". A full disk or `ulimit -f` can leave a short file while the writer reports success."""
-    inp = oiio.ImageInput.open(path)
-    if inp is None:
-        return _clean(oiio.geterror()) or "cannot be opened"
-    try:
-        got = inp.spec()
-        if (got.width, got.height, got.nchannels) != (spec.width, spec.height, spec.nchannels):
-            return f"{got.width}x{got.height}x{got.nchannels} on disk"
-        last_y = got.y + got.height - 1
-        if got.tile_width:
-            x = got.x + (got.width - 1) // got.tile_width * got.tile_width
-            y = got.y + (got.height - 1) // got.tile_height * got.tile_height
-            data = inp.read_tile(x, y, got.z, "float")
-        else:
-            data = inp.read_scanline(last_y, got.z, "float")
-        return "" if data is not None else (_clean(inp.geterror()) or "its last pixels cannot be read")
-    finally:
-        inp.close()
-
-
 def _write_atomic(path: str, spec: oiio.ImageSpec, data: np.ndarray) -> None:
     folder = os.path.dirname(path) or "."
     try:
@@ -423,7 +402,7 @@ def _write_atomic(path: str, spec: oiio.ImageSpec, data: np.ndarray) -> None:
         opened = False
         if not out.close():
             raise fail("finishing the file failed", out.geterror())
-        problem = _unreadable_end(tmp, spec)
+        problem = unreadable_end(tmp, spec)
         if problem:
             raise fail("", f"the file came out incomplete ({problem}): the disk is full or a file-size limit was reached")
         try:
