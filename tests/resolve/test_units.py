@@ -161,7 +161,7 @@ def test_uimanager_dialog_and_the_menu_entry(tmp_path: Path, scene, fake_bin: Pa
     assert menu.main({"resolve": s.resolve, "fusion": Fusion(), "bmd": cancelled}) is None
 
 
-def test_free_resolve_menu_entry_without_uimanager(tmp_path: Path, scene, fake_bin: Path) -> None:
+def test_free_resolve_menu_entry_without_uimanager(tmp_path: Path, scene, fake_bin: Path, monkeypatch) -> None:
     """Free Resolve 19.1+: `fusion.UIManager` is None and the Console gives no stdin. The real menu script
     (run as Resolve runs it) writes a settings file beside itself and says where; edited, it restores;
     the last-used options of a dialog run are used when that file is gone. Never a traceback."""
@@ -184,6 +184,11 @@ def test_free_resolve_menu_entry_without_uimanager(tmp_path: Path, scene, fake_b
     (cfg / "config.json").write_text(json.dumps({"reelfix_bin": str(fake_bin), "resolve_output_dir": str(tmp_path / "o")}))
     free = Fusion()
     free.UIManager = None
+
+    def no_stdin(prompt: str = "") -> str:
+        raise EOFError  # what input() does in Resolve's Console
+
+    monkeypatch.setattr("builtins.input", no_stdin)
     s = scene()
 
     def menu_run() -> str:
