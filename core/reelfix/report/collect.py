@@ -22,7 +22,7 @@ import numpy as np
 from .. import colour
 from ..cuts import signature, signatures_cut
 from ..frames.frame import Frame
-from .display import DisplayView, jpeg, matte_png, picture, shrink
+from .display import DisplayView, jpeg, matte_png, small_picture
 
 ASSETS = "assets"
 ANALYSIS_WIDTH = 320  # the small copy luminance, motion and cuts are measured on
@@ -129,10 +129,9 @@ class ReportCollector:
     def observe(self, number: int, before: Frame, after: Frame) -> None:
         self.colorspaces.setdefault("before", before.colorspace)
         self.colorspaces.setdefault("after", after.colorspace)
-        b_pic = picture(before)
-        b_small = shrink(b_pic, ANALYSIS_WIDTH)
+        b_small = small_picture(before, ANALYSIS_WIDTH)
         sh, sw = b_small.shape[:2]
-        a_small = cv2.resize(picture(after), (sw, sh), interpolation=cv2.INTER_AREA).reshape(sh, sw, 3)
+        a_small = small_picture(after, sw, sh)
         record: dict[str, Any] = {
             "luma_before": _mean_luminance(b_small, before.colorspace),
             "luma_after": _mean_luminance(a_small, after.colorspace),
@@ -164,12 +163,12 @@ class ReportCollector:
         self._last = (number, sig, g_before, g_after)
         self.frames[number] = record
         if number in self.chosen or new_shot:
-            self._write_preview(number, b_pic, before, after)
+            self._write_preview(number, before, after)
 
-    def _write_preview(self, number: int, b_pic: np.ndarray, before: Frame, after: Frame) -> None:
-        small = shrink(b_pic, self.preview_width)
+    def _write_preview(self, number: int, before: Frame, after: Frame) -> None:
+        small = small_picture(before, self.preview_width)
         h, w = small.shape[:2]
-        a_small = cv2.resize(picture(after), (w, h), interpolation=cv2.INTER_AREA).reshape(h, w, 3)
+        a_small = small_picture(after, w, h)
         before8 = self._view(before.colorspace).rgb8(small)
         after8 = self._view(after.colorspace).rgb8(a_small)
         names = {"before": f"{number}_before.jpg", "after": f"{number}_after.jpg", "thumb": f"{number}_thumb.jpg"}

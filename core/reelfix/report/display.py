@@ -46,21 +46,25 @@ def _processor(source: str, colorspace: str, display: str, view: str) -> OCIO.CP
         raise ColourError(f"OCIO cannot show {colorspace!r} on {display!r} / {view!r}: {exc}") from None
 
 
-def shrink(pixels: np.ndarray, width: int) -> np.ndarray:
-    """Area-averaged to at most `width` pixels wide (aspect kept); float32, never enlarged."""
-    h, w = pixels.shape[:2]
-    if w <= width:
-        return np.ascontiguousarray(pixels, dtype=np.float32)
-    out = cv2.resize(pixels, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
-    return out.reshape(out.shape[0], out.shape[1], -1) if pixels.ndim == 3 else out
-
-
-def picture(frame: Frame) -> np.ndarray:
-    """The frame's picture channels as HxWx3 float32 (grey replicated)."""
-    pix = frame.pixels[:, :, picture_indices(frame.channels)]
-    if pix.shape[2] == 1:
-        pix = np.repeat(pix, 3, axis=2)
-    return np.ascontiguousarray(pix[:, :, :3], dtype=np.float32)
+def small_picture(frame: Frame, width: int, height: int | None = None) -> np.ndarray:
+    """The frame's picture channels area-averaged to `width` pixels wide (aspect kept) or to
+    width x height, as C-contiguous HxWx3 float32 (grey replicated); never enlarged unless a
+    size is given. Resized before the channels are picked, so a big frame is never copied whole."""
+    pix = frame.pixels
+    h, w = pix.shape[:2]
+    if height is None:
+        width, height = (w, h) if w <= width else (width, max(1, round(h * width / w)))
+    idx = picture_indices(frame.channels)
+    if pix.shape[2] > 4:  # OpenCV resizes at most 4 channels at once
+        pix = pix[:, :, idx]
+        idx = list(range(len(idx)))
+    if (width, height) != (w, h):
+        pix = cv2.resize(np.ascontiguousarray(pix, dtype=np.float32), (width, height), interpolation=cv2.INTER_AREA)
+        pix = pix.reshape(height, width, -1)
+    out = pix[:, :, idx] if idx != list(range(pix.shape[2])) else pix
+    if out.shape[2] == 1:
+        out = np.repeat(out, 3, axis=2)
+    return np.ascontiguousarray(out[:, :, :3], dtype=np.float32)
 
 
 class DisplayView:
