@@ -110,11 +110,14 @@ def _object_match(
 def is_moving_object(matches: list[tuple[float, float, float]], steps: list[int], st: Settings) -> bool:
     """A speck is a real object when it is found displaced in the two nearest neighbours with
     one consistent velocity (dirt may resemble something nearby in one frame by chance, hardly
-    in two along one line); with a single neighbour, when it is found there almost exactly."""
+    in two along one line): well in both, or almost exactly in one (as a single neighbour
+    would have to show it) and fairly well in the other (an object's soft edge over a moving
+    background matches less well in one frame); with a single neighbour, when it is found
+    there almost exactly."""
     if len(matches) < 2:
         return bool(matches) and matches[0][0] < st.object_ratio
     (ra, xa, ya), (rb, xb, yb) = matches[:2]
-    if max(ra, rb) >= st.object_ratio_pair:
+    if max(ra, rb) >= st.object_ratio_pair and not (min(ra, rb) < st.object_ratio and max(ra, rb) < 2 * st.object_ratio_pair):
         return False
     va = np.array([xa, ya]) / steps[0]
     vb = np.array([xb, yb]) / steps[1]
@@ -157,8 +160,8 @@ def detect(
     flows: list[np.ndarray] | None = None,
     steps: list[int] | None = None,
     colour: tuple[np.ndarray, list[np.ndarray]] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(speck mask, candidate mask), HxW bool, before dilation, of centre luma `q` given the
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(speck mask, candidate mask, moving-object mask), HxW bool, before dilation, of centre luma `q` given the
     neighbours' luma aligned to it (nearest first); with `colour` (the centre's picture
     channels, perceptual HxWxC, and the neighbours' aligned to it) the channels are tested
     too; with `neighbours`/`flows` (unaligned luma and the flows), specks found displaced in
@@ -172,8 +175,9 @@ def detect(
     sigma = sigmas[0]
     t = max(st.threshold, 4.0 * sigma) * (1.5 if len(aligned) == 1 else 1.0)
     weak = score > GROW
+    moving = np.zeros_like(weak)
     if not weak.any():
-        return weak, weak
+        return weak, weak, moving
     n, labels, stats_, _ = cv2.connectedComponentsWithStats(weak.astype(np.uint8), connectivity=8)
     strong = (score > 1.0) & weak
     seeded = np.zeros(n, bool)
@@ -185,8 +189,17 @@ def detect(
     if st.ring_limit > 0 and kept.any():
         _reject_poorly_aligned(q, kept, weak, aligned[:2], max(t / 3.0, 3.0 * sigma), st.ring_limit)
     if neighbours is not None and flows is not None and st.search > 0:
-        _protect_moving_objects(q, kept, aligned, neighbours, flows, list(steps or [1] * len(aligned)), st, max(0.5 * t, 3.0 * sigma))
-    return kept, weak
+        moving = _protect_moving_objects(q, kept, aligned, neighbours, flows, list(steps or [1] * len(aligned)), st, max(0.5 * t, 3.0 * sigma))
+    return kept, weak, moving
+
+
+def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """The connected parts of `mask` that touch `other`."""
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    hit = np.zeros(n, bool)
+    hit[np.unique(labels[other & mask])] = True
+    hit[0] = False
+    return hit[labels]
 
 
 def _reject_poorly_aligned(q: np.ndarray, kept: np.ndarray, weak: np.ndarray, aligned: list[np.ndarray], level: float, limit: float) -> None:
@@ -216,9 +229,11 @@ def _protect_moving_objects(
     steps: list[int],
     st: Settings,
     flat: float,
-) -> None:
-    """Clear from `kept` the specks found displaced in the neighbours (real moving objects).
-    Nearby fragments are judged together, as the one object they usually are."""
+) -> np.ndarray:
+    """Clear from `kept` the specks found displaced in the neighbours (real moving objects),
+    and return where they were. Nearby fragments are judged together, as the one object they
+    usually are."""
+    moving = np.zeros_like(kept)
     k5 = np.ones((5, 5), np.uint8)
     n, groups, stats_, _ = cv2.connectedComponentsWithStats(cv2.dilate(kept.astype(np.uint8), k5), connectivity=8)
     area = np.bincount(groups[kept], minlength=n)
@@ -236,6 +251,8 @@ def _protect_moving_objects(
         ]
         if is_moving_object(matches, steps[:2], st):
             kept[y : y + bh, x : x + bw] &= ~local
+            moving[y : y + bh, x : x + bw] |= local
+    return moving
 
 
 class DustBust:
@@ -270,13 +287,16 @@ class DustBust:
         colour_of = (lambda fields: (motion.perceptual(centre.pixels[:, :, pic], lin),
                                      [motion.perceptual(motion.warp(f.pixels[:, :, pic], fl), lin) for f, fl in zip(frames, fields)])
                      ) if len(pic) >= 3 else (lambda fields: None)
-        specks, candidates = detect(q, aligned, self.settings, lumas, flows, steps, colour_of(flows))
+        specks, candidates, moving = detect(q, aligned, self.settings, lumas, flows, steps, colour_of(flows))
         # inside a large speck the flow may follow the dirt: look again with the flow of the
         # surroundings, filled in over every candidate
         size = self.settings.max_size
         filled = [fill_flow(fl, candidates | flow_anomaly(fl, size), size) for fl in flows]
         aligned_f = [motion.warp(lq, fl) for lq, fl in zip(lumas, filled)]
-        specks |= detect(q, aligned_f, self.settings, lumas, filled, steps, colour_of(filled))[0]
+        again, _, moving_f = detect(q, aligned_f, self.settings, lumas, filled, steps, colour_of(filled))
+        # a speck found displaced in both neighbours with either flow is a real object
+        moving = cv2.dilate((moving | moving_f).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        specks = (specks | again) & ~_touching(specks | again, moving)
         if DILATE and specks.any():
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * DILATE + 1, 2 * DILATE + 1))
             specks = cv2.dilate(specks.astype(np.uint8), k).astype(bool)
