@@ -18,7 +18,7 @@ from typing import Any, Callable
 from . import __version__, colour, faults
 import numpy as np
 
-from .errors import FrameReadError, JobError, ReelfixError
+from .errors import FrameReadError, JobError, ProcessingError, ReelfixError
 from .frames.frame import Frame, picture_indices
 from .frames.image_io import write_image
 from .frames.sequence import SequencePattern, find_gaps, format_ranges, parse_frame_range
@@ -164,6 +164,7 @@ def run_job(
         else:
             out_space = in_space
         fps = _fps(source, first)
+        runners, radii, spans = build_runners(job, ctx)  # a bad model or parameter stops the job before the output folder exists
         sink = open_sink(
             job.output.path,
             compression=job.output.compression,
@@ -171,7 +172,6 @@ def run_job(
             fps=fps,
             timecode=first.metadata.get("smpte:TimeCode") if isinstance(first.metadata.get("smpte:TimeCode"), str) else None,
         )
-        runners, radii, spans = build_runners(job, ctx)
         chain = [r.provenance() for r in runners]
         summary.providers = sorted({str(c.get("provider")) for c in chain if c.get("provider")})
         jhash = job_hash(job, chain, in_space, out_space)
@@ -233,6 +233,19 @@ def _first_readable(source: FrameSource, numbers: list[int]) -> Frame:
     if error is None:
         raise JobError(f"input {source.display}: no frames to process")
     raise error
+
+
+def _check_finite(frame: Frame, job: Job) -> None:
+    """Inputs are cleaned of NaN/Inf when read, so any in a result came from a node or its model
+    (an fp16 overflow, a broken model): that frame fails, nothing of it is written."""
+    if np.isfinite(frame.pixels.sum(dtype=np.float64)):
+        return
+    bad = int(np.count_nonzero(~np.isfinite(frame.pixels)))
+    models = sorted({str(e.params["model"]) for e in job.pipeline if e.params.get("model")})
+    raise ProcessingError(
+        f"frame {frame.number}: the pipeline ({' -> '.join(e.node for e in job.pipeline)}) produced {bad} NaN/Inf values; nothing was written for it",
+        hint=f"a model that outputs NaN/Inf{' (' + ', '.join(models) + ')' if models else ''} is broken or overflowed: try its fp32 version, another model or device",
+    )
 
 
 def _to_space(frame: Frame, dst: str) -> Frame:
@@ -324,6 +337,7 @@ def _render(
             try:
                 frame = graph.get(len(graph.runners), n)
                 faults.point("node", n)
+                _check_finite(frame, job)
             except Exception as exc:  # noqa: BLE001 - a frame's failure is named; the others go on
                 result.error = str(exc) if isinstance(exc, ReelfixError) else f"{type(exc).__name__}: {exc}"
                 result.seconds = time.perf_counter() - t0
