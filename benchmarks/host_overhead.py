@@ -1,0 +1,159 @@
+"""Question: how much does reelfix add around the model? (issue 17, goal 1)
+
+A near-free x2 model (a 1x1 convolution to 12 channels, then DepthToSpace), adopted the way a
+user adopts one (`reelfix models convert nearfree.onnx --name nearfree-x2`, into an isolated
+REELFIX_HOME), upscales 1920x1080 half-float EXR frames (zip) to 3840x2160 half-float EXR (zip)
+through `reelfix upscale`'s code path (`run_job`, colour-managed, provenance, atomic writes).
+The peer, in the same run on the same cores: OpenImageIO alone reads the same input frames and
+writes the same output frames (the pixels reelfix wrote, read back before timing), same
+compression and pixel type. Each side is timed over every frame after one warm-up frame.
+
+Goal: reelfix at most 1.3x the OpenImageIO-only time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import CACHE, photo_frame
+
+GOAL = 1.3
+
+
+def make_nearfree_x2(path: Path) -> Path:
+    """A 1x1 convolution (3 -> 12 channels, a nearest-neighbour x2 arrangement) then DepthToSpace."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.zeros((12, 3, 1, 1), np.float32)
+    for c in range(3):
+        w[c * 4 : c * 4 + 4, c, 0, 0] = 1.0  # DepthToSpace (CRD) reads channel c*4+k as sub-pixel k of colour c
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["input", "w"], ["feat"]),
+            helper.make_node("DepthToSpace", ["feat"], ["output"], blocksize=2, mode="CRD"),
+        ],
+        "nearfree_x2",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "h2", "w2"])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def _oiio_read(path: str) -> np.ndarray:
+    import OpenImageIO as oiio
+
+    inp = oiio.ImageInput.open(path)
+    px = inp.read_image(0, 0, 0, 3, "float")
+    inp.close()
+    return px
+
+
+def _oiio_write(path: str, pixels: np.ndarray, compression: str) -> None:
+    import OpenImageIO as oiio
+
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 3, "half")
+    spec.attribute("compression", compression)
+    out = oiio.ImageOutput.create(path)
+    out.open(path, spec)
+    out.write_image(pixels)
+    out.close()
+
+
+def main(frames: int = 6, height: int = 1080, width: int = 1920, compression: str = "zip") -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="reelfix-bench-home-"))
+    os.environ["REELFIX_HOME"] = str(home)
+    os.environ["REELFIX_MODEL_PATH"] = ""
+    from reelfix import colour
+    from reelfix.frames.frame import Frame
+    from reelfix.frames.image_io import write_image
+    from reelfix.jobs.load import job_from_data
+    from reelfix.models.adopt import adopt_onnx
+    from reelfix.pipeline import run_job
+
+    work = CACHE / "host_overhead"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "peer").mkdir(parents=True)
+    adopt_onnx(make_nearfree_x2(work / "nearfree.onnx"), name="nearfree-x2", colorspace="srgb_tx")
+    numbers = list(range(1001, 1002 + frames))  # one extra: the warm-up frame
+    for i, n in enumerate(numbers):
+        lin = colour.convert(photo_frame(height, width, i), "srgb_tx", "lin_srgb")
+        write_image(str(work / f"in/plate.{n}.exr"), Frame(lin, ("R", "G", "B"), "lin_srgb", n), compression=compression)
+    job = job_from_data(
+        {
+            "input": {"path": str(work / "in/plate.####.exr"), "colorspace": "lin_srgb"},
+            "output": {"path": str(work / "out/plate.####.exr"), "compression": compression, "bit_depth": "half"},
+            "pipeline": [{"node": "upscale", "params": {"scale": 2, "model": "nearfree-x2"}}],
+            "device": "cpu",
+        },
+        "benchmark",
+    )
+    run_job(job, frames=str(numbers[0]), resume=False)  # warm-up: model load, OCIO processors, first-call set-up
+    timed = numbers[1:]
+    t0, c0 = time.perf_counter(), time.process_time()
+    summary = run_job(job, frames=f"{timed[0]}-{timed[-1]}", resume=False)
+    reelfix_s, reelfix_cpu = (time.perf_counter() - t0) / len(timed), (time.process_time() - c0) / len(timed)
+    if summary.failed:
+        raise SystemExit(f"benchmark run failed: {summary.failed[0].error}")
+
+    outputs = {n: _oiio_read(str(work / f"out/plate.{n}.exr")) for n in timed}  # what the peer writes, read untimed
+    _oiio_write(str(work / "peer/warm.exr"), outputs[timed[0]], compression)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for n in timed:
+        _oiio_read(str(work / f"in/plate.{n}.exr"))
+        _oiio_write(str(work / f"peer/plate.{n}.exr"), outputs[n], compression)
+    peer_s, peer_cpu = (time.perf_counter() - t0) / len(timed), (time.process_time() - c0) / len(timed)
+    shutil.rmtree(home, ignore_errors=True)
+    return {
+        "frames": len(timed),
+        "size": (height, width),
+        "compression": compression,
+        "reelfix_s": reelfix_s,
+        "oiio_s": peer_s,
+        "reelfix_cpu_s": reelfix_cpu,
+        "oiio_cpu_s": peer_cpu,
+        "ratio": reelfix_s / peer_s,
+        "met": reelfix_s / peer_s <= GOAL,
+    }
+
+
+def markdown(r: dict[str, Any]) -> list[str]:
+    h, w = r["size"]
+    return [
+        f"## Host work around the model: {w}x{h} half EXR -> {2 * w}x{2 * h}, a near-free x2 model",
+        "",
+        f"Command: `python -m benchmarks.host_overhead --frames {r['frames']} --height {h} --width {w}`. The model is a 1x1 "
+        "convolution + DepthToSpace adopted with `reelfix models convert`, so what is left is reelfix's host work: EXR "
+        "read and write, OpenColorIO both ways, tiling, provenance, atomic rename. The peer reads the same inputs and writes "
+        f"the same outputs with OpenImageIO alone ({r['compression']}, half), in the same run.",
+        "",
+        "| route | seconds per frame | ratio | CPU seconds per frame (all threads) |",
+        "| --- | --- | --- | --- |",
+        f"| `reelfix upscale` code path (`run_job`) | {r['reelfix_s']:.3f} | {r['ratio']:.2f}x | {r['reelfix_cpu_s']:.3f} |",
+        f"| OpenImageIO read + write only | {r['oiio_s']:.3f} | 1.00x | {r['oiio_cpu_s']:.3f} |",
+        "",
+        f"Goal: at most {GOAL}x the OpenImageIO-only time ({'met' if r['met'] else 'NOT met'}: {r['ratio']:.2f}x).",
+        "",
+    ]
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=6)
+    ap.add_argument("--height", type=int, default=1080)
+    ap.add_argument("--width", type=int, default=1920)
+    ap.add_argument("--compression", default="zip")
+    a = ap.parse_args()
+    print("\n".join(markdown(main(a.frames, a.height, a.width, a.compression))))
