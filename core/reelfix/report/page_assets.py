@@ -10,7 +10,7 @@ STYLE = """
 header,main{max-width:1320px;margin:0 auto;padding:12px 20px}h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:28px 0 8px}
 h2 small,.note{color:var(--dim);font-weight:normal}nav a{color:var(--accent);margin-right:12px}
 .figures{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}.fig{background:#1f2228;border:1px solid var(--line);border-radius:6px;padding:6px 12px;min-width:120px}
-.fig b{display:block;font-size:18px}.fig span{color:var(--dim);font-size:12px}
+.fig b{display:block;font-size:18px}.fig>span{color:var(--dim);font-size:12px}
 .wipe{position:relative;width:100%;max-width:1280px;overflow:hidden;background:#000;cursor:ew-resize;user-select:none;touch-action:none;--pos:50%}
 .wipe img{position:absolute;inset:0;width:100%;height:100%;display:block;pointer-events:none}.wipe img[hidden]{display:none}
 .after-clip{position:absolute;inset:0;clip-path:inset(0 0 0 var(--pos))}
