@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import cleanup_quality, colour_quality, grain_quality, peak_memory, temporal_quality, upscale_speed  # noqa: E402
 from benchmarks import denoiser_quality, upscaler_film_quality  # noqa: E402
-from benchmarks import gpu_speed, precision  # noqa: E402
+from benchmarks import gpu_speed, precision, report_size  # noqa: E402
 from benchmarks.common import ROOT, cpu_name  # noqa: E402
 from reelfix import __version__  # noqa: E402
 
@@ -109,6 +109,7 @@ def main() -> None:
     lines += denoiser_quality.markdown(denoiser_quality.main(192 if quick else 384))
     lines += upscaler_film_quality.markdown(upscaler_film_quality.main(96 if quick else 192))
     lines += precision.markdown(precision.main(270, 480, 1, ("span-x2",)) if quick else precision.main())
+    lines += report_size.markdown(report_size.main(200 if quick else 2000))  # also docs/bench/report.md
     out = ROOT / "docs" / "BENCHMARKS.md"
     lines += gpu_speed.section(out)  # without CUDA (skips in ~0.2 s): keeps the section a GPU machine wrote
     out.parent.mkdir(exist_ok=True)
