@@ -212,6 +212,9 @@ def restore(resolve: "Resolve", options: Options, conv: Conventions, reelfix: st
     out_dir = os.path.abspath(options.out_dir or default_out_dir(project, config or {}))
     version = list(resolve.GetVersion() or [])
     fps = timeline_fps(project, timeline)
+    if not conv.has_source_frames(version):
+        say.message("Resolve {} has no GetSourceStartFrame/GetSourceEndFrame (19.0.2+): reversed and speed-changed "
+                    "clips cannot be told apart here, check those by hand".format(".".join(str(v) for v in version[:3])))
     try:
         chosen = select_items(timeline, conv, options.clip_color, options.track, options.marks, version)
     except Skip as exc:

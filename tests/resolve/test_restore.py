@@ -197,11 +197,12 @@ def test_a_dead_item_from_append_is_a_failure(tmp_path: Path, scene, fake_bin: P
     assert len(failed) == 3 and all("a dead item" in r.message for r in failed)
 
 
-def test_before_19_0_2_offsets_are_used(tmp_path: Path, scene, fake_bin: Path, pipeline_json: Path) -> None:
+def test_before_19_0_2_offsets_are_used(tmp_path: Path, scene, fake_bin: Path, pipeline_json: Path, capsys) -> None:
     for origin in ("clip", "file"):
         s = scene(version=[18, 6, 6, 7, ""], source_origin=origin)
         run(s, fake_bin, pipeline_json, tmp_path / f"out-{origin}", conventions.Conventions(source_origin=origin), handles=8)
         assert all(shown_frames(s.items[n]) == f for n, f in EXPECTED.items())
+    assert "Resolve 18.6.6 has no GetSourceStartFrame" in capsys.readouterr().out
     assert sorted({j["input"]["frames"] for j in jobs(tmp_path)}) == ["0-22", "1003-1027"]
 
 
