@@ -1,7 +1,8 @@
 """Upscale's handling of values outside the model's range (nodes/highlights.py): the default
 (`auto`) is `clip` bit for bit on in-range frames, changes only the neighbourhood of
-out-of-range values, keeps highlights and negatives, and keeps the roll-off's gain on plates
-with real highlights. Real ORT sessions: tiny generated models and the built-in span-x2."""
+out-of-range values, keeps highlights and negatives, and keeps (beats) the old roll-off
+default's gain on plates with real highlights. Real ORT sessions: tiny generated models and
+the built-in span-x2."""
 
 from __future__ import annotations
 
@@ -110,18 +111,29 @@ def test_second_run_on_the_highlights_box_matches_a_whole_frame_run(tmp_path: Pa
     rng = np.random.default_rng(1)
     src = rng.uniform(0.1, 0.9, (64, 72, 3)).astype(np.float32)
     src[40:44, 50:53] = 3.0
-    rm = colour.RangeMap()
     base = run(np.clip(src, 0, 1))
     boxed, whole = base.copy(), base.copy()
-    hl.blend_rolloff_near_highlights(boxed, src, run, rm, (0.0, 1.0), 2, margin=4)
+
+    def lin(x: np.ndarray) -> np.ndarray:
+        return colour.convert(x, "srgb_tx", "lin_srgb")
+
+    def enc(x: np.ndarray) -> np.ndarray:
+        return colour.convert(x, "lin_srgb", "srgb_tx")
+
+    hl.blend_darkened_near_highlights(boxed, src, run, lin, enc, (0.0, 1.0), 2, margin=4)
     weight = hl.highlight_weight(src, 1.0)
     assert weight is not None
     box = hl.weighted_box(weight, 4)
     assert box is not None and box[0].start > 0 and box[1].start > 0  # a real crop, not the frame
-    alt = hl.bound_outside_band(rm.inverse(run(rm.forward(src))), src, 2, (0.0, 1.0))
+    gain = hl.exposure_for(float(lin(src).max()))
+    assert gain == 16.0  # 3.0 sRGB is ~13.2 linear: 4 stops, whole 2-stop steps
+    dark = enc(lin(src) / gain)
+    alt = run(np.clip(dark, 0, 1))
+    hl.add_clipped_residual(alt, dark, np.clip(dark, 0, 1))
+    alt = enc(lin(alt) * gain)
     w_out = cv2.resize(weight, (144, 128), interpolation=cv2.INTER_LINEAR)[:, :, None]
     whole += (alt - whole) * w_out
-    assert np.abs(boxed - whole).max() < 1e-5
+    assert np.abs(boxed - whole).max() < 1e-4  # float rounding of the x16 gain; the crop is exact
 
 
 def psnr_display(a: np.ndarray, b: np.ndarray) -> float:
@@ -129,6 +141,10 @@ def psnr_display(a: np.ndarray, b: np.ndarray) -> float:
         return np.clip(colour.convert(x, "lin_srgb", "srgb_tx"), 0, 1)
 
     return float(10 * np.log10(1.0 / np.mean((disp(a) - disp(b)) ** 2)))
+
+
+def test_exposure_near_highlights_in_whole_two_stop_steps() -> None:
+    assert [hl.exposure_for(p) for p in (0.5, 1.0, 1.01, 4.0, 4.5, 16.0, 1e6, float("inf"))] == [1, 1, 4, 4, 16, 16, 256, 1]
 
 
 def test_auto_keeps_the_rolloff_gain_on_a_plate_with_real_highlights() -> None:

@@ -6,16 +6,19 @@ its range. The upscale node's `highlights` parameter picks how the rest is handl
 - `auto` (default): the model runs on the clipped picture, exactly as `clip` does, so a frame
   with every value in range gives `clip`'s result bit for bit. What clipping removed (both
   sides) is added back resized (as `split`), which touches only pixels within the resize
-  filter's reach of an out-of-range value. Around real highlights (input above the range by
-  more than `THRESHOLD`) a clipped plateau's hard edge makes the model ring, so there, and
-  only within a dilated, feathered neighbourhood of those pixels (`RADIUS` + `FEATHER` input
-  pixels), the `rolloff` result of that neighbourhood is blended in. Small excursions
-  (resize ringing, the noise floor's negatives) keep the split result: on plates without
-  highlights the roll-off's compressed knee costs more than it gives (measured on the
-  benchmark plates, `benchmarks.upscale_plates`).
-- `rolloff`: the whole picture through `colour.RangeMap` (a reversible map of all reals into
-  the range; it also changes in-range values above its knee) and back, with the result held
-  near the source where the inverse map is steep (`bound_outside_band`).
+  filter's reach of an out-of-range value. Around highlights a clipped plateau has lost its
+  shape and its hard edge makes the model ring, so within a dilated, feathered neighbourhood
+  of the values above the range (`RADIUS` + `FEATHER` input pixels; full weight from
+  `THRESHOLD` above it, less for smaller excursions) the model's result for that
+  neighbourhood darkened in linear light until the highlights fit (whole 2-stop steps, at
+  most 8 stops) and brightened back is blended in. Negatives keep the split result.
+  Measured (`benchmarks.upscale_plates`, `benchmarks.colour_quality`): on plates with real
+  highlights and on log plates this beats both `clip` and a whole-picture roll-off; a
+  roll-off in the neighbourhood instead kept less of the model's gain on log and HDR plates.
+- `rolloff` (the default before `auto`): the whole picture through `colour.RangeMap` (a
+  reversible map of all reals into the range; it also changes in-range values above its
+  knee, which costs ~1-2 dB on bright plates without highlights) and back, with the result
+  held near the source where the inverse map is steep (`bound_outside_band`).
 - `split`: the model gets the clipped picture, the clipped-off part comes back resized.
 - `clip`: clipped (highlights lost).
 """
@@ -33,6 +36,8 @@ MODES = ("auto", "rolloff", "split", "clip")
 THRESHOLD = 0.05  # model-space excess above the range at which the roll-off neighbourhood takes over fully
 RADIUS = 6  # input pixels the neighbourhood extends past those values (covers the model's ringing)
 FEATHER = 2.0  # Gaussian sigma (input pixels) of the neighbourhood's soft edge
+STOP_STEP = 2  # the darkening near highlights, in whole steps of this many stops
+MAX_STOPS = 8  # at most this much darker (x256); what is still above the range comes back as the clipped residual
 
 RunFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 model-range picture -> (H*s)x(W*s)x3 model output
 
@@ -111,23 +116,46 @@ def weighted_box(weight: np.ndarray, margin: int, multiple_of: int = 1) -> tuple
     return slice(r0, min(int(rows[-1]) + margin + 1, weight.shape[0])), slice(c0, min(int(cols[-1]) + margin + 1, weight.shape[1]))
 
 
-def blend_rolloff_near_highlights(
-    y: np.ndarray, source: np.ndarray, run: RunFn, range_map: object, valid: tuple[float, float], scale: int, margin: int,
+def exposure_for(peak: float) -> float:
+    """The darkening `auto` applies near highlights: the peak (linear light) rounded up to whole
+    `STOP_STEP` stops, at most `MAX_STOPS`; whole steps keep it the same from frame to frame of a shot."""
+    if not np.isfinite(peak) or peak <= 1.0:
+        return 1.0
+    stops = min(np.ceil(np.log2(peak) / STOP_STEP) * STOP_STEP, MAX_STOPS)
+    return float(2.0**stops)
+
+
+def blend_darkened_near_highlights(
+    y: np.ndarray,
+    source: np.ndarray,
+    run: RunFn,
+    to_linear: Callable[[np.ndarray], np.ndarray],
+    from_linear: Callable[[np.ndarray], np.ndarray],
+    valid: tuple[float, float],
+    scale: int,
+    margin: int,
     multiple_of: int = 1,
 ) -> None:
     """`auto`'s local step, in place on the model output `y` (model space): within the
-    feathered neighbourhood of the highlights (`highlight_weight`), blend in the roll-off
-    result of that neighbourhood. The model runs a second time only on the box holding it
-    (plus `margin` pixels of context); everywhere else `y` is untouched."""
+    feathered neighbourhood of the highlights (`highlight_weight`), blend in the model's
+    result for that neighbourhood darkened in linear light until its highlights fit the
+    range (`exposure_for`), brightened back by the same factor. The model runs a second time
+    only on the box holding the neighbourhood (plus `margin` pixels of context); everywhere
+    else `y` is untouched. `to_linear`/`from_linear` convert model-space pixels to a linear
+    space and back (a gain in any linear space is the same gain in every other)."""
     weight = highlight_weight(source, valid[1])
-    if weight is None:
+    box = None if weight is None else weighted_box(weight, margin, multiple_of)
+    if weight is None or box is None:
         return
-    box = weighted_box(weight, margin, multiple_of)
-    if box is None:
-        return
-    crop = np.ascontiguousarray(source[box])
-    alt = run(range_map.forward(crop))  # type: ignore[attr-defined]
-    alt = bound_outside_band(range_map.inverse(alt), crop, scale, valid)  # type: ignore[attr-defined]
+    lin = to_linear(np.ascontiguousarray(source[box]))
+    gain = exposure_for(float(lin.max()))
+    dark = from_linear(lin * np.float32(1.0 / gain))
+    clipped = np.clip(dark, *valid)
+    alt = run(clipped)
+    add_clipped_residual(alt, dark, clipped)
+    alt = to_linear(alt)
+    alt *= np.float32(gain)
+    alt = from_linear(alt)
     w = weight[box]
     w_out = cv2.resize(w, (w.shape[1] * scale, w.shape[0] * scale), interpolation=cv2.INTER_LINEAR)[:, :, None]
     out = y[box[0].start * scale : box[0].stop * scale, box[1].start * scale : box[1].stop * scale]

@@ -28,6 +28,7 @@ from .spec import NodeContext, NodeSpec, Param, Window
 
 FEATHER = 8  # input pixels of cross-fade between tiles, beyond the model's receptive field
 STRIP_ROWS = 256  # output rows post-processed at a time
+LINEAR = "lin_srgb"  # where `auto` darkens the neighbourhood of highlights (any linear space gives the same gain)
 PROCESS_BYTES = 400 * 1024**2  # the process itself (Python, ONNX Runtime, OpenImageIO), for the tile budget
 
 
@@ -128,8 +129,9 @@ class Upscaler:
             hl.add_clipped_residual(y, x_space, x)
             if mode == "auto":
                 margin = card.receptive_field + FEATHER
-                hl.blend_rolloff_near_highlights(
-                    y, x_space, self._run, self.range_map, card.input_range, card.scale, margin, card.multiple_of
+                hl.blend_darkened_near_highlights(
+                    y, x_space, self._run, self._to_linear, self._from_linear, card.input_range, card.scale, margin,
+                    card.multiple_of,
                 )
         del x
 
@@ -144,6 +146,12 @@ class Upscaler:
 
         over_rows(y.shape[0], band, STRIP_ROWS)
         return y.mean(axis=2, keepdims=True) if grey else y
+
+    def _to_linear(self, x: np.ndarray) -> np.ndarray:
+        return colour.convert(x, self.entry.card.colorspace, LINEAR)
+
+    def _from_linear(self, x: np.ndarray) -> np.ndarray:
+        return colour.convert(x, LINEAR, self.entry.card.colorspace, in_place=True)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         """The model over an HxWx3 picture in its range, tiled within the memory budget: (H*s)x(W*s)x3."""
