@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import cleanup_quality, colour_quality, grain_quality, peak_memory, temporal_quality, upscale_speed  # noqa: E402
-from benchmarks import denoiser_quality, upscaler_film_quality  # noqa: E402
+from benchmarks import denoiser_quality, upscale_plates, upscaler_film_quality  # noqa: E402
 from benchmarks import gpu_speed, precision, report_size  # noqa: E402
 from benchmarks.common import ROOT, cpu_name  # noqa: E402
 from reelfix import __version__  # noqa: E402
@@ -81,7 +81,8 @@ def main() -> None:
     names = {
         "bicubic": "bicubic in linear light (peer)",
         "naive": "model fed the linear values, clipped (no colour management)",
-        "rolloff": "reelfix, `highlights: rolloff` (default)",
+        "auto": "reelfix, `highlights: auto` (default)",
+        "rolloff": "reelfix, `highlights: rolloff` (the default before)",
         "split": "reelfix, `highlights: split`",
         "clip": "reelfix, `highlights: clip`",
     }
@@ -92,14 +93,16 @@ def main() -> None:
     lines += [
         "",
         f"Goals: on HDR plates the naive route loses more than 1 dB against bicubic ({ok(c['hdr_gain_naive_db'] < -1.0)}); "
-        f"reelfix's default beats bicubic ({ok(c['hdr_gain_rolloff_db'] > 0)}) and keeps values above 1 as well as bicubic does "
-        f"({ok(c['hdr_highlight_err_rolloff'] <= c['hdr_highlight_err_bicubic'] * 1.1)}).",
+        f"reelfix's default beats bicubic ({ok(c['hdr_gain_auto_db'] > 0)}) and keeps values above 1 as well as bicubic does "
+        f"({ok(c['hdr_highlight_err_auto'] <= c['hdr_highlight_err_bicubic'] * 1.1)}); on SDR plates the default is within "
+        f"0.05 dB of `clip` ({ok(c['sdr_gain_auto_db'] >= c['sdr_gain_clip_db'] - 0.05)}).",
         "",
         "Reading: on plates with no value above 1 and a degradation made in linear light, feeding the model linear values "
         "happens to score higher than converting to its sRGB training space (the model then sees the same blur it was "
         "trained on); the moment a plate holds values above 1, that route clips them and falls below bicubic.",
         "",
     ]
+    lines += upscale_plates.write(upscale_plates.main())  # also docs/bench/upscale_plates.md
     cleanup = cleanup_quality.main(270, 480, 5, (540, 960)) if quick else cleanup_quality.main()
     lines += cleanup_quality.markdown(cleanup)
     lines += temporal_quality.section(
