@@ -138,6 +138,7 @@ def run_job(
     progress: ProgressFn | None = None,
     warn: Callable[[str], None] | None = None,
     observer: FrameObserver | None = None,
+    manifest_per_chunk: bool = False,
 ) -> RunSummary:
     """Run `job`; `frames` restricts the frames written (a farm chunk) while neighbours
     still come from the whole input range. Raises UserError for bad jobs before any work."""
@@ -205,7 +206,7 @@ def run_job(
     finally:
         source.close()
     summary.seconds = time.perf_counter() - started
-    mpath = manifest_path(job.output.path)
+    mpath = manifest_path(job.output.path, frames if manifest_per_chunk else None)
     run_info = {
         "job": job.model_dump(mode="json"),
         "job_hash": jhash,

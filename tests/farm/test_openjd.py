@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -46,7 +47,7 @@ def test_template_passes_check_and_runs_every_chunk_like_one_local_run(temporal_
     assert frame_param["type"] == "CHUNK[INT]" and frame_param["chunks"]["rangeConstraint"] == "CONTIGUOUS"
     assert step["script"]["actions"]["onRun"]["args"] == [
         "run", "{{Param.JobFile}}", "--frames", "{{Task.Param.Frame}}", "--progress", "openjd",
-        "--path-mapping-rules", "{{Session.PathMappingRulesFile}}",
+        "--path-mapping-rules", "{{Session.PathMappingRulesFile}}", "--manifest-per-chunk",
     ]
     farm_job = yaml.safe_load((bundle / "job.farm-job.yaml").read_text())
     assert farm_job["input"]["path"] == temporal_job.plate and farm_job["output"]["path"] == temporal_job.output
@@ -60,6 +61,9 @@ def test_template_passes_check_and_runs_every_chunk_like_one_local_run(temporal_
     assert chunks_run(log) == ["1001-1004", "1005-1007", "1008-1010"]  # balanced, not filled
     assert "openjd_progress: 100.0" in log and "openjd_status:" in log
     assert_same_frames(temporal_job.output, local_reference(temporal_job), FRAMES)
+    manifests = sorted(p.name for p in Path(temporal_job.output).parent.glob("*.json"))  # one per chunk: none overwritten
+    assert manifests == ["A001_x2.reelfix.1001-1004.json", "A001_x2.reelfix.1005-1007.json", "A001_x2.reelfix.1008-1010.json"]
+    assert list(json.loads((Path(temporal_job.output).parent / manifests[1]).read_text())["frames"]) == ["1005", "1006", "1007"]
 
 
 def test_gaps_in_the_input_are_chunked_over_the_frames_that_exist(temporal_job: TemporalJob) -> None:
@@ -160,7 +164,6 @@ def test_a_frame_list_too_long_for_a_parameter_goes_into_the_range(tmp_path: Pat
 def test_model_input_output_and_mattes_all_move_to_another_root(temporal_job: TemporalJob, tmp_path: Path) -> None:
     """Acceptance: every path of the job (a model named by a relative path, the input, the
     output, the mattes) moved through the session's path mapping rules, frames identical."""
-    import json
 
     job_file, env, reference = job_with_every_path(temporal_job)
     files = write_openjd(job_file, temporal_job.folder / "bundle" / "template.yaml", chunk=4)

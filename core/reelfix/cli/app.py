@@ -51,14 +51,16 @@ def _root(
 
 
 def _execute(
-    job: Job, frames: Optional[str], resume: bool, fail_fast: bool, label: str, progress_style: str = "auto", observer: Any = None
+    job: Job, frames: Optional[str], resume: bool, fail_fast: bool, label: str, progress_style: str = "auto", observer: Any = None,
+    manifest_per_chunk: bool = False,
 ) -> None:
     from ..pipeline import run_job
 
     if progress_style not in console.PROGRESS_STYLES:
         raise JobError(f"--progress {progress_style}: choose one of {', '.join(console.PROGRESS_STYLES)}")
     with console.progress_reporter(label, progress_style) as progress:
-        summary = run_job(job, frames=frames, resume=resume, fail_fast=fail_fast, progress=progress, warn=console.warning, observer=observer)
+        summary = run_job(job, frames=frames, resume=resume, fail_fast=fail_fast, progress=progress, warn=console.warning, observer=observer,
+                          manifest_per_chunk=manifest_per_chunk)
     if progress_style == "json":
         console.summary_event(summary)
     console.print_summary(summary)

@@ -29,6 +29,9 @@ def run(
     path_mapping_rules: Optional[Path] = typer.Option(
         None, "--path-mapping-rules", help="OpenJD path mapping rules (pathmapping-1.0 JSON) applied to every path in the job"
     ),
+    manifest_per_chunk: bool = typer.Option(
+        False, "--manifest-per-chunk", help="write the manifest as NAME.reelfix.FRAMES.json (farm tasks synced back separately)"
+    ),
     report: Optional[Path] = typer.Option(None, "--report", help="also write a review page (index.html + assets) into this folder while the job runs"),
 ) -> None:
     """Run a job file."""
@@ -46,7 +49,7 @@ def run(
 
             run_with_report(job, frames, not no_resume, fail_fast, job_file.name, progress, report)
             return
-        _execute(job, frames, not no_resume, fail_fast, job_file.name, progress)
+        _execute(job, frames, not no_resume, fail_fast, job_file.name, progress, manifest_per_chunk=manifest_per_chunk)
 
     _guard(body)
 

@@ -28,6 +28,9 @@ openjd-cli 0.8, and Deadline Cloud's CHUNK[INT] reference):
 * The executable is a STRING parameter (default: ``reelfix``, found on the workers' PATH):
   STRING parameters are never path-mapped, a PATH default could not be absolute, and
   attachments must never upload a program.
+* Each task writes its own manifest (``--manifest-per-chunk``: ``NAME.reelfix.A-B.json``):
+  job attachments sync each task's output folder back on its own, and one shared manifest
+  would be overwritten by the last task synced.
 * One failing task stops ``openjd run`` with exit code 1; the session runs the command in
   a scratch folder with the caller's environment; ``openjd_progress:`` / ``openjd_status:``
   lines on stdout are read by the runtime (``--progress openjd``).
@@ -78,7 +81,7 @@ def build_template(
     frames_param = len(frames) <= MAX_STRING
     command_args = [
         "run", "{{Param.JobFile}}", "--frames", "{{Task.Param." + TASK_PARAM + "}}", "--progress", "openjd",
-        "--path-mapping-rules", "{{Session.PathMappingRulesFile}}",
+        "--path-mapping-rules", "{{Session.PathMappingRulesFile}}", "--manifest-per-chunk",
     ]
     step: dict[str, Any] = {
         "name": STEP_NAME,

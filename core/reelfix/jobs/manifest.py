@@ -21,15 +21,18 @@ from ..errors import ProcessingError
 from ..frames.sequence import SequencePattern
 
 
-def manifest_path(output: str) -> Path:
-    """`out/A001.####.exr` -> `out/A001.reelfix.json`; `out/film.mov` -> `out/film.reelfix.json`."""
+def manifest_path(output: str, part: str | None = None) -> Path:
+    """`out/A001.####.exr` -> `out/A001.reelfix.json`; `out/film.mov` -> `out/film.reelfix.json`.
+    With `part` (a farm chunk's frames, "1001-1010"): `out/A001.reelfix.1001-1010.json`, one file per
+    chunk, for farms that sync each task's outputs back separately (job attachments)."""
     pattern = SequencePattern.parse(output)
     name = Path(output).name
     if pattern.is_sequence:
         stem = name.split("#")[0].split("%")[0].rstrip("._-") or "output"
     else:
         stem = Path(name).stem
-    return Path(output).parent / f"{stem}.reelfix.json"
+    label = "".join(c if c.isalnum() or c in "-_" else "_" for c in part) if part else ""
+    return Path(output).parent / (f"{stem}.reelfix.{label}.json" if label else f"{stem}.reelfix.json")
 
 
 @contextmanager
