@@ -6,8 +6,11 @@ render is identical, bit for bit, to one local run; frames are written atomicall
 rerun skips finished frames, so retries (and two workers given the same chunk) are safe.
 
 * `prepare`: the job checked for farm use, its frames, the farm job file, the executable;
-* `openjd`: Open Job Description templates (Deadline Cloud, ``openjd run``), path mapping;
-* `deadline`: Deadline 10 CommandLine-plugin job files and submission.
+* `paths`: every path inside a job (input, output, mattes, node files such as models);
+* `pathmap`: OpenJD ``pathmapping-1.0`` rules applied to those paths (no openjd package needed);
+* `openjd`: Open Job Description templates (Deadline Cloud, ``openjd run``);
+* `bundle`: what a Deadline Cloud job bundle declares for job attachments;
+* `deadline`: Deadline 10 job files (the Reelfix plugin or the stock CommandLine plugin) and submission.
 
 OpenCue, Tractor and other schedulers wrap the same chunk command (docs/farm.md).
 """
