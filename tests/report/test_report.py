@@ -132,3 +132,18 @@ def test_a_resumed_run_reads_back_the_previews_it_skipped(reviewed: Reviewed) ->
     assert shown == [n for n in FRAMES if n != MISSING]
     assert 'data-manifest="summary.skipped">9<' in page
     assert "no frame was processed in this run" in page
+
+
+def test_shots_split_at_the_jobs_cuts_and_at_cuts_in_the_pictures(tmp_path: Path) -> None:
+    from reelfix.report import ReportCollector
+
+    rng = np.random.default_rng(2)
+    a, b = (cv2.GaussianBlur(rng.random((72, 128, 3)).astype(np.float32), (0, 0), 4) for _ in range(2))  # smooth, like pictures
+    collector = ReportCollector(tmp_path, range(1, 13), cuts=[4], per_shot=1)
+    for n in range(1, 13):
+        frame = Frame(np.roll(a if n < 7 else b, n, axis=1), ("R", "G", "B"), "lin_srgb", n)
+        collector.observe(n, frame, frame)
+    data = collector.data()
+    assert data["shot_starts"] == [4, 7]
+    assert sorted(data["previews"]) == [1, 4, 7]  # one per shot the job names, and the first of a found shot
+    assert "motion_before" not in data["frames"][7] and abs(data["frames"][3]["motion_before"][0] - 1.0) < 0.05
