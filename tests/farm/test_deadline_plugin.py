@@ -30,7 +30,7 @@ def reelfix_plugin(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def test_tasks_map_the_job_files_contents_and_render_like_one_local_run(reelfix_plugin: Any, temporal_job: TemporalJob, tmp_path: Path) -> None:
     job_file, env, reference = job_with_every_path(temporal_job)
-    files = write_deadline(job_file, temporal_job.folder / "deadline", chunk=4)
+    files = write_deadline(job_file, temporal_job.folder / "deadline", chunk=5)
     job_info, plugin_info = parse_info(files.job_infos[0].read_text()), parse_info(files.plugin_info.read_text())
     assert job_info["Plugin"] == "Reelfix" and plugin_info == {"JobFile": str(files.job_file)}
 
@@ -39,7 +39,7 @@ def test_tasks_map_the_job_files_contents_and_render_like_one_local_run(reelfix_
     plugin = reelfix_plugin.GetDeadlinePlugin()
     plugin.plugin_info, plugin.temp_root = plugin_info, tmp_path / "worker temp"
     plugin.config = {"Executable_" + reelfix_plugin.os_key(): "/nowhere/reelfix;reelfix"}  # the first does not exist
-    for start, end in ((1001, 1004), (1005, 1008), (1009, 1010)):  # Deadline fills chunks
+    for start, end in ((1001, 1005), (1006, 1010)):  # Deadline's tasks of 5
         code, command = dl.run_task(plugin, start, end, env)
         assert code == 0, plugin.log
         assert command[0] == shutil.which("reelfix")
