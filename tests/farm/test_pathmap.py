@@ -112,3 +112,20 @@ def test_a_worker_without_openjd_runs_tasks_with_and_without_rules(temporal_job:
 def test_unreadable_rules_are_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="cannot read path mapping rules"):
         load_rules(tmp_path / "missing.json")
+
+
+def test_a_mapped_job_resumes_the_frames_written_before_mapping(temporal_job: TemporalJob, tmp_path: Path) -> None:
+    """The job hash leaves out folders, of the model named by path too: a task on a worker
+    whose mounts differ (or a retry in another Deadline Cloud session) skips finished frames."""
+    from reelfix.farm.prepare import prepare
+    from reelfix.pipeline import run_job
+    from tests.farm.helpers import MODEL_PIPELINE, move_to_site_b
+
+    farm = prepare(temporal_job.write_variant("m.yaml", "renders/A.####.exr", pipeline=MODEL_PIPELINE))
+    assert run_job(farm.job, frames="1001-1003").count("done") == 3
+    site_b = move_to_site_b(tmp_path)
+    moved = map_job(farm.job, parse_rules({"version": "pathmapping-1.0", "path_mapping_rules": [
+        {"source_path_format": "POSIX", "source_path": str(tmp_path), "destination_path": str(site_b)}]}, "t"))
+    assert moved.pipeline[1].params["model"].startswith(str(site_b))
+    again = run_job(moved, frames="1001-1003")
+    assert again.count("skipped") == 3 and again.count("done") == 0

@@ -32,15 +32,24 @@ def job_hash(job: Job, chain: list[dict[str, Any]], in_space: str, out_space: st
     colour spaces, output format options and the input's file name pattern.
 
     Not included on purpose: frame range (chunks of one job share it), device/provider
-    (recorded, not hashed, so a rerun elsewhere resumes), absolute folders (farm path mapping).
+    (recorded, not hashed, so a rerun elsewhere resumes), absolute folders, of the input and
+    output and of files named by node parameters (farm path mapping).
     """
     decisive = {
         "version": __version__,
-        "chain": [{k: v for k, v in node.items() if k != "provider"} for node in chain],
+        "chain": [{k: _without_folders(v) if k == "params" else v for k, v in node.items() if k != "provider"} for node in chain],
         "in": [Path(job.input.path).name, in_space],
         "out": [Path(job.output.path).suffix.lower(), out_space, job.output.compression, job.output.bit_depth],
     }
     return hashlib.sha256(canonical_json(decisive).encode()).hexdigest()[:32]
+
+
+def _without_folders(params: Any) -> Any:
+    """Node parameters with a file named by path (a model) reduced to its file name: the file's
+    content is hashed as the model's sha256, and its folder changes under farm path mapping."""
+    if not isinstance(params, dict):
+        return params
+    return {k: v.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(v, str) and ("/" in v or "\\" in v) else v for k, v in params.items()}
 
 
 def frame_attributes(
