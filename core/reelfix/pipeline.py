@@ -23,7 +23,7 @@ from .frames.frame import Frame, picture_indices
 from .frames.image_io import write_image
 from .frames.sequence import SequencePattern, find_gaps, format_ranges, parse_frame_range
 from .frames.sink import FrameSink, open_sink
-from .frames.source import FrameSource, SequenceSource, is_movie, open_source
+from .frames.source import FrameSource, SequenceSource, open_source
 from .analysis_store import FOLDER as ANALYSIS_FOLDER
 from .analysis_store import AnalysisStore
 from .graph import Graph
@@ -31,6 +31,7 @@ from .jobs.manifest import manifest_path, update_manifest
 from .jobs.provenance import frame_attributes, job_hash
 from .jobs.spec import Job
 from .nodes import get_node
+from .output_colour import output_colorspace
 from .nodes.spec import NodeContext, NodeRunner
 from .safety import check_outputs
 
@@ -158,12 +159,10 @@ def run_job(
         render, context, missing = _frames_to_render(job, source, frames, _warn)
         first = _first_readable(source, render + context)
         in_space = colour.canonical_name(job.input.colorspace) if job.input.colorspace else colour.default_colorspace(job.input.path, first.metadata)
-        if job.output.colorspace:
-            out_space = colour.canonical_name(job.output.colorspace)
-        elif is_movie(job.output.path):
-            out_space = colour.default_colorspace(job.output.path, {"reelfix:movie_colorspace": "bt709"})
-        else:
-            out_space = in_space
+        written = output_colorspace(job.output.path, in_space, job.output.colorspace, job.output.bit_depth)
+        out_space = written.name
+        if written.reason:  # a display-referred file from a scene-linear/log input (output_colour.py)
+            _warn(written.reason)
         fps = _fps(source, first)
         runners, radii, spans = build_runners(job, ctx)  # a bad model or parameter stops the job before the output folder exists
         sink = open_sink(
@@ -212,7 +211,7 @@ def run_job(
         "job_hash": jhash,
         "version": __version__,
         "chain": chain,
-        "colorspaces": {"input": in_space, "output": out_space},
+        "colorspaces": {"input": in_space, "output": out_space} | ({"output_default": written.reason} if written.reason else {}),
         "frames_requested": frames or job.input.frames or "all",
         "summary": {"done": summary.count("done"), "skipped": summary.count("skipped"), "failed": summary.count("failed")},
         "seconds": round(summary.seconds, 3),

@@ -83,7 +83,7 @@ def _node_command(spec: NodeSpec) -> Callable[..., None]:
         P("output", P.KEYWORD_ONLY, annotation=str, default=typer.Argument(..., help="output sequence or .mov")),
         P("frames", P.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(None, "--frames", "-f", help="input frame range")),
         P("in_colorspace", P.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(None, "--in-colorspace", help="input colour space (default: from the file)")),
-        P("out_colorspace", P.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(None, "--out-colorspace", help="output colour space (default: the input's)")),
+        P("out_colorspace", P.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(None, "--out-colorspace", help="output colour space (default: the input's; sRGB for png/jpg/8-16-bit tif from a linear or log input)")),
         P("compression", P.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(None, "--compression", help="e.g. zip, piz, dwaa (EXR)")),
         P("bit_depth", P.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(None, "--bit-depth", help="half|float (EXR), 8|10|16|32")),
         P("device", P.KEYWORD_ONLY, annotation=str, default=typer.Option("auto", "--device", help="|".join(DEVICES))),

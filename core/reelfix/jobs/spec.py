@@ -47,7 +47,7 @@ class InputSpec(_Strict):
 
 class OutputSpec(_Strict):
     path: str = Field(description="output pattern or movie; the format comes from the extension")
-    colorspace: str | None = Field(None, description="colour space to write; default: the input's")
+    colorspace: str | None = Field(None, description="colour space to write; default: the input's (sRGB for png/jpg/8-16-bit tif from a linear or log input)")
     compression: str | None = Field(None, description="per format, e.g. zip, piz, dwaa for EXR")
     bit_depth: str | None = Field(None, description="half|float for EXR; 8|10|16|32 for the others")
     mattes: str | None = Field(None, description="EXR sequence for what repair nodes changed, one channel per node")
