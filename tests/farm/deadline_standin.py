@@ -13,7 +13,7 @@ CommandLine, Natron and Mistika VR plugins):
 * ``Deadline.Scripting.RepositoryUtils``: ``CheckPathMapping(path)`` (the first of the
   repository's rules whose source starts the path replaces it) and
   ``CheckPathMappingInFile(src, dst)`` (the same replacement over the file's text, written to
-  dst); ``FileUtils.SearchFileList`` (the first existing file of a ';' separated list).
+  dst).
 
 `run_task` plays the worker: it calls the callbacks in order, runs the process with the
 argument string split by the Microsoft C rules (the plugin quotes for them; paths here hold
@@ -24,7 +24,6 @@ the stdout handlers (here they do not; reelfix's failure summary is on stdout).
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -154,19 +153,13 @@ class RepositoryUtils:
         Path(dst).write_text(text, encoding="utf-8")
 
 
-class FileUtils:
-    @staticmethod
-    def SearchFileList(entries: str) -> str:
-        return next((e for e in (x.strip() for x in entries.split(";")) if e and os.path.isfile(e)), "")
-
-
 def install(monkeypatch: Any) -> None:
     """Put the stand-in where the plugin imports it from (``Deadline.Plugins``, ``Deadline.Scripting``)."""
     package = types.ModuleType("Deadline")
     plugins = types.ModuleType("Deadline.Plugins")
     scripting = types.ModuleType("Deadline.Scripting")
     plugins.DeadlinePlugin, plugins.PluginType = DeadlinePlugin, PluginType  # type: ignore[attr-defined]
-    scripting.RepositoryUtils, scripting.FileUtils = RepositoryUtils, FileUtils  # type: ignore[attr-defined]
+    scripting.RepositoryUtils = RepositoryUtils  # type: ignore[attr-defined]
     package.Plugins, package.Scripting = plugins, scripting  # type: ignore[attr-defined]
     for name, module in (("Deadline", package), ("Deadline.Plugins", plugins), ("Deadline.Scripting", scripting)):
         monkeypatch.setitem(sys.modules, name, module)

@@ -91,6 +91,10 @@ def test_executables_arguments_and_refusals(reelfix_plugin: Any, tmp_path: Path)
     plugin.InitializeProcessCallback()
     with pytest.raises(dl.RenderFailed, match="Configure Plugins"):
         plugin.RenderExecutableCallback()
+    plugin.plugin_info, plugin.temp_root = {"JobFile": str(tmp_path / "j.yaml"), "Device": "gpu"}, tmp_path
+    (tmp_path / "j.yaml").write_text("input: {}\n")
+    with pytest.raises(dl.RenderFailed, match="Device 'gpu'"):
+        plugin.RenderArgumentCallback()
     reader = m.OutputReader()
     assert reader.feed("error: model file not found: /m/x.onnx") == ("error", "model file not found: /m/x.onnx")
     assert reader.failure_message(2) == "reelfix exited with code 2: model file not found: /m/x.onnx"

@@ -29,10 +29,10 @@ import sys
 
 try:  # inside Deadline (or its stand-in in the tests)
     from Deadline.Plugins import DeadlinePlugin, PluginType
-    from Deadline.Scripting import FileUtils, RepositoryUtils
+    from Deadline.Scripting import RepositoryUtils
 except ImportError:  # imported for its helpers alone
     DeadlinePlugin = object
-    PluginType = FileUtils = RepositoryUtils = None
+    PluginType = RepositoryUtils = None
 
 PROGRESS = r"^openjd_progress:\s*([0-9.]+)"
 STATUS = r"^openjd_status:\s*(.*)$"
@@ -164,8 +164,7 @@ class ReelfixPlugin(DeadlinePlugin):
         override = self.GetPluginInfoEntryWithDefault("Executable", "").strip()
         key = "Executable_" + os_key()
         entries = override or self.GetConfigEntryWithDefault(key, "reelfix")
-        found = FileUtils.SearchFileList(entries) if not override and FileUtils is not None else ""
-        executable = found or choose_executable(entries)
+        executable = choose_executable(entries)
         if not executable:
             self.FailRender("reelfix was not found: none of {!r} exists or is on PATH; set {} in the Reelfix plugin "
                             "configuration (Tools > Configure Plugins)".format(entries, key))
@@ -179,8 +178,12 @@ class ReelfixPlugin(DeadlinePlugin):
             RepositoryUtils.CheckPathMappingInFile(job_file, local)
             self.LogInfo("reelfix job file {} mapped into {}".format(job_file, local))
             job_file = local
-        args = build_arguments(job_file, self.GetStartFrame(), self.GetEndFrame(), self.GetPluginInfoEntryWithDefault("Device", ""))
-        return join_arguments(args)
+        try:
+            args = build_arguments(job_file, self.GetStartFrame(), self.GetEndFrame(), self.GetPluginInfoEntryWithDefault("Device", ""))
+            return join_arguments(args)
+        except ValueError as exc:
+            self.FailRender(str(exc))
+            return ""
 
     def HandleLine(self):
         event = self.reader.feed(self.GetRegexMatch(0))
