@@ -70,3 +70,17 @@ def test_node_files_are_made_absolute_from_the_job_folder_and_checked(temporal_j
     with pytest.raises(JobError, match="bare.card.json not found") as err:
         prepare(temporal_job.write_variant("nocard.yaml", "renders/A.####.exr", pipeline=pipeline))
     assert "card" in (err.value.hint or "")
+
+
+def test_long_paths_stay_on_one_line_of_the_farm_job(tmp_path: Path) -> None:
+    """Deadline 10 maps the farm job's text (CheckPathMappingInFile): a folded path would not map."""
+    from reelfix.farm.prepare import FarmJob
+    from reelfix.jobs.load import job_from_data
+
+    deep = "/shows/" + "/".join(f"folder with spaces {i}" for i in range(12))
+    job = job_from_data({"input": {"path": deep + "/A.####.exr"}, "output": {"path": deep + "/out/A.####.exr"},
+                         "pipeline": [{"node": "upscale", "params": {"model": deep + "/m.onnx"}}]}, "t")
+    dest = write_farm_job(FarmJob(tmp_path / "job.yaml", job, [1]), tmp_path / "farm.yaml")
+    text = dest.read_text()
+    for path in (deep + "/A.####.exr", deep + "/out/A.####.exr", deep + "/m.onnx"):
+        assert path in text, path
