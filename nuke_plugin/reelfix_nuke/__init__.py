@@ -10,6 +10,7 @@ is safe anywhere (`init.py`, `nuke -t`, tests without Nuke).
     render_node(node)       the Render button
     send_to_farm(node)      the Send to farm button
     render_all(first, last) every reelfix node of the script, headless (`nuke -t`)
+    switch_which(switch)    the internal Switch's expression (see state.py)
     refresh()               forget the cached node list and rebuild the menu
 """
 
@@ -54,3 +55,9 @@ def render_all(first: Optional[int] = None, last: Optional[int] = None) -> List[
     from . import render
 
     return render.render_all(first, last)
+
+
+def switch_which(switch: Any) -> int:
+    from . import state
+
+    return state.switch_which(switch)

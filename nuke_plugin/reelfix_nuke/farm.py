@@ -57,7 +57,7 @@ def deadline_info_files(deadline_dir: str) -> Tuple[str, str]:
             continue
         if re.search(r"(?m)^\s*Plugin\s*=", text) and not job_info:
             job_info = path
-        elif re.search(r"(?m)^\s*(Executable|Arguments)\s*=", text) and not plugin_info:
+        elif re.search(r"(?m)^\s*(Executable|Arguments|JobFile)\s*=", text) and not plugin_info:  # CommandLine or the Reelfix plugin
             plugin_info = path
     if not job_info or not plugin_info:
         raise PluginError("no Deadline job info / plugin info files in {} (from `reelfix farm deadline`)".format(deadline_dir))

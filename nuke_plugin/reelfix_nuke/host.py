@@ -3,9 +3,12 @@
 Every entry comes from the core's node declarations (`reelfix nodes --json`), so nodes
 added to the core later appear here without touching the plugin. A Group looks like
 
-    Input1 -> reelfix_in (Write, EXR float, raw)          rendered by Render
-              reelfix_out (Read, raw) -> reelfix_switch -> Output1
-    Input1 --------------------------> reelfix_switch     (passes the input until rendered)
+    Input1 -> reelfix_in (Write, EXR float, raw; disabled except during Render's nuke.execute)
+              reelfix_out (Read, raw; before/after: error) -> reelfix_switch -> Output1
+    Input1 --------------------------> reelfix_switch     (GUI preview until the first render)
+
+The Switch is driven by an expression (state.py): in batch renders a node that was never
+rendered, or changed since, stops the render with a message instead of passing its input.
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import nuke
 
-from . import core, farm, knobs
+from . import core, farm, knobs, state
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ICONS = os.path.join(HERE, "icons")
 PIPELINE = "pipeline"
 MENU = "Restore"
 WRITE, READ, SWITCH = "reelfix_in", "reelfix_out", "reelfix_switch"
-KIND = "rf_kind"
+KIND = state.KIND
 BIT_DEPTHS = ("half", "float")
+OUTSIDE = ("error", "black")  # what the node gives outside its rendered frames
 
 
 def icon(name: str) -> str:
@@ -51,6 +55,8 @@ def build_menu() -> Any:
     _, decls, note = declarations()
     if note:
         nuke.warning("reelfix: " + note)
+    nuke.removeKnobChanged(state.on_knob_changed, nodeClass="Group")
+    nuke.addKnobChanged(state.on_knob_changed, nodeClass="Group")
     restore = nuke.menu("Nodes").addMenu(MENU, icon=os.path.join(ICONS, "reelfix.png"))
     restore.clearMenu()
     for d in decls:
@@ -142,16 +148,20 @@ def build_group(
         write["file_type"].setValue("exr")
         write["datatype"].setValue("32 bit float")
         write["raw"].setValue(True)
+        write["disable"].setValue(True)  # farm submitters recurse into Groups: only Render enables it
         if write.knob("create_directories") is not None:
             write["create_directories"].setValue(True)
         read = nuke.nodes.Read()
         read.setName(READ)
         read["raw"].setValue(True)
+        for name in ("before", "after"):
+            read[name].setValue("error")
         switch = nuke.nodes.Switch()
         switch.setName(SWITCH)
         switch.setInput(0, inp)
         switch.setInput(1, read)
         switch["which"].setValue(0)
+        switch["which"].setExpression(state.SWITCH_EXPRESSION)
         out = nuke.nodes.Output()
         out.setInput(0, switch)
 
@@ -222,8 +232,10 @@ def _common_knobs(group: nuke.Group, kind: str, devices: Sequence[str], availabl
     _add(group, nuke.Int_Knob("rf_chunk", "farm chunk"), 10, "frames per farm task")
     submitter = _add(group, nuke.Enumeration_Knob("rf_submitter", "submitter", list(farm.SUBMITTERS)), "auto", "auto: deadlinecommand, else the Deadline Cloud CLI, else only write the files")
     submitter.clearFlag(nuke.STARTLINE)
+    _add(group, nuke.Enumeration_Knob("rf_outside", "outside rendered frames", list(OUTSIDE)), "error",
+         "error: frames that were not rendered stop a render (never the input, never a held frame); black: they are black")
     _add(group, nuke.Text_Knob("rf_status", "status", "not rendered yet"), None, "")
-    for name, value in ((KIND, kind), ("rf_id", uuid.uuid4().hex[:8])):
+    for name, value in ((KIND, kind), ("rf_id", uuid.uuid4().hex[:8])) + tuple((n, "") for n in state.HIDDEN):
         hidden = _add(group, nuke.String_Knob(name, name), value, "")
         hidden.setFlag(nuke.INVISIBLE)
 
@@ -247,7 +259,7 @@ def default_range(group: nuke.Node) -> Tuple[int, int]:
 
 
 def is_reelfix(node: nuke.Node) -> bool:
-    return node.knob(KIND) is not None and node.knob("rf_render") is not None
+    return state.is_reelfix(node)
 
 
 def internal(group: nuke.Group, name: str) -> nuke.Node:

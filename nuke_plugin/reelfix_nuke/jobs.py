@@ -6,9 +6,10 @@ The plugin hands the core a plain job (the same JSON the CLI and the farm run):
      "output": {"path": ".../output/upscale.####.exr", "compression": "zip", "bit_depth": "half"},
      "pipeline": [{"node": "upscale", "params": {...}}], "device": "auto", "max_memory": "2GB"}
 
-A render is reused when its key matches: a hash of every job setting except paths, plus a
-digest of the rendered input frames (pixels and the structural EXR header; volatile header
-entries such as capture dates or node hashes are ignored).
+A render is reused when its key matches: a hash of every job setting except paths and the
+frame range (partial renders accumulate under one key), and each frame's input digest
+(pixels and the structural EXR header; volatile header entries such as capture dates or node
+hashes are ignored) matches the one its result was made from.
 """
 
 from __future__ import annotations
@@ -22,23 +23,81 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from .core import PluginError
 
-CACHE_VERSION = 1  # bump when the plugin changes how it renders, to invalidate old caches
+CACHE_VERSION = 2  # bump when the plugin changes how it renders, to invalidate old caches
 DONE_MARKER = "reelfix_done.json"
+DIGESTS = "frames.json"
 
-def working_space(color_management: str, ocio_config: str, working_space_lut: str) -> str:
+# What OCIO roles mean in the configs Nuke ships (their config.ocio `roles:`), by names the core knows.
+# The core's own studio config maps scene_linear to ACEScg, which is wrong for a nuke-default script.
+NUKE_CONFIG_ROLES = {
+    "nuke-default": {"scene_linear": "lin_srgb", "compositing_linear": "lin_srgb", "reference": "lin_srgb",
+                     "data": "raw", "default": "lin_srgb", "rendering": "lin_srgb"},
+    "aces_1.0.3": {"scene_linear": "ACES - ACEScg", "compositing_linear": "ACES - ACEScg", "rendering": "ACES - ACEScg",
+                   "reference": "ACES - ACES2065-1"},
+    "aces_1.1": {"scene_linear": "ACES - ACEScg", "compositing_linear": "ACES - ACEScg", "rendering": "ACES - ACEScg",
+                 "reference": "ACES - ACES2065-1"},
+    "aces_1.2": {"scene_linear": "ACES - ACEScg", "compositing_linear": "ACES - ACEScg", "rendering": "ACES - ACEScg",
+                 "reference": "ACES - ACES2065-1"},
+    "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1": {"scene_linear": "ACEScg", "compositing_linear": "ACEScg",
+                                                     "rendering": "ACEScg", "aces_interchange": "ACES2065-1"},
+}
+ROLES = ("scene_linear", "compositing_linear", "rendering", "reference", "data", "default", "aces_interchange",
+         "color_timing", "compositing_log", "color_picking", "texture_paint", "matte_paint")
+
+
+def config_roles(path: str) -> Dict[str, str]:
+    """The `roles:` of an OCIO config file (a plain YAML mapping, read without a YAML library)."""
+    roles: Dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return roles
+    inside = False
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace():
+            inside = line.split("#")[0].strip() == "roles:"
+            continue
+        if inside and ":" in line:
+            name, _, value = line.strip().partition(":")
+            roles[name.strip().strip("'\"")] = value.split("#")[0].strip().strip("'\"")
+    return roles
+
+
+def working_space(color_management: str, ocio_config: str, working_space_lut: str, custom_config: str = "") -> str:
     """The colour space the core must read and write so pixels come back unchanged.
 
     The plugin renders with `raw` on, so the files hold Nuke's working space as is; the
     core converts into its model's space and exactly back into this one. Nuke's own colour
-    management (and the nuke-default config) call linear-sRGB "linear"; OCIO configs' names
-    ("ACES - ACEScg", "ACEScg", "scene_linear") are names or aliases in the core's config."""
+    management (and the nuke-default config) call linear-sRGB "linear"; an OCIO role
+    (`scene_linear`, ...) means what Nuke's config says (NUKE_CONFIG_ROLES, or the roles of the
+    custom config file), never what the core's studio config says; other names ("ACES - ACEScg",
+    "ACEScg") are names or aliases in the core's config."""
     space = (working_space_lut or "").strip()
     nuke_default = color_management == "Nuke" or ocio_config in ("nuke-default", "")
     if not space or space == "default":
-        return "lin_srgb" if nuke_default else "scene_linear"
+        space = "scene_linear"
     if nuke_default and space.lower() == "linear":
         return "lin_srgb"
-    return space
+    if space not in ROLES:
+        return space
+    if nuke_default:
+        roles = NUKE_CONFIG_ROLES["nuke-default"]
+    elif ocio_config in NUKE_CONFIG_ROLES:
+        roles = NUKE_CONFIG_ROLES[ocio_config]
+    else:
+        roles = config_roles(custom_config) if custom_config else {}
+        if roles.get(space) and roles[space] not in ROLES:
+            return roles[space]
+        raise PluginError("the working space is the OCIO role '{}', and reelfix cannot tell what it means in the OCIO "
+                          "config '{}'{}. Choose the working space by its colour space name in Project Settings > Color."
+                          .format(space, ocio_config, " ({})".format(custom_config) if custom_config else ""))
+    if space not in roles:
+        raise PluginError("the OCIO config '{}' has no role '{}': choose the working space by name in Project Settings > Color"
+                          .format(ocio_config, space))
+    return roles[space]
 
 
 def frame_path(pattern: str, number: int) -> str:
@@ -99,10 +158,10 @@ def build_job(
 
 
 def cache_key(job: Dict[str, Any], input_digest: str) -> str:
-    """12 hex digits naming a render: every setting of the job except its paths, + the input."""
+    """12 hex digits naming a render: every setting of the job except its paths and frames, + the input
+    (the plugin passes "" and checks each frame's input digest itself: partial renders accumulate)."""
     settings = {
         "v": CACHE_VERSION,
-        "frames": job["input"]["frames"],
         "colorspace": job["input"]["colorspace"],
         "output": {k: v for k, v in job["output"].items() if k != "path"},
         "pipeline": job["pipeline"],
@@ -166,22 +225,79 @@ def sequence_digest(pattern: str, frames: Iterable[int]) -> str:
     return h.hexdigest()
 
 
+def frame_digests(pattern: str, frames: Iterable[int]) -> Dict[int, str]:
+    """Each frame's digest (pixels and stable header)."""
+    return {n: sequence_digest(pattern, [n]) for n in frames}
+
+
+def digests_file(key_dir: str) -> str:
+    return os.path.join(key_dir, DIGESTS)
+
+
+def read_json(path: str, default: Any) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return default
+    return data if isinstance(data, type(default)) else default
+
+
+def forget_results(key_dir: str, output_pattern: str) -> None:
+    """Drop every restored frame of a key (its input changed) and the record of them."""
+    folder = os.path.dirname(output_pattern)
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+    for path in (done_marker(key_dir), digests_file(key_dir)):
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def frames_text(frames: Iterable[int]) -> str:
+    """[1001, 1002, 1003, 1010] -> '1001-1003 1010'."""
+    spans: List[List[int]] = []
+    for n in sorted(set(frames)):
+        if spans and spans[-1][1] == n - 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return " ".join(str(a) if a == b else "{}-{}".format(a, b) for a, b in spans)
+
+
+def parse_frames(text: str) -> List[int]:
+    frames: List[int] = []
+    for part in (text or "").split():
+        m = re.match(r"^(-?\d+)(?:-(-?\d+))?$", part)
+        if m:
+            a = int(m.group(1))
+            frames.extend(range(a, int(m.group(2) or a) + 1))
+    return frames
+
+
 def done_marker(key_dir: str) -> str:
     return os.path.join(key_dir, DONE_MARKER)
 
 
 def finished(key_dir: str, output_pattern: str, first: int, last: int) -> Optional[Dict[str, Any]]:
-    """The marker of a finished render whose frames are all still there, else None."""
-    try:
-        with open(done_marker(key_dir), encoding="utf-8") as fh:
-            info = json.load(fh)
-    except (OSError, ValueError):
+    """The marker of a render that finished frames first..last, all still there, else None."""
+    info: Dict[str, Any] = read_json(done_marker(key_dir), {})
+    if not info:
         return None
-    if not isinstance(info, dict):
-        return None
-    if all(os.path.isfile(frame_path(output_pattern, n)) for n in range(first, last + 1)):
+    done = set(parse_frames(str(info.get("frames", ""))))
+    wanted = range(first, last + 1)
+    if all(n in done and os.path.isfile(frame_path(output_pattern, n)) for n in wanted):
         return info
     return None
+
+
+def record_finished(key_dir: str, frames: Iterable[int], info: Dict[str, Any]) -> Dict[str, Any]:
+    """Add finished frames to the key's marker; the marker (with every finished frame)."""
+    old = read_json(done_marker(key_dir), {})
+    data = dict(info)
+    data["frames"] = frames_text(set(parse_frames(str(old.get("frames", "")))) | set(frames))
+    write_json(done_marker(key_dir), data)
+    return data
 
 
 def write_json(path: str, data: Any) -> None:

@@ -68,3 +68,20 @@ def read_plate(nk, pattern: str, first: int = 1001, last: int = 1004):
     read["origfirst"].setValue(first)
     read["origlast"].setValue(last)
     return read
+
+
+def finish(nk, result):
+    """A GUI render (the core in a worker thread): wait for the thread, then run what it queued with
+    nuke.executeInMainThread, as Nuke's event loop does. None when it failed, as render_node gives
+    for problems found before the core starts."""
+    if result is not None and result.thread is not None:
+        assert result.wait(300), "the core's worker thread did not end"
+        nk._run_main_calls()
+    return None if result is not None and result.status in ("failed", "error") else result
+
+
+def gui_render(nk, group):
+    """The Render button's function in a GUI session, waited for."""
+    import reelfix_nuke
+
+    return finish(nk, reelfix_nuke.render_node(group))

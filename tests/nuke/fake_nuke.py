@@ -6,8 +6,19 @@ and checks). Names starting with an underscore are test hooks that real Nuke doe
 
     _reset()                     fresh script: root, menus, messages, switches
     _SWITCHES                    conventions we are not sure of, as switches (see _Switches)
-    _image_at(node, frame)       the pixels a node outputs (numpy, via OpenImageIO)
+    _image_at(node, frame)       the pixels a node outputs inside its format (numpy, via OpenImageIO)
+    _batch()                     a batch session (`nuke -x` / `nuke -t`, farm): GUI and env['gui'] False
     _state.messages / .tasks / .executed / .panels / .warnings   what the plugin did
+
+Real behaviour modelled (../shared/docs/hosts.md, "Real behaviour ... Nuke"):
+- bbox is not format: a Read gives the file's data window placed in its display window (the
+  format); a Write stores the bbox as the data window and the format as the display window.
+- Knob expressions `[python -execlocal {...; ret = ...}]` are evaluated whenever the knob is
+  (GUI and batch); an expression that raises while a Write renders fails that render with its text.
+- Read before/after default to "hold" (the end frame repeats outside first..last).
+- A Write renders at the proxy scale while the root's `proxy` knob is on; `execute` renders
+  every view of the script unless given `views=[...]` (files named with %V per view).
+- A disabled Write cannot be executed; `nuke.execute` runs on the main thread only.
 
 `execute(write, first, last)` writes the Write's frames from its upstream Read, walking
 Groups (Input/Output), Switches and pass-through nodes, with OpenImageIO (this fake only;
@@ -18,6 +29,7 @@ import builtins as _builtins
 import os as _os
 import re as _re
 import sys as _sys
+import threading as _threading
 import time as _time
 
 GUI = True
@@ -33,6 +45,7 @@ NUKE_VERSION_STRING = "13.2v8"
 _COLORSPACES = ["default", "linear", "sRGB", "rec709", "Cineon", "scene_linear", "ACES - ACEScg", "ACES - ACES2065-1",
                 "ACEScg", "lin_srgb", "Linear Rec.709 (sRGB)", "bogus_space"]
 _OCIO_CONFIGS = ["nuke-default", "aces_1.2", "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1", "custom"]
+_OUTSIDE = ["hold", "loop", "bounce", "black", "error"]  # Read before/after; Nuke's default is hold
 _EXR_COMPRESSIONS = ["none", "Zip (1 scanline)", "Zip (16 scanlines)", "PIZ Wavelet (32 scanlines)", "RLE", "B44", "DWAA", "DWAB"]
 
 
@@ -54,8 +67,10 @@ class _Switches(object):
         self.create_node_connects = True
         # ProgressTask.isCancelled() returns this(task) when set (a callable), else False.
         self.cancel_when = None
-        # Read frames outside first..last: "hold" (Nuke's default before/after) or "error".
-        self.read_outside_range = "hold"
+        # Setting a knob from Python fires the knobChanged callbacks (as a user edit in the panel does).
+        self.knob_changed_on_set_value = True
+        # An expression error upstream of a rendering Write fails the render (Nuke marks the node in error).
+        self.expression_error_fails_render = True
 
 
 _SWITCHES = _Switches()
@@ -74,6 +89,9 @@ class _State(object):
         self.panels = []
         self.plugin_paths = []
         self.reloads = []
+        self.knob_changed = []
+        self.main_calls = []
+        self.views = ["main"]
 
 
 _state = _State()
@@ -81,6 +99,37 @@ _state = _State()
 
 class CancelledError(Exception):
     pass
+
+
+class GlobalsEnvironment(object):
+    """nuke.env: read-only mapping; 'gui' is False in `nuke -x`/`nuke -t` and on the farm."""
+
+    def __init__(self, *args, **kwargs):
+        self._data = dict(*args, **kwargs)
+
+    def get(self, *args, **kwargs):
+        return self._data.get(*args, **kwargs)
+
+    def keys(self, *args, **kwargs):
+        return list(self._data.keys())
+
+    def items(self, *args, **kwargs):
+        return list(self._data.items())
+
+    def values(self, *args, **kwargs):
+        return list(self._data.values())
+
+    def __contains__(self, other):
+        return other in self._data
+
+    def __getitem__(self, index):
+        return self._data[index]
+
+    def __len__(self):
+        return len(self._data)
+
+
+env = GlobalsEnvironment(gui=True, NukeVersionMajor=NUKE_VERSION_MAJOR, NukeVersionMinor=NUKE_VERSION_MINOR)
 
 
 # ---------------------------------------------------------------- knobs
@@ -95,6 +144,7 @@ class Knob(object):
         self._flags = 0
         self._node = None
         self._enabled = True
+        self._expression = None
 
     def Class(self):
         return type(self).__name__
@@ -144,6 +194,18 @@ class Knob(object):
     def value(self, index=0):
         return self._value
 
+    def hasExpression(self, index=0):
+        return self._expression is not None
+
+    def setExpression(self, expression, index=0, view=None):
+        self._expression = str(expression)
+        return True
+
+    def toScript(self, quote=False, context=None):
+        if self._expression is not None:
+            return "{" + self._expression + "}"
+        return "" if self._value is None else str(self._value)
+
     def getValue(self, channel=0):
         return self.value()
 
@@ -151,6 +213,7 @@ class Knob(object):
         self._value = self._convert(val)
         if self._node is not None:
             self._node._changed(self)
+            _knob_changed(self._node, self)
         return True
 
     def _convert(self, val):
@@ -174,6 +237,25 @@ class Array_Knob(Knob):
 
     def _convert(self, val):
         return float(val)
+
+    def hasExpression(self, *args, **kwargs):
+        return self._expression is not None
+
+    def setExpression(self, expression, channel=-1, view=None):
+        self._expression = str(expression)
+        return True
+
+    def value(self, *args, **kwargs):
+        """An expression is evaluated (a failing one gives 0 here, as a panel shows; a render fails)."""
+        if self._expression is None:
+            return self._value
+        try:
+            return _evaluate(self)
+        except Exception:  # noqa: BLE001 - Nuke shows 0 and an error mark
+            return 0.0
+
+    def toScript(self, *args, **kwargs):
+        return Knob.toScript(self)
 
 
 class Int_Knob(Array_Knob):
@@ -366,6 +448,7 @@ def _builtin_knobs(cls):
         knobs += [File_Knob("file"), Int_Knob("first"), Int_Knob("last"), Int_Knob("origfirst"), Int_Knob("origlast"),
                   Boolean_Knob("raw"), Enumeration_Knob("colorspace", "colorspace", _COLORSPACES),
                   Enumeration_Knob("on_error", "missing frames", ["error", "black", "checkerboard", "nearest frame"]),
+                  Enumeration_Knob("before", "before", _OUTSIDE), Enumeration_Knob("after", "after", _OUTSIDE),
                   Script_Knob("reload", "Reload")]
     elif cls == "Write":
         knobs += [File_Knob("file"), Enumeration_Knob("file_type", "file type", ["", "exr", "dpx", "tiff", "png", "jpeg", "mov"]),
@@ -381,7 +464,8 @@ def _builtin_knobs(cls):
         knobs += [File_Knob("name"), Int_Knob("first_frame"), Int_Knob("last_frame"), Double_Knob("fps"),
                   Enumeration_Knob("colorManagement", "color management", ["Nuke", "OCIO"]),
                   Enumeration_Knob("OCIO_config", "OCIO config", _OCIO_CONFIGS),
-                  Enumeration_Knob("workingSpaceLUT", "working space", _COLORSPACES)]
+                  Enumeration_Knob("workingSpaceLUT", "working space", _COLORSPACES),
+                  File_Knob("customOCIOConfigPath"), Boolean_Knob("proxy"), Double_Knob("proxy_scale")]
         knobs = knobs[3:]
     return knobs
 
@@ -409,6 +493,7 @@ class Node(object):
             self._knobs["first_frame"]._value, self._knobs["last_frame"]._value = 1, 100
             self._knobs["fps"]._value = 24.0
             self._knobs["workingSpaceLUT"]._value = "linear"
+            self._knobs["proxy_scale"]._value = 0.5
 
     def _attach(self, knob):
         knob._node = self
@@ -827,10 +912,72 @@ def pluginAddPath(args, addToSysPath=True):
                 exec(compile(fh.read(), init, "exec"), {"nuke": _sys.modules[__name__], "__builtins__": _builtins})
 
 
+# ---------------------------------------------------------------- callbacks, threads, views
+
+
+def addKnobChanged(call, args=(), kwargs={}, nodeClass="*", node=None):
+    _state.knob_changed.append((call, tuple(args), dict(kwargs), nodeClass, node))
+
+
+def removeKnobChanged(call, args=(), kwargs={}, nodeClass="*", node=None):
+    _state.knob_changed = [c for c in _state.knob_changed if c[0] is not call or c[3] != nodeClass]
+
+
+def _knob_changed(node, knob):
+    if not _SWITCHES.knob_changed_on_set_value:
+        return
+    for call, args, kwargs, node_class, only in list(_state.knob_changed):
+        if (node_class in ("*", node.Class())) and (only is None or only is node):
+            _state.this.append((node, knob))
+            try:
+                call(*args, **kwargs)
+            finally:
+                _state.this.pop()
+
+
+def executeInMainThread(call, args=(), kwargs={}):
+    """Queued for the main thread's event loop (the test runs it with _run_main_calls)."""
+    if not isinstance(args, tuple):
+        args = (args,)
+    _state.main_calls.append((call, args, dict(kwargs)))
+
+
+def executeInMainThreadWithResult(call, args=(), kwargs={}):
+    if _threading.current_thread() is _threading.main_thread():
+        return call(*(args if isinstance(args, tuple) else (args,)), **kwargs)
+    done = _threading.Event()
+    box = []
+    executeInMainThread(lambda: (box.append(call(*(args if isinstance(args, tuple) else (args,)), **kwargs)), done.set()))
+    done.wait()
+    return box[0]
+
+
+def _run_main_calls():
+    """Test hook: the main thread's event loop runs what executeInMainThread queued."""
+    ran = 0
+    while _state.main_calls:
+        call, args, kwargs = _state.main_calls.pop(0)
+        call(*args, **kwargs)
+        ran += 1
+    return ran
+
+
+def views():
+    return list(_state.views)
+
+
+def _batch():
+    """Test hook: a batch session (`nuke -x`, `nuke -t`, a farm render)."""
+    global GUI
+    GUI = False
+    env._data["gui"] = False
+
+
 # ---------------------------------------------------------------- rendering (OpenImageIO, fake only)
 
 
-def _frame_file(pattern, number):
+def _frame_file(pattern, number, view="main"):
+    pattern = pattern.replace("%V", view).replace("%v", view[:1])
     m = _re.search(r"%0?(\d*)d", pattern)
     if m:
         return pattern[: m.start()] + "{:0{}d}".format(number, int(m.group(1) or 1)) + pattern[m.end():]
@@ -838,6 +985,35 @@ def _frame_file(pattern, number):
     if m:
         return pattern[: m.start()] + "{:0{}d}".format(number, len(m.group(0))) + pattern[m.end():]
     return pattern
+
+
+_PYTHON_EXPRESSION = _re.compile(r"^\[python -execlocal \{(.*)\}\]$", _re.S)
+
+
+def _evaluate(knob):
+    """A knob's expression, as Nuke evaluates it (nuke.thisNode() = the knob's node); raises on error."""
+    m = _PYTHON_EXPRESSION.match(knob._expression.strip())
+    if not m:
+        return float(knob._expression)  # plain numbers only; TCL is not modelled
+    scope = {"nuke": _sys.modules[__name__], "__builtins__": _builtins}
+    _state.this.append((knob._node, knob))
+    try:
+        exec(compile(m.group(1), "<expression {}.{}>".format(knob._node.fullName(), knob.name()), "exec"), scope)
+    finally:
+        _state.this.pop()
+    return float(scope.get("ret", 0))
+
+
+def _which(switch):
+    knob = switch["which"]
+    if knob._expression is None:
+        return int(knob._value)
+    try:
+        return int(_evaluate(knob))
+    except Exception as exc:  # noqa: BLE001 - the node is in error: the render stops with its text
+        if not _SWITCHES.expression_error_fails_render:
+            return 0
+        raise RuntimeError("{}.which: {}".format(switch.fullName(), exc)) from exc
 
 
 def _source(node, frame):
@@ -848,6 +1024,9 @@ def _source(node, frame):
         if seen > 1000:
             raise RuntimeError("cycle in the node graph")
         cls = node.Class()
+        if node.knob("disable") is not None and node["disable"].value() and cls not in ("Read", "Input", "Output"):
+            node = node.input(0)
+            continue
         if cls == "Read":
             return node
         if cls == "Input":
@@ -857,25 +1036,56 @@ def _source(node, frame):
             outputs = [c for c in node.nodes() if c.Class() == "Output"]
             node = outputs[0].input(0) if outputs else None
         elif cls == "Switch":
-            node = node.input(int(node["which"].value()))
+            node = node.input(_which(node))
         else:
             node = node.input(0)
     return None
 
 
-def _read_file(read, frame):
+def _read_file(read, frame, view="main"):
+    """The file a Read shows at `frame` (before/after: hold, loop, bounce, black=None, error)."""
     first, last = int(read["first"].value()), int(read["last"].value())
     if frame < first or frame > last:
-        if _SWITCHES.read_outside_range == "error":
+        mode = read["before" if frame < first else "after"].value()
+        if mode == "error":
             raise RuntimeError("{}: frame {} is outside {}-{}".format(read.fullName(), frame, first, last))
-        frame = min(max(frame, first), last)
+        if mode == "black":
+            return None
+        span = last - first + 1
+        if mode == "loop":
+            frame = first + (frame - first) % span
+        elif mode == "bounce" and span > 1:
+            k = (frame - first) % (2 * span - 2)
+            frame = first + (k if k < span else 2 * span - 2 - k)
+        else:
+            frame = min(max(frame, first), last)
     pattern = read["file"].value()
     if not pattern:
         raise RuntimeError("{}: no file name".format(read.fullName()))
-    path = _frame_file(pattern, frame)
+    path = _frame_file(pattern, frame, view)
     if not _os.path.isfile(path):
         raise RuntimeError("{}: Read error: {}: No such file or directory".format(read.fullName(), path))
     return path
+
+
+class _Image(object):
+    """What a node outputs: the bbox pixels (data window) and the format (display window)."""
+
+    def __init__(self, pixels, names, bbox, fmt):
+        self.pixels, self.names, self.bbox, self.format = pixels, list(names), tuple(bbox), tuple(fmt)
+
+    def in_format(self):
+        """The pixels inside the format (black outside the bbox, the overscan cut off)."""
+        import numpy as np
+
+        x0, y0, w, h = self.format
+        out = np.zeros((h, w, self.pixels.shape[2]), np.float32)
+        bx, by = self.bbox
+        ph, pw = self.pixels.shape[:2]
+        ax0, ay0, ax1, ay1 = max(bx, x0), max(by, y0), min(bx + pw, x0 + w), min(by + ph, y0 + h)
+        if ax1 > ax0 and ay1 > ay0:
+            out[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] = self.pixels[ay0 - by:ay1 - by, ax0 - bx:ax1 - bx]
+        return out
 
 
 def _load(path):
@@ -884,15 +1094,27 @@ def _load(path):
     buf = oiio.ImageBuf(path)
     if buf.has_error:
         raise RuntimeError("cannot read {}: {}".format(path, buf.geterror()))
-    return buf.get_pixels(oiio.FLOAT), list(buf.spec().channelnames)
+    spec = buf.spec()
+    return _Image(buf.get_pixels(oiio.FLOAT), spec.channelnames, (spec.x, spec.y),
+                  (spec.full_x, spec.full_y, spec.full_width, spec.full_height))
 
 
-def _image_at(node, frame):
-    """Test hook: the pixels `node` outputs at `frame` (H x W x C float32 numpy array)."""
+def _image(node, frame, view="main"):
     read = _source(node, frame)
     if read is None:
         raise RuntimeError("{}: no image (nothing connected)".format(node.fullName()))
-    return _load(_read_file(read, frame))[0]
+    path = _read_file(read, frame, view)
+    if path is None:  # before/after "black": the format, no pixels
+        import numpy as np
+
+        first = _load(_read_file(read, int(read["first"].value()), view))
+        return _Image(np.zeros((0, 0, len(first.names)), np.float32), first.names, (0, 0), first.format)
+    return _load(path)
+
+
+def _image_at(node, frame, view="main"):
+    """Test hook: the pixels `node` outputs at `frame` inside its format (H x W x C float32 numpy array)."""
+    return _image(node, frame, view).in_format()
 
 
 def _channel_names(node):
@@ -915,13 +1137,15 @@ def _frame_range(node):
 
 
 def execute(nameOrNode, start, end, incr=1, views=None, continueOnError=False):
-    import OpenImageIO as oiio
-
     node = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
     if node is None:
         raise ValueError("no node " + repr(nameOrNode))
+    if _threading.current_thread() is not _threading.main_thread():
+        raise RuntimeError("nuke.execute must be called from the main thread")
     if node.Class() != "Write":
         raise RuntimeError("{} cannot be executed".format(node.fullName()))
+    if node["disable"].value():
+        raise RuntimeError("{}: cannot execute a disabled node".format(node.fullName()))
     if _SWITCHES.cancel_execute:
         raise CancelledError() if _SWITCHES.cancel_raises == "CancelledError" else RuntimeError("Cancelled")
     pattern = node["file"].value()
@@ -929,42 +1153,58 @@ def execute(nameOrNode, start, end, incr=1, views=None, continueOnError=False):
         raise RuntimeError("{}: no filename".format(node.fullName()))
     if node["file_type"].value() != "exr" or "datatype" not in node._knobs:
         raise RuntimeError("{}: this fake writes EXR only (set file_type to exr first)".format(node.fullName()))
-    half = node["datatype"].value() == "16 bit half"
-    wanted = {"rgb": ["R", "G", "B"], "rgba": ["R", "G", "B", "A"], "alpha": ["A"], "all": None}[node["channels"].value()]
-    for frame in range(int(start), int(end) + 1, int(incr)):
-        read = _source(node.input(0), frame)
-        if read is None:
-            raise RuntimeError("{}: input not connected".format(node.fullName()))
-        pixels, names = _load(_read_file(read, frame))
-        if wanted is not None:
-            import numpy as np
-
-            planes = [pixels[:, :, names.index(c)] if c in names else np.zeros(pixels.shape[:2], np.float32) for c in wanted]
-            pixels, names = np.ascontiguousarray(np.stack(planes, axis=2)), list(wanted)
-        dst = _frame_file(pattern, frame)
-        folder = _os.path.dirname(dst)
-        if not _os.path.isdir(folder):
-            if _SWITCHES.write_needs_existing_dir and not node["create_directories"].value():
-                raise RuntimeError("{}: Can't open {}: No such file or directory".format(node.fullName(), dst))
-            _os.makedirs(folder)
-        spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], oiio.HALF if half else oiio.FLOAT)
-        spec.channelnames = tuple(names)
-        spec.attribute("compression", "zip")
-        if _SWITCHES.write_volatile_metadata:
-            spec.attribute("capDate", _time.strftime("%Y:%m:%d %H:%M:%S") + " {}".format(_time.time()))
-            spec.attribute("nuke/node_hash", "{:x}".format(int(_time.time() * 1e6)))
-        out = oiio.ImageOutput.create(dst)
-        if out is None or not out.open(dst, spec):
-            raise RuntimeError("{}: cannot write {}: {}".format(node.fullName(), dst, oiio.geterror()))
-        out.write_image(pixels)
-        out.close()
+    chosen = list(views) if views is not None else list(_state.views)
+    if len(chosen) > 1 and "%V" not in pattern and "%v" not in pattern:
+        raise RuntimeError("{}: {} views would write the same file (use %V in the file name)".format(node.fullName(), len(chosen)))
+    for view in chosen:
+        for frame in range(int(start), int(end) + 1, int(incr)):
+            _write_frame(node, pattern, frame, view)
     _state.executed.append((node.fullName(), int(start), int(end)))
+
+
+def _write_frame(node, pattern, frame, view):
+    import numpy as np
+    import OpenImageIO as oiio
+
+    image = _image(node.input(0), frame, view)
+    pixels, names = image.pixels, image.names
+    wanted = {"rgb": ["R", "G", "B"], "rgba": ["R", "G", "B", "A"], "alpha": ["A"], "all": None}[node["channels"].value()]
+    if wanted is not None:
+        planes = [pixels[:, :, names.index(c)] if c in names else np.zeros(pixels.shape[:2], np.float32) for c in wanted]
+        pixels, names = np.ascontiguousarray(np.stack(planes, axis=2)), list(wanted)
+    (bx, by), (fx, fy, fw, fh) = image.bbox, image.format
+    root = _state.root
+    if root["proxy"].value():  # "executes all renders at the currently active scale"
+        step = max(1, int(round(1.0 / float(root["proxy_scale"].value()))))
+        pixels = np.ascontiguousarray(pixels[::step, ::step])
+        bx, by, fx, fy, fw, fh = bx // step, by // step, fx // step, fy // step, fw // step, fh // step
+    dst = _frame_file(pattern, frame, view)
+    folder = _os.path.dirname(dst)
+    if not _os.path.isdir(folder):
+        if _SWITCHES.write_needs_existing_dir and not node["create_directories"].value():
+            raise RuntimeError("{}: Can't open {}: No such file or directory".format(node.fullName(), dst))
+        _os.makedirs(folder)
+    half = node["datatype"].value() == "16 bit half"
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], oiio.HALF if half else oiio.FLOAT)
+    spec.channelnames = tuple(names)
+    spec.x, spec.y = bx, by  # data window = the bbox
+    spec.full_x, spec.full_y, spec.full_width, spec.full_height = fx, fy, fw, fh  # display window = the format
+    spec.attribute("compression", "zip")
+    if _SWITCHES.write_volatile_metadata:
+        spec.attribute("capDate", _time.strftime("%Y:%m:%d %H:%M:%S") + " {}".format(_time.time()))
+        spec.attribute("nuke/node_hash", "{:x}".format(int(_time.time() * 1e6)))
+    out = oiio.ImageOutput.create(dst)
+    if out is None or not out.open(dst, spec):
+        raise RuntimeError("{}: cannot write {}: {}".format(node.fullName(), dst, oiio.geterror()))
+    out.write_image(pixels)
+    out.close()
 
 
 def _reset():
     """Test hook: a fresh, empty script with default switches (GUI session)."""
     global GUI, _SWITCHES
     GUI = True
+    env._data["gui"] = True
     _SWITCHES = _Switches()
     _state.__init__()
     _state.root = Root()

@@ -181,8 +181,9 @@ def test_job_and_cache_key():
     key = jobs.cache_key(job, "digest")
     moved = jobs.build_job("/elsewhere/in.####.exr", "/x/o.####.exr", 1001, 1010, "lin_srgb", steps, "cpu", "float", "1GB")
     assert jobs.cache_key(moved, "digest") == key and len(key) == 12  # paths do not count
+    other_range = jobs.build_job("", "", 1011, 1020, "lin_srgb", steps, "cpu", "float", "1GB")
+    assert jobs.cache_key(other_range, "digest") == key  # nor the range: partial renders accumulate under one key
     for changed in (jobs.build_job("", "", 1001, 1010, "acescg", steps, "cpu", "float", "1GB"),
-                    jobs.build_job("", "", 1001, 1011, "lin_srgb", steps, "cpu", "float", "1GB"),
                     jobs.build_job("", "", 1001, 1010, "lin_srgb", [{"node": "upscale", "params": {"scale": 4}}], "cpu", "float", "1GB"),
                     jobs.build_job("", "", 1001, 1010, "lin_srgb", steps, "cpu", "half", "1GB")):
         assert jobs.cache_key(changed, "digest") != key
@@ -207,12 +208,35 @@ def test_frame_paths_and_pipeline_text(tmp_path):
     ("Nuke", "nuke-default", "linear", "lin_srgb"),
     ("OCIO", "nuke-default", "linear", "lin_srgb"),
     ("OCIO", "aces_1.2", "ACES - ACEScg", "ACES - ACEScg"),
-    ("OCIO", "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1", "scene_linear", "scene_linear"),
-    ("OCIO", "aces_1.2", "", "scene_linear"),
+    ("OCIO", "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1", "scene_linear", "ACEScg"),
+    ("OCIO", "aces_1.2", "", "ACES - ACEScg"),
+    ("OCIO", "aces_1.2", "compositing_linear", "ACES - ACEScg"),
     ("", "", "", "lin_srgb"),
+    # a role means what Nuke's config says: in nuke-default, scene_linear is linear sRGB (the core's
+    # studio config would read it as ACEScg: a gamut shift on every restored pixel)
+    ("OCIO", "nuke-default", "scene_linear", "lin_srgb"),
+    ("Nuke", "nuke-default", "compositing_linear", "lin_srgb"),
 ])
 def test_working_space(management, config, space, expected):
     assert jobs.working_space(management, config, space) == expected
+
+
+def test_working_space_role_of_a_custom_config_is_read_from_its_file(tmp_path):
+    config = tmp_path / "studio.ocio"
+    config.write_text("ocio_profile_version: 2\n\nroles:\n  scene_linear: ACEScg  # the working space\n"
+                      "  compositing_log: ACEScct\n  'data': Raw\n\ncolorspaces:\n  - !<ColorSpace>\n    name: ACEScg\n")
+    assert jobs.working_space("OCIO", "custom", "scene_linear", str(config)) == "ACEScg"
+    assert jobs.config_roles(str(config)) == {"scene_linear": "ACEScg", "compositing_log": "ACEScct", "data": "Raw"}
+    with pytest.raises(core.PluginError, match="cannot tell what it means"):
+        jobs.working_space("OCIO", "custom", "scene_linear", str(tmp_path / "missing.ocio"))
+    with pytest.raises(core.PluginError, match="has no role 'color_timing'"):
+        jobs.working_space("OCIO", "aces_1.2", "color_timing")
+
+
+def test_frame_sets_as_text():
+    assert jobs.frames_text([1003, 1001, 1002, 1010, 1012, 1013]) == "1001-1003 1010 1012-1013"
+    assert jobs.parse_frames("1001-1003 1010 1012-1013") == [1001, 1002, 1003, 1010, 1012, 1013]
+    assert jobs.parse_frames(jobs.frames_text([-3, -2, 0])) == [-3, -2, 0] and jobs.frames_text([]) == ""
 
 
 def test_exr_digest_ignores_volatile_header_entries_but_not_pixels(tmp_path):

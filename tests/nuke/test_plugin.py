@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.nuke.conftest import CORE_BIN, PLUGIN, ROOT, read_plate
+from tests.nuke.conftest import CORE_BIN, PLUGIN, ROOT, finish, gui_render, read_plate
 
 import reelfix_nuke  # noqa: E402  (on sys.path via conftest)
 from reelfix_nuke import knobs, runner  # noqa: E402
@@ -110,6 +110,7 @@ def test_render_shows_restored_frames_identical_to_the_cli(nk, core_env, plate, 
     group["rf_cache_dir"].setValue(str(tmp_path / "cache"))
 
     group["rf_render"].execute()  # the button, with nuke.thisNode() = the group
+    finish(nk, reelfix_nuke.render.RUNNING[group.fullName()])  # the core ran in a worker thread
 
     assert nk._state.messages == []
     out = group.node("reelfix_out")
@@ -141,19 +142,19 @@ def test_render_shows_restored_frames_identical_to_the_cli(nk, core_env, plate, 
 def test_an_unchanged_rerun_reuses_the_cache_and_a_change_reruns(nk, core_env, plate, monkeypatch):
     group = _menu_create(nk, "Upscale", read_plate(nk, plate))
     group["upscale_model"].setValue("tiny-x2")
-    first = reelfix_nuke.render_node(group)
+    first = gui_render(nk, group)
     assert first.status == "done" and first.ran_core
 
     calls = []
     real_popen = runner.subprocess.Popen
     monkeypatch.setattr(runner.subprocess, "Popen", lambda *a, **k: calls.append(a) or real_popen(*a, **k))
-    again = reelfix_nuke.render_node(group)
+    again = gui_render(nk, group)
     assert again.status == "cached" and not again.ran_core and calls == []
     assert again.key == first.key and group["rf_status"].value().startswith("cached")
     assert len(nk._state.executed) == 2  # the input is rendered each time: that is how a change upstream is seen
 
     group["upscale_tile"].setValue(16)  # a knob change: a new key, the core runs
-    changed = reelfix_nuke.render_node(group)
+    changed = gui_render(nk, group)
     assert changed.status == "done" and changed.key != first.key and len(calls) == 1
 
 
@@ -168,7 +169,7 @@ def test_cancel_stops_the_core_keeps_finished_frames_and_a_rerun_resumes(nk, cor
     waiting = tmp_path / "gate.waiting"
     nk._SWITCHES.cancel_when = lambda task: waiting.exists()  # Cancel while the core holds frame 1002
 
-    result = reelfix_nuke.render_node(group)
+    result = gui_render(nk, group)
 
     assert result.status == "cancelled" and nk._state.messages == []
     outcome = result.outcome
@@ -182,7 +183,7 @@ def test_cancel_stops_the_core_keeps_finished_frames_and_a_rerun_resumes(nk, cor
 
     nk._SWITCHES.cancel_when = None
     gate.write_text("")
-    resumed = reelfix_nuke.render_node(group)
+    resumed = gui_render(nk, group)
     assert resumed.status == "done" and resumed.key == result.key
     assert resumed.outcome.frames("skipped") == [1001]  # the core's resume skipped it
     assert "8/8 frames (1 resumed)" in group["rf_status"].value()
@@ -192,7 +193,7 @@ def test_cancel_while_nuke_renders_the_input(nk, core_env, plate):
     group = _menu_create(nk, "Upscale", read_plate(nk, plate))
     for convention in ("RuntimeError", "CancelledError"):
         nk._SWITCHES.cancel_execute, nk._SWITCHES.cancel_raises = True, convention
-        result = reelfix_nuke.render_node(group)
+        result = gui_render(nk, group)
         assert result.status == "cancelled" and not result.ran_core and nk._state.messages == []
 
 
@@ -202,7 +203,7 @@ def test_missing_core_gives_a_clear_message(nk, user_dirs, plate, monkeypatch):
     assert any("bundled" in w for w in nk._state.warnings)
     assert "core not found" in group["rf_status"].value()
 
-    assert reelfix_nuke.render_node(group) is None
+    assert gui_render(nk, group) is None
     (text,) = nk._state.messages
     assert "core was not found" in text and "config.json" in text and "REELFIX_BIN" in text and "PATH" in text
     assert "installers/install.py core" in text
@@ -212,7 +213,7 @@ def test_missing_core_gives_a_clear_message(nk, user_dirs, plate, monkeypatch):
 def test_core_errors_are_shown_with_the_cores_text(nk, core_env, plate):
     group = _menu_create(nk, "Upscale", read_plate(nk, plate))
     group["upscale_tile"].setValue(-3)  # the core validates: 'tile' must be >= 0
-    assert reelfix_nuke.render_node(group) is None
+    assert gui_render(nk, group) is None
     (text,) = nk._state.messages
     assert "'tile' must be >= 0, got -3" in text and "Traceback" not in text
     assert group["rf_status"].value().startswith("error")
@@ -222,7 +223,7 @@ def test_core_errors_are_shown_with_the_cores_text(nk, core_env, plate):
     nk.root()["OCIO_config"].setValue("custom")
     nk.root()["workingSpaceLUT"].setValue("bogus_space")
     group["upscale_tile"].setValue(0)
-    assert reelfix_nuke.render_node(group) is None
+    assert gui_render(nk, group) is None
     assert "unknown colour space 'bogus_space'" in nk._state.messages[0]
 
 
@@ -239,14 +240,14 @@ def test_failed_frames_are_named_the_others_shown_and_a_rerun_completes(nk, core
         return real_run(argv, *args, **kwargs)
 
     monkeypatch.setattr(render.runner, "run_job", damage_one_input)
-    assert reelfix_nuke.render_node(group) is None
+    assert gui_render(nk, group) is None
     (text,) = nk._state.messages
     assert "restored 3 of 4 frames" in text and "frame 1003:" in text and "Traceback" not in text
     assert group.node("reelfix_switch")["which"].value() == 1 and nk._image_at(group, 1004).shape == (48, 64, 3)
     assert group["rf_status"].value().startswith("failed")
 
     monkeypatch.setattr(render.runner, "run_job", real_run)
-    again = reelfix_nuke.render_node(group)  # a fresh input render replaces the damaged frame
+    again = gui_render(nk, group)  # a fresh input render replaces the damaged frame
     assert again.status == "done" and again.outcome.frames("done") == [1003]
 
 
@@ -255,7 +256,7 @@ def test_an_unwritable_cache_folder_is_a_message(nk, core_env, plate, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     group["rf_cache_dir"].setValue(str(blocker / "cache"))
-    assert reelfix_nuke.render_node(group) is None
+    assert gui_render(nk, group) is None
     assert "cannot write the cache folder" in nk._state.messages[0] and "Traceback" not in nk._state.messages[0]
 
 
@@ -265,7 +266,7 @@ def test_aces_working_space_is_passed_to_the_core(nk, core_env, plate):
     nk.root()["workingSpaceLUT"].setValue("ACES - ACEScg")
     group = _menu_create(nk, "Upscale", read_plate(nk, plate))
     group["upscale_model"].setValue("tiny-x2")
-    result = reelfix_nuke.render_node(group)
+    result = gui_render(nk, group)
     assert result.status == "done", nk._state.messages
     assert json.loads(Path(result.job_path).read_text())["input"]["colorspace"] == "ACES - ACEScg"
 
@@ -275,12 +276,12 @@ def test_pipeline_node_runs_several_nodes_in_one_pass(nk, core_env, plate, monke
     group = _menu_create(nk, "Restore Pipeline", read_plate(nk, plate))
     assert group["rf_kind"].value() == "pipeline"
     assert group["tmean_radius"].value() == 1 and group["upscale_scale"].value() == "2"  # one tab per node
-    assert reelfix_nuke.render_node(group) is None and "list the nodes" in nk._state.messages.pop()
+    assert gui_render(nk, group) is None and "list the nodes" in nk._state.messages.pop()
 
     group["rf_pipeline"].setValue("tmean > upscale")
     group["upscale_model"].setValue("tiny-x2")
     group["tmean_radius"].setValue(2)
-    result = reelfix_nuke.render_node(group)
+    result = gui_render(nk, group)
     assert result.status == "done", nk._state.messages
     job = json.loads(Path(result.job_path).read_text())
     assert [s["node"] for s in job["pipeline"]] == ["tmean", "upscale"] and job["pipeline"][0]["params"] == {"radius": 2}
@@ -289,7 +290,7 @@ def test_pipeline_node_runs_several_nodes_in_one_pass(nk, core_env, plate, monke
     steps = Path(result.job_path).parent / "steps.json"
     steps.write_text(json.dumps([{"node": "nosuch"}]))
     group["rf_pipeline_file"].setValue(str(steps))
-    assert reelfix_nuke.render_node(group) is None and "reelfix has no node 'nosuch'" in nk._state.messages[-1]
+    assert gui_render(nk, group) is None and "reelfix has no node 'nosuch'" in nk._state.messages[-1]
 
 
 def test_render_all_headless_renders_every_node_upstream_first(nk, core_env, plate, tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Read and write single images (EXR, DPX, TIFF, PNG, JPEG) with OpenImageIO.
 
-Pixels are float32 HxWxC as stored in the file: no colour conversion and no alpha
+Pixels are float32 HxWxC of the display window (see :func:`_in_display_window`: an EXR whose data
+window differs from it, e.g. a Nuke render with a bbox, comes back in its format) as stored in the file: no colour conversion and no alpha
 (un)premultiplication in either direction (the colour module owns both).  Non-finite values
 survive reading; integer formats are written clipped to [0, 1] and rounded to the nearest code
 (NaN -> 0, +Inf -> 1, -Inf -> 0).  10/12-bit DPX reads back as exact code/1023 (code/4095) values.
@@ -212,12 +213,27 @@ def read_image(path: str | os.PathLike[str], number: int = 0, colorspace: str | 
         bits = spec.get_int_attribute("oiio:BitsPerSample", 0)
     finally:
         inp.close()
-    pixels = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, spec.nchannels)
+    pixels = _in_display_window(np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, spec.nchannels), spec)
     if bits in (10, 12) and str(spec.format) == "uint16":
         top = float(2**bits - 1)
         pixels = (np.rint(pixels * top) / top).astype(np.float32)
     cs = colorspace if colorspace is not None else str(metadata.get("oiio:ColorSpace", ""))
     return Frame(np.ascontiguousarray(pixels), tuple(spec.channelnames), cs, int(number), metadata)
+
+
+def _in_display_window(pixels: np.ndarray, spec: oiio.ImageSpec) -> np.ndarray:
+    """The image as it is meant to be seen: its display window (EXR: the format), black where the
+    data window (Nuke: the bbox) does not reach it, the data outside it (overscan) cut off. Frames
+    of a sequence keep one size however the bbox moves, and a result lines up with its input."""
+    x, y, w, h = spec.x, spec.y, spec.width, spec.height
+    fx, fy, fw, fh = spec.full_x, spec.full_y, spec.full_width, spec.full_height
+    if (x, y, w, h) == (fx, fy, fw, fh) or fw <= 0 or fh <= 0:
+        return pixels
+    out = np.zeros((fh, fw, pixels.shape[2]), np.float32)
+    x0, y0, x1, y1 = max(x, fx), max(y, fy), min(x + w, fx + fw), min(y + h, fy + fh)
+    if x1 > x0 and y1 > y0:
+        out[y0 - fy:y1 - fy, x0 - fx:x1 - fx] = pixels[y0 - y:y1 - y, x0 - x:x1 - x]
+    return out
 
 
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
