@@ -72,14 +72,14 @@ MODEL_PIPELINE = [{"node": "tmean", "params": {"radius": 1}}, {"node": "upscale"
 def job_with_every_path(job: TemporalJob) -> tuple[Path, dict[str, str], str]:
     """A job naming a model by a relative path and writing mattes, the environment without the
     model catalog (the model is found only by its path), and the pattern of the same job
-    rendered locally in one run (from the job's folder, where the relative model path points)."""
+    rendered locally in one run (from another folder: relative paths are the job file's)."""
     job_file = job.write_variant("every-path.yaml", "renders/A001_x2.####.exr", pipeline=MODEL_PIPELINE)
     data = yaml.safe_load(job_file.read_text())
     data["output"]["mattes"] = "renders/mattes/A001_m.####.exr"
     job_file.write_text(yaml.safe_dump(data))
     env = {k: v for k, v in job.env.items() if k != "REELFIX_MODEL_PATH"}
     reference = job.write_variant("reference.yaml", "reference/A001_x2.####.exr", pipeline=MODEL_PIPELINE)
-    done = reelfix("run", str(reference), env=env, cwd=job.folder)
+    done = reelfix("run", str(reference), env=env, cwd=job.folder.parent.parent)
     assert done.returncode == 0, done.stderr
     return job_file, env, str(job.folder / "reference" / "A001_x2.####.exr")
 

@@ -57,7 +57,9 @@ def test_executable_defaults_to_reelfix_on_the_workers_path() -> None:
 
 def test_node_files_are_made_absolute_from_the_job_folder_and_checked(temporal_job: TemporalJob, model_dir: Path, tmp_path: Path) -> None:
     pipeline = [{"node": "tmean", "params": {"radius": 1}}, {"node": "upscale", "params": {"scale": 2, "model": "../models/tiny-x2.onnx"}}]
-    farm = prepare(temporal_job.write_variant("model.yaml", "renders/A.####.exr", pipeline=pipeline))
+    job_file = temporal_job.write_variant("model.yaml", "renders/A.####.exr", pipeline=pipeline)
+    assert load_job(job_file).pipeline[1].params["model"] == str(model_dir / "tiny-x2.onnx")  # from the job's folder, as run does
+    farm = prepare(job_file)
     assert farm.job.pipeline[1].params["model"] == str(model_dir / "tiny-x2.onnx")
     dest = write_farm_job(farm, tmp_path / "farm" / "job.yaml")
     assert yaml.safe_load(dest.read_text())["pipeline"][1]["params"]["model"] == str(model_dir / "tiny-x2.onnx")

@@ -75,11 +75,18 @@ def load_job(path: str | Path) -> Job:
 
 
 def rebase(job: Job, folder: Path) -> Job:
-    """Make the input/output paths absolute, relative ones taken from `folder`."""
+    """Make the input/output paths absolute, relative ones taken from `folder`; so are node
+    parameters naming a file by a relative path (``model: ../models/x.onnx``) that exists there."""
 
     def absolute(p: str) -> str:
         q = Path(p).expanduser()
         return str(q if q.is_absolute() else (folder / q).resolve())
+
+    def node_file(value: Any) -> Any:
+        if not (isinstance(value, str) and (value.lower().endswith(".onnx") or "/" in value or "\\" in value)):
+            return value
+        q = Path(value).expanduser()
+        return str((folder / q).resolve()) if not q.is_absolute() and (folder / q).is_file() else value
 
     return job.model_copy(
         update={
@@ -87,5 +94,6 @@ def rebase(job: Job, folder: Path) -> Job:
             "output": job.output.model_copy(
                 update={"path": absolute(job.output.path), "mattes": absolute(job.output.mattes) if job.output.mattes else None}
             ),
+            "pipeline": [e.model_copy(update={"params": {k: node_file(v) for k, v in e.params.items()}}) for e in job.pipeline],
         }
     )
