@@ -1,0 +1,231 @@
+"""Question: does `reelfix upscale`'s cost grow with the picture as it should? (issue 17, goal 4)
+
+Each size runs in its own child process (`python -m benchmarks.scaling --child ...`), so its peak
+RSS (the kernel's VmHWM for that process) is its own: half-float EXR frames (zip) of real photos,
+scene-linear, through `run_job` (EXR read, OpenColorIO both ways, tiles, model, EXR write,
+provenance) with the default 2 GB memory budget on the CPU. One warm-up frame (model load, OCIO
+processors), then the timed frames; seconds per input megapixel is the figure.
+
+Two models:
+- `nearfree-x2`: a 1x1 convolution + DepthToSpace adopted with `reelfix models convert` (as in
+  benchmarks.host_overhead), so the curve shows reelfix's own work from 0.5K to 8K input
+  (8K input -> 16K output) in minutes;
+- `span-x2`: the built-in model at the sizes that fit in a few minutes on this 2-core machine
+  (its model time dominates, so it shows the tiling's cost: overlap, padding), and once at 4K
+  input -> 8K output for the peak-RSS goal.
+
+The peer for the per-megapixel figure is the same route at 2K input (ratios to it); the machine
+is shared, so sizes are interleaved in rounds and each figure is the median over rounds.
+
+Goals: time per megapixel flat within 15% from 0.5K to 8K input (max/min of the near-free
+curve <= 1.15); peak RSS under 2 GB for an 8K output (4K input x2) on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import CACHE, ROOT
+
+SIZES = {"0.5K": (270, 480), "1K": (540, 960), "2K": (1080, 1920), "4K": (2160, 3840), "8K": (4320, 7680)}
+FLAT = 1.15
+RSS_GOAL_GIB = 2.0
+DOC = ROOT / "docs" / "bench" / "scaling.md"
+PLOT = ROOT / "docs" / "bench" / "scaling.png"
+
+
+def vm_hwm_gib() -> float:
+    """This process's peak resident set (VmHWM), GiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def child(model: str, height: int, width: int, frames: int, warm: bool = True) -> dict[str, Any]:
+    """One size in this (fresh) process: the seconds per frame and this process's peak RSS
+    (`warm`: one frame first, untimed)."""
+    home = Path(tempfile.mkdtemp(prefix="reelfix-bench-home-"))
+    os.environ["REELFIX_HOME"] = str(home)
+    os.environ["REELFIX_MODEL_PATH"] = ""
+    from benchmarks.common import photo_frame
+    from benchmarks.host_overhead import make_nearfree_x2
+    from reelfix import colour
+    from reelfix.frames.frame import Frame
+    from reelfix.frames.image_io import write_image
+    from reelfix.jobs.load import job_from_data
+    from reelfix.pipeline import run_job
+
+    work = CACHE / "scaling" / f"{model}_{width}x{height}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    if model == "nearfree-x2":
+        from reelfix.models.adopt import adopt_onnx
+
+        adopt_onnx(make_nearfree_x2(work / "nearfree.onnx"), name="nearfree-x2", colorspace="srgb_tx")
+    numbers = list(range(1001 - int(warm), 1001 + frames))  # a warm-up frame first, if any
+    for i, n in enumerate(numbers):
+        lin = colour.convert(photo_frame(height, width, i), "srgb_tx", "lin_srgb")
+        write_image(str(work / f"in/p.{n}.exr"), Frame(lin, ("R", "G", "B"), "lin_srgb", n), compression="zip")
+        del lin
+    job = job_from_data(
+        {
+            "input": {"path": str(work / "in/p.####.exr"), "colorspace": "lin_srgb"},
+            "output": {"path": str(work / "out/p.####.exr"), "compression": "zip", "bit_depth": "half"},
+            "pipeline": [{"node": "upscale", "params": {"scale": 2, "model": model}}],
+            "device": "cpu",
+        },
+        "benchmark",
+    )
+    if warm:
+        run_job(job, frames=str(numbers[0]), resume=False)
+    timed = numbers[int(warm):]
+    t0, c0 = time.perf_counter(), time.process_time()
+    summary = run_job(job, frames=f"{timed[0]}-{timed[-1]}", resume=False)
+    wall, cpu = (time.perf_counter() - t0) / frames, (time.process_time() - c0) / frames
+    if summary.failed:
+        raise SystemExit(f"scaling run failed: {summary.failed[0].error}")
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
+    return {"s_per_frame": wall, "cpu_s_per_frame": cpu, "peak_gib": vm_hwm_gib(), "providers": summary.providers}
+
+
+def run_child(model: str, size: str, frames: int, warm: bool = True) -> dict[str, Any]:
+    h, w = SIZES[size]
+    cmd = [sys.executable, "-m", "benchmarks.scaling", "--child", model, str(h), str(w), str(frames), str(int(warm))]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r["mp"] = h * w / 1e6
+    r["s_per_mp"] = r["s_per_frame"] / r["mp"]
+    r["cpu_s_per_mp"] = r["cpu_s_per_frame"] / r["mp"]
+    return r
+
+
+def _median_rows(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    row = dict(runs[0])
+    for key in ("s_per_frame", "cpu_s_per_frame", "s_per_mp", "cpu_s_per_mp"):
+        row[key] = statistics.median(r[key] for r in runs)
+    row["peak_gib"] = max(r["peak_gib"] for r in runs)
+    return row
+
+
+def main(nearfree: list[str], span: list[str], rss_size: str | None, rounds: int = 2, frames: int = 2) -> dict[str, Any]:
+    """Per model and size the median over `rounds` (sizes interleaved within each round)."""
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for _ in range(rounds):
+        for model, sizes in (("nearfree-x2", nearfree), ("span-x2", span)):
+            for size in sizes:
+                runs.setdefault((model, size), []).append(run_child(model, size, frames))
+    rows = {key: _median_rows(v) for key, v in runs.items()}
+    rss = run_child("span-x2", rss_size, 1, warm=False) if rss_size else None  # one cold frame: its peak is the goal
+    result: dict[str, Any] = {"rows": rows, "rss": rss, "rss_size": rss_size, "rounds": rounds, "frames": frames}
+    for model in ("nearfree-x2", "span-x2"):
+        per_mp = [r["s_per_mp"] for (m, _), r in rows.items() if m == model]
+        result[f"{model}_spread"] = max(per_mp) / min(per_mp) if len(per_mp) > 1 else float("nan")
+    return result
+
+
+def plot(r: dict[str, Any], path: Path = PLOT) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for model, style in (("nearfree-x2", "o-"), ("span-x2", "s-")):
+        pts = sorted((row["mp"], row, size) for (m, size), row in r["rows"].items() if m == model)
+        if not pts:
+            continue
+        mps = [p[0] for p in pts]
+        base = statistics.median(p[1]["s_per_mp"] for p in pts)
+        a.plot(mps, [p[1]["s_per_mp"] / base for p in pts], style, label=f"{model} (1.0 = {base:.3f} s/MP)")
+        b.plot(mps, [p[1]["peak_gib"] for p in pts], style, label=model)
+    if r["rss"]:
+        b.plot([r["rss"]["mp"]], [r["rss"]["peak_gib"]], "r*", markersize=12, label=f"span-x2 {r['rss_size']} in -> x2")
+    a.axhspan(1 / FLAT ** 0.5, FLAT ** 0.5, color="0.9", label="15% band")
+    b.axhline(RSS_GOAL_GIB, color="r", linestyle="--", label="2 GB goal")
+    for ax, title in ((a, "time per input megapixel (relative to the median)"), (b, "peak RSS (GiB)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("input megapixels")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def markdown(r: dict[str, Any], command: str) -> list[str]:
+    ok = lambda flag: "met" if flag else "NOT met"  # noqa: E731
+    lines = [
+        "## Cost against picture size (upscale x2 on the CPU, default 2 GB budget)",
+        "",
+        f"Command: `{command}`. Each size in a fresh child process (peak RSS = its VmHWM), half-float EXR (zip) in and out "
+        f"through `run_job`; one warm-up frame, then {r['frames']} timed frame(s) (the peak-RSS run: one cold frame); median over {r['rounds']} rounds with the "
+        "sizes interleaved. `nearfree-x2` is a 1x1 convolution + DepthToSpace (reelfix's own work); `span-x2` the built-in model.",
+        "",
+        "| model | input | megapixels | seconds per frame | seconds per MP | CPU seconds per MP | peak RSS (GiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (model, size), row in sorted(r["rows"].items(), key=lambda kv: (kv[0][0], kv[1]["mp"])):
+        lines.append(
+            f"| {model} | {size} ({SIZES[size][1]}x{SIZES[size][0]}) | {row['mp']:.2f} | {row['s_per_frame']:.2f} | "
+            f"{row['s_per_mp']:.3f} | {row['cpu_s_per_mp']:.3f} | {row['peak_gib']:.2f} |"
+        )
+    if r["rss"]:
+        h, w = SIZES[r["rss_size"]]
+        lines.append(
+            f"| span-x2 (peak RSS run, 1 frame) | {r['rss_size']} ({w}x{h} -> {2 * w}x{2 * h}) | {r['rss']['mp']:.2f} | "
+            f"{r['rss']['s_per_frame']:.1f} | {r['rss']['s_per_mp']:.3f} | {r['rss']['cpu_s_per_mp']:.3f} | {r['rss']['peak_gib']:.2f} |"
+        )
+    spread = r["nearfree-x2_spread"]
+    lines += [
+        "",
+        f"![time per megapixel and peak RSS against input size]({PLOT.name})",
+        "",
+        f"Goal: time per megapixel flat within 15% from 0.5K to 8K input: near-free model max/min {spread:.2f}x "
+        f"({ok(spread <= FLAT)}); span-x2 over the sizes it ran {r['span-x2_spread']:.2f}x.",
+    ]
+    if r["rss"]:
+        lines.append(f"Goal: peak RSS under 2 GB for an 8K output: span-x2 {r['rss']['peak_gib']:.2f} GiB ({ok(r['rss']['peak_gib'] < RSS_GOAL_GIB)}).")
+    lines.append("")
+    return lines
+
+
+def write(r: dict[str, Any], command: str) -> list[str]:
+    lines = markdown(r, command)
+    plot(r)
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text("\n".join(lines))
+    return lines
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        m, hh, ww, ff, warm_up = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
+        print(json.dumps(child(m, hh, ww, ff, warm_up)))
+        sys.exit(0)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nearfree", default="0.5K,1K,2K,4K,8K", help="sizes for the near-free model")
+    ap.add_argument("--span", default="0.5K,1K", help="sizes for span-x2 (its time per MP)")
+    ap.add_argument("--rss", default="4K", help="input size of the span-x2 peak-RSS run (x2 output); '' to skip")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--frames", type=int, default=2)
+    a = ap.parse_args()
+    cmd = "python -m benchmarks.scaling " + " ".join(sys.argv[1:])
+    res = main([s for s in a.nearfree.split(",") if s], [s for s in a.span.split(",") if s], a.rss or None, a.rounds, a.frames)
+    print("\n".join(write(res, cmd.strip())))
