@@ -95,6 +95,7 @@ def test_gaps_make_one_job_per_run_and_the_submit_scripts_call_deadlinecommand(t
                 "--deadlinecommand", str(fake), env=temporal_job.env)
     assert r.returncode == 0, r.stderr
     assert "JobID=abc123" in r.stdout
+    assert "input frames 1005 do not exist" in r.stderr  # a gap between the frames found is named too
 
     refusing = tmp_path / "bin" / "refusing"  # exits 0 but submits nothing
     refusing.write_text('#!/bin/sh\necho "Result=Failure"\necho "Error: plugin Reelfix not found"\n')

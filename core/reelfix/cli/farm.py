@@ -10,7 +10,7 @@ import typer
 
 from .. import console
 from .app import _guard, app
-from ..frames.sequence import format_ranges
+from ..frames.sequence import find_gaps, format_ranges
 
 farm_app = typer.Typer(no_args_is_help=True, help="Render-farm jobs: Open Job Description (Deadline Cloud) and Deadline 10.")
 app.add_typer(farm_app, name="farm")
@@ -33,9 +33,13 @@ def _warn_executable(executable: str) -> None:
 
 
 def _report_frames(frames: list[int], missing: list[int]) -> None:
+    """The frames the farm renders, and every frame left out: asked for by input.frames and
+    absent, or a gap between frames found."""
     _say(f"frames: {format_ranges(frames)} ({len(frames)})")
-    if missing:
-        console.warning(f"input frames {format_ranges(missing)} do not exist: the farm job leaves them out")
+    gaps = [n for a, b in find_gaps(frames) for n in range(a, b + 1)]
+    absent = sorted(set(missing) | set(gaps))
+    if absent:
+        console.warning(f"input frames {format_ranges(absent)} do not exist: the farm job leaves them out")
 
 
 @farm_app.command("openjd")
