@@ -135,20 +135,29 @@ def spike_score(
     pose as one) but never below 4x that plane's noise; a spike counts only where the two
     nearest aligned neighbours agree with each other."""
     kernel = np.ones((3, 3), np.uint8)
-    score = np.zeros(planes[0][0].shape, np.float32)
-    one = len(planes[0][1]) == 1
+    score: np.ndarray | None = None
+    boost = 1.5 if len(planes[0][1]) == 1 else 1.0
     for (c, aligned), sigma in zip(planes, sigmas):
-        hi = np.minimum.reduce([c - cv2.dilate(a, kernel) for a in aligned])  # bright spike size
-        lo = np.minimum.reduce([cv2.erode(a, kernel) - c for a in aligned])  # dark spike size
-        spike = np.maximum(hi, lo)
-        texture = cv2.dilate(aligned[0], kernel) - cv2.erode(aligned[0], kernel)
-        local = st.threshold * np.clip(FLAT + (1.0 - FLAT) * texture / TEXTURE, FLAT, 1.0)
-        t = np.maximum(local, 4.0 * sigma) * (1.5 if one else 1.0)
-        z = spike / t
+        dilated = [cv2.dilate(a, kernel) for a in aligned]
+        eroded = [cv2.erode(a, kernel) for a in aligned]
+        hi = cv2.subtract(c, dilated[0])  # bright spike size
+        lo = cv2.subtract(eroded[0], c)  # dark spike size
+        for d, e in zip(dilated[1:], eroded[1:]):
+            hi = cv2.min(hi, cv2.subtract(c, d))
+            lo = cv2.min(lo, cv2.subtract(e, c))
+        spike = cv2.max(hi, lo)
+        t = cv2.subtract(dilated[0], eroded[0])  # the picture's local 3x3 range
+        t *= np.float32((1.0 - FLAT) / TEXTURE)
+        t += np.float32(FLAT)
+        np.minimum(t, np.float32(1.0), out=t)
+        t *= np.float32(st.threshold * boost)
+        np.maximum(t, np.float32(4.0 * sigma * boost), out=t)
+        z = cv2.divide(spike, t)
         if np.isfinite(st.agreement) and len(aligned) >= 2:
-            spread = np.abs(aligned[0] - aligned[1])
-            z = np.where(spread < np.maximum(st.agreement * spike, 2.0 * sigma), z, 0.0)
-        np.maximum(score, z, out=score)
+            bound = np.maximum(spike * np.float32(st.agreement), np.float32(2.0 * sigma))
+            z[cv2.absdiff(aligned[0], aligned[1]) >= bound] = 0.0
+        score = z if score is None else cv2.max(score, z)
+    assert score is not None
     return score
 
 
@@ -159,18 +168,18 @@ def detect(
     neighbours: list[np.ndarray] | None = None,
     flows: list[np.ndarray] | None = None,
     steps: list[int] | None = None,
-    colour: tuple[np.ndarray, list[np.ndarray]] | None = None,
+    colour: list[tuple[np.ndarray, list[np.ndarray]]] | None = None,
+    sigmas: list[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(speck mask, candidate mask, moving-object mask), HxW bool, before dilation, of centre luma `q` given the
-    neighbours' luma aligned to it (nearest first); with `colour` (the centre's picture
-    channels, perceptual HxWxC, and the neighbours' aligned to it) the channels are tested
-    too; with `neighbours`/`flows` (unaligned luma and the flows), specks found displaced in
-    a neighbour are left alone as moving objects."""
-    planes = [(q, aligned)]
-    if colour is not None:
-        cc, ca = colour
-        planes += [(np.ascontiguousarray(cc[:, :, j]), [np.ascontiguousarray(a[:, :, j]) for a in ca]) for j in range(cc.shape[2])]
-    sigmas = [noise_sigma(c, a[0]) for c, a in planes]
+    neighbours' luma aligned to it (nearest first); with `colour` (per picture channel,
+    perceptual: the centre's plane and the neighbours' aligned to it) the channels are
+    tested too, with `sigmas` the planes' noise levels if known (luma first); with
+    `neighbours`/`flows` (unaligned luma and the flows), specks found displaced in a
+    neighbour are left alone as moving objects."""
+    planes = [(q, aligned)] + list(colour or [])
+    if sigmas is None or len(sigmas) != len(planes):
+        sigmas = [noise_sigma(c, a[0]) for c, a in planes]
     score = spike_score(planes, st, sigmas)
     sigma = sigmas[0]
     t = max(st.threshold, 4.0 * sigma) * (1.5 if len(aligned) == 1 else 1.0)
@@ -284,16 +293,20 @@ class DustBust:
         steps = [n - window.number for n in numbers]
         pic = np.asarray(picture_indices(centre.channels))
         lin = motion.is_scene_linear(centre.colorspace)
-        colour_of = (lambda fields: (motion.perceptual(centre.pixels[:, :, pic], lin),
-                                     [motion.perceptual(motion.warp(f.pixels[:, :, pic], fl), lin) for f, fl in zip(frames, fields)])
-                     ) if len(pic) >= 3 else (lambda fields: None)
-        specks, candidates, moving = detect(q, aligned, self.settings, lumas, flows, steps, colour_of(flows))
+        colour = colour_planes(centre, frames, flows, pic, lin)
+        sigmas = [noise_sigma(c, a[0]) for c, a in [(q, aligned)] + colour]
+        specks, candidates, moving = detect(q, aligned, self.settings, lumas, flows, steps, colour, sigmas)
         # inside a large speck the flow may follow the dirt: look again with the flow of the
         # surroundings, filled in over every candidate
         size = self.settings.max_size
         filled = [fill_flow(fl, candidates | flow_anomaly(fl, size), size) for fl in flows]
-        aligned_f = [motion.warp(lq, fl) for lq, fl in zip(lumas, filled)]
-        again, _, moving_f = detect(q, aligned_f, self.settings, lumas, filled, steps, colour_of(filled))
+        # the filled-in flow differs from the own only around candidates: resample just there
+        changed = [np.nonzero((ff != fl).any(axis=2)) for fl, ff in zip(flows, filled)]
+        aligned_f = [patched(al, ys, xs, motion.sample(lq, ff, ys, xs)[:, 0]) for al, lq, ff, (ys, xs) in zip(aligned, lumas, filled, changed)]
+        if colour:
+            values = [motion.perceptual(motion.sample(picture(f, pic), ff, ys, xs), lin) for f, ff, (ys, xs) in zip(frames, filled, changed)]
+            colour = [(c, [patched(a, ys, xs, v[:, j]) for a, v, (ys, xs) in zip(al, values, changed)]) for j, (c, al) in enumerate(colour)]
+        again, _, moving_f = detect(q, aligned_f, self.settings, lumas, filled, steps, colour, sigmas)
         # a speck found displaced in both neighbours with either flow is a real object
         moving = cv2.dilate((moving | moving_f).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         specks = (specks | again) & ~_touching(specks | again, moving)
@@ -308,6 +321,34 @@ class DustBust:
         out = centre.with_pixels(pixels)
         set_matte(out, NAME, specks.astype(np.float32))
         return out
+
+
+def colour_planes(
+    centre: Frame, frames: list[Frame], flows: list[np.ndarray], pic: np.ndarray, lin: bool
+) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    """Per picture channel (none unless there are three or more), on the perceptual scale:
+    the centre's plane and the neighbours' aligned to it by `flows`."""
+    if len(pic) < 3:
+        return []
+    planes = cv2.split(np.ascontiguousarray(motion.perceptual(picture(centre, pic), lin)))
+    warped = [cv2.split(motion.perceptual(motion.warp(picture(f, pic), fl), lin)) for f, fl in zip(frames, flows)]
+    return [(c, [w[j] for w in warped]) for j, c in enumerate(planes)]
+
+
+def picture(frame: Frame, pic: np.ndarray) -> np.ndarray:
+    """The frame's picture channels (at most 4), without a copy where they are all it holds."""
+    if frame.pixels.shape[2] == len(pic) <= 4 and list(pic) == list(range(len(pic))):
+        return frame.pixels
+    return np.ascontiguousarray(frame.pixels[:, :, pic[:4]])
+
+
+def patched(img: np.ndarray, ys: np.ndarray, xs: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`img` with the pixels (ys, xs) set to `values` (a copy; `img` itself where none)."""
+    if not len(ys):
+        return img
+    out = img.copy()
+    out[ys, xs] = values
+    return out
 
 
 def choose_neighbours(number: int, available: list[int], radius: int) -> list[int]:
