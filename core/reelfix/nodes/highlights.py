@@ -11,7 +11,8 @@ its range. The upscale node's `highlights` parameter picks how the rest is handl
   of the values above the range (`RADIUS` + `FEATHER` input pixels; full weight from
   `THRESHOLD` above it, less for smaller excursions) the model's result for that
   neighbourhood darkened in linear light until the highlights fit (whole 2-stop steps, at
-  most 8 stops) and brightened back is blended in. Negatives keep the split result.
+  most 8 stops), brightened back and held within each pixel's 3x3 source range, is blended
+  in. Negatives keep the split result.
   Measured (`benchmarks.upscale_plates`, `benchmarks.colour_quality`): on plates with real
   highlights and on log plates this beats both `clip` and a whole-picture roll-off; a
   roll-off in the neighbourhood instead kept less of the model's gain on log and HDR plates.
@@ -116,6 +117,10 @@ def weighted_box(weight: np.ndarray, margin: int, multiple_of: int = 1) -> tuple
     return slice(r0, min(int(rows[-1]) + margin + 1, weight.shape[0])), slice(c0, min(int(cols[-1]) + margin + 1, weight.shape[1]))
 
 
+def _repeat(img: np.ndarray, scale: int) -> np.ndarray:
+    return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+
+
 def exposure_for(peak: float) -> float:
     """The darkening `auto` applies near highlights: the peak (linear light) rounded up to whole
     `STOP_STEP` stops, at most `MAX_STOPS`; whole steps keep it the same from frame to frame of a shot."""
@@ -139,7 +144,9 @@ def blend_darkened_near_highlights(
     """`auto`'s local step, in place on the model output `y` (model space): within the
     feathered neighbourhood of the highlights (`highlight_weight`), blend in the model's
     result for that neighbourhood darkened in linear light until its highlights fit the
-    range (`exposure_for`), brightened back by the same factor. The model runs a second time
+    range (`exposure_for`), brightened back by the same factor and held within the min/max of
+    each output pixel's 3x3 source neighbourhood (what brightening does to the model's ringing
+    at a highlight's edge would otherwise cost more than clipping). The model runs a second time
     only on the box holding the neighbourhood (plus `margin` pixels of context); everywhere
     else `y` is untouched. `to_linear`/`from_linear` convert model-space pixels to a linear
     space and back (a gain in any linear space is the same gain in every other)."""
@@ -156,6 +163,8 @@ def blend_darkened_near_highlights(
     alt = to_linear(alt)
     alt *= np.float32(gain)
     alt = from_linear(alt)
+    lo, hi = local_range(np.ascontiguousarray(source[box]))  # brightened back, the model's ringing at the
+    np.clip(alt, _repeat(lo, scale), _repeat(hi, scale), out=alt)  # highlights' edges is x gain: held to the source's 3x3 range
     w = weight[box]
     w_out = cv2.resize(w, (w.shape[1] * scale, w.shape[0] * scale), interpolation=cv2.INTER_LINEAR)[:, :, None]
     out = y[box[0].start * scale : box[0].stop * scale, box[1].start * scale : box[1].stop * scale]
