@@ -193,10 +193,10 @@ SPEC = NodeSpec(
             str,
             "auto",
             "values outside the model's range (scene-linear highlights > 1, negatives): 'auto' is 'clip' wherever the "
-            "frame is in range, adds back what clipping removed, and blends in the roll-off result only near highlights; "
-            "'rolloff' maps the whole picture reversibly into range for the model and back (also changes in-range values "
-            "near the range's ends); 'split' gives the model the in-range part and adds the rest back resized; 'clip' "
-            "clips (loses highlights). See nodes/highlights.py and docs/bench/upscale_plates.md",
+            "frame is in range, adds back what clipping removed, and only near highlights blends in the model's result "
+            "for the picture darkened until they fit; 'rolloff' maps the whole picture reversibly into range for the "
+            "model and back (also changes in-range values near the range's ends); 'split' gives the model the in-range "
+            "part and adds the rest back resized; 'clip' clips (loses highlights). See docs/bench/upscale_plates.md",
             choices=hl.MODES,
         ),
     ),
