@@ -45,3 +45,20 @@ def test_short_series_and_determinism() -> None:
     y = _jitter(4) + np.where(T >= 30, 0.5, 0.0)
     a, b = fit_trend(T, y, 0.08)[0], fit_trend(T.copy(), y.copy(), 0.08)[0]
     assert np.array_equal(a, b)
+
+
+def test_a_fade_made_in_display_values_is_fitted_there() -> None:
+    """A fade made on display-encoded pictures (values scaled evenly to 35%: light as the
+    2.2th power of that), flicker as an offset of those values: the display domain is
+    chosen and the fade followed to its end."""
+    n = 24
+    t = np.arange(n, dtype=float)
+    scale = np.where(t >= 16, 1 - 0.65 * (t - 15) / 8, 1.0)
+    rng = np.random.default_rng(5)
+    values = 0.45 * scale + rng.normal(0.0, 0.004, n)  # mean display value, offset jitter
+    y = 2.2 * np.log2(values)
+    truth = 2.2 * np.log2(0.45 * scale)
+    trend, kinds, domain = fit_trend(t, y, float(jitter_sigma(y[:, None])[0]))
+    assert domain == "display" and [k[0] for k in kinds] == ["after"] and abs(kinds[0][1] - 15) <= 1, (domain, kinds)
+    err = (trend - truth) - (trend - truth)[:16].mean()
+    assert np.abs(err).max() < 0.04, err  # stops (a fit in stops or light misses by ~0.1-0.2)

@@ -15,9 +15,12 @@ buys a knot), then each is moved to its best place given the others, terms no lo
 worth their penalty are dropped, and each knot is averaged over its near places by
 their evidence (a fade whose first frame is ambiguous is not bet on one of them).
 
-The fit is made twice: in stops (ramps of exposure are straight there) and in linear
-light with weights for multiplicative jitter (fades are straight there); the better by
-residual plus penalty is kept. All arithmetic is deterministic for a given series, so a
+The fit is made in several domains (`DOMAINS`): in stops (ramps of exposure are straight
+there), in linear light with weights for multiplicative jitter (a fade made in light is
+straight there), and in display values, light to the power 1/2.4 (sRGB, Rec.1886), with jitter of the values
+themselves (a fade made on display-encoded pictures is straight there, and an offset of
+those values, a common flicker, weighs more on dark frames); the best by its likelihood
+plus penalty is kept. All arithmetic is deterministic for a given series, so a
 farm chunk gets the same trend as a whole run.
 """
 
@@ -36,6 +39,12 @@ KNOT_PENALTY = 3.0  # x ln n per knot (a ramp has two)
 KNOT_AVERAGE = 3  # a step or kink is averaged over places this many frames either side
 RAMP_AVERAGE = 8  # a ramp's ends likewise (a ramp's ends are less sharply placed)
 SIGMA_FLOOR = 0.002  # stops: jitter below this is measurement noise
+# where the trend is fitted: light raised to a power (0: stops) and the jitter's kind there ('gain':
+# proportional to the level; 'offset': the same at every level, so darker frames jitter more in stops).
+# Display values: a fade made on display-encoded pictures scales them, and light goes as their ~2.4th
+# power; flicker there is often an offset of the values (a print's or a telecine's black level).
+DOMAINS = {"stops": (0.0, "gain"), "light": (1.0, "gain"), "display": (1.0 / 2.4, "offset")}
+DOMAIN_NAMES = tuple(DOMAINS)
 
 Kind = tuple[str, int, int]  # ("line"|"step"|"after"|"before"|"ramp", index, index)
 
@@ -51,31 +60,43 @@ def jitter_sigma(levels: np.ndarray, floor: float = SIGMA_FLOOR) -> np.ndarray:
     return np.maximum(sig, floor)
 
 
+def knot_penalty(n: int) -> float:
+    """A knot's penalty for a series of n frames: KNOT_PENALTY x ln n, but never below
+    2 ln(candidates), what the best of that many pure-jitter candidates gains on average
+    (the risk inflation criterion): a short shot's dictionary holds nearly as many ramps
+    as a long one's, and ln n alone would let its flicker buy a knot."""
+    stride = max(1, n // RAMP_POSITIONS)
+    ramps = sum(len(range(i + MARGIN, n, stride)) for i in range(0, n, stride))
+    candidates = max(1 + 3 * (n - 2 * MARGIN) + ramps, 2)
+    return max(KNOT_PENALTY * np.log(max(n, 2)), 2.0 * np.log(candidates))
+
+
 @lru_cache(maxsize=16)
 def dictionary(times: tuple[float, ...]) -> tuple[np.ndarray, tuple[Kind, ...], np.ndarray]:
     """(columns (n, m), their kinds, penalties (m,)) for frames at `times`."""
     t = np.asarray(times, dtype=np.float64)
     n = t.size
     ln = np.log(max(n, 2))
+    knot = knot_penalty(n)
     cols: list[np.ndarray] = [t - t.mean()]
     kinds: list[Kind] = [("line", 0, 0)]
     pens = [LINE_PENALTY * ln]
     for i in range(MARGIN, n - MARGIN + 1):
         cols.append((t >= t[i]).astype(np.float64))
         kinds.append(("step", i, i))
-        pens.append(KNOT_PENALTY * ln)
+        pens.append(knot)
     for i in range(MARGIN, n - MARGIN):
         cols.append(np.maximum(t - t[i], 0.0))
         kinds.append(("after", i, i))
         cols.append(np.maximum(t[i] - t, 0.0))
         kinds.append(("before", i, i))
-        pens += [KNOT_PENALTY * ln, KNOT_PENALTY * ln]
+        pens += [knot, knot]
     stride = max(1, n // RAMP_POSITIONS)
     for i in range(0, n, stride):
         for j in range(i + MARGIN, n, stride):
             cols.append(np.clip((t - t[i]) / (t[j] - t[i]), 0.0, 1.0))
             kinds.append(("ramp", i, j))
-            pens.append(2 * KNOT_PENALTY * ln)
+            pens.append(2 * knot)
     if n < 2 * MARGIN + 1:  # too short for knots: constant or line only
         cols, kinds, pens = cols[:1], kinds[:1], pens[:1]
     return np.stack(cols, axis=1), tuple(kinds), np.array(pens)
@@ -129,7 +150,7 @@ def _fine_ramps(times: np.ndarray, kinds: tuple[Kind, ...], chosen: list[int], r
 
 def _extend(kinds: tuple[Kind, ...], pens: np.ndarray, cw: np.ndarray, extra_w: np.ndarray, fine: list[Kind]) -> tuple[tuple[Kind, ...], np.ndarray, np.ndarray]:
     """The dictionary with weighted columns `extra_w` of kinds `fine` (ramps, at a ramp's penalty) added."""
-    ramp_pen = 2.0 * KNOT_PENALTY * np.log(max(cw.shape[0], 2))
+    ramp_pen = 2.0 * knot_penalty(cw.shape[0])
     return kinds + tuple(fine), np.concatenate([pens, np.full(len(fine), ramp_pen)]), np.concatenate([cw, extra_w], axis=1)
 
 
@@ -199,42 +220,65 @@ def _select(
     return out, [kinds[j] for j in chosen], float(pens[chosen].sum()) if chosen else 0.0
 
 
-def fit_trend(times: Sequence[float] | np.ndarray, levels: np.ndarray, sigma: float) -> tuple[np.ndarray, list[Kind], str]:
+def fit_trend(
+    times: Sequence[float] | np.ndarray, levels: np.ndarray, sigma: float, domains: Sequence[str] = DOMAIN_NAMES
+) -> tuple[np.ndarray, list[Kind], str]:
     """The intended levels (n,) of a series of log2 levels with jitter `sigma` (stops), the
-    changes found and the domain ('stops' or 'light') they were fitted in: the changes
+    changes found and the domain (of `domains`, see `DOMAINS`) they were fitted in: the changes
     (`fit_changes`) plus a slow wander of the light (`smooth_wander`), each fitted to what
     the other leaves, twice (changes first: a smoother would blur a fade or a light switched
     on into a slope it then keeps)."""
     y = np.asarray(levels, dtype=np.float64)
     wander = np.zeros(y.size)
     for _ in range(2):
-        changes, kinds, domain = fit_changes(times, y - wander, sigma)
+        changes, kinds, domain = fit_changes(times, y - wander, sigma, domains)
         wander = smooth_wander(y - changes, sigma)[0]
     return changes + wander, kinds, domain
 
 
-def fit_changes(times: Sequence[float] | np.ndarray, levels: np.ndarray, sigma: float) -> tuple[np.ndarray, list[Kind], str]:
-    """The constant plus the changes a series clearly holds (see the module docstring)."""
+def _fit_in(
+    y: np.ndarray, t: np.ndarray, table: tuple[np.ndarray, tuple[Kind, ...], np.ndarray], s2: float, domain: str, start: tuple[np.ndarray, list[Kind], float]
+) -> tuple[float, np.ndarray, list[Kind]]:
+    """(score, fitted log2 levels, changes) of the fit in one domain (`DOMAINS`); `start`: the fit in stops."""
+    cols, kinds, pens = table
+    power, jitter = DOMAINS[domain]
+    f, ch, pen = start
+    if power == 0.0:
+        return float(((y - f) ** 2).sum()) / s2 + pen, f, ch
+    n = y.size
+    z = np.exp2(power * y)
+    zref = float(np.median(z))
+    s2z = s2 * (power * np.log(2.0)) ** 2
+    for _ in range(3 if jitter == "gain" else 1):  # a gain's jitter: weights 1 / level^2, from the previous fit
+        w = 1.0 / np.maximum(np.exp2(power * f), 1e-6) ** 2 if jitter == "gain" else np.full(n, 1.0 / zref**2)
+        fz, ch, pen = _select(z, w, t, cols, kinds, pens, s2z)
+        f = np.log2(np.maximum(fz, 1e-6)) / power
+    if jitter == "gain":  # to first order the same jitter in stops: the same score
+        return float(((y - f) ** 2).sum()) / s2 + pen, f, ch
+    # jitter of the values themselves (an offset): darker frames jitter more in stops; the
+    # likelihood of the levels under it, with the change of variable's Jacobian
+    score = float((((z - np.exp2(power * f)) / zref) ** 2).sum()) / s2z + pen + 2.0 * float(np.log(zref / np.maximum(z, 1e-9)).sum())
+    return score, f, ch
+
+
+def fit_changes(
+    times: Sequence[float] | np.ndarray, levels: np.ndarray, sigma: float, domains: Sequence[str] = DOMAIN_NAMES
+) -> tuple[np.ndarray, list[Kind], str]:
+    """The constant plus the changes a series clearly holds, fitted in each of `domains` and
+    the best by score (residual plus penalty) kept (see the module docstring)."""
     y = np.asarray(levels, dtype=np.float64)
     n = y.size
     if n < 3:
         return np.full(n, y.mean() if n else 0.0), [], "stops"
-    cols, kinds, pens = dictionary(tuple(float(t) for t in times))
+    table = dictionary(tuple(float(t) for t in times))
     s2 = max(float(sigma), SIGMA_FLOOR) ** 2
     t = np.asarray(times, dtype=np.float64)
-    f_log, ch_log, pen_log = _select(y, np.ones(n), t, cols, kinds, pens, s2)
-    score_log = float(((y - f_log) ** 2).sum()) / s2 + pen_log
-    if not ch_log:
-        return f_log, [], "stops"
-    lin, f_lin, ch_lin = np.exp2(y), f_log, ch_log
-    for _ in range(3):  # multiplicative jitter: weights 1 / level^2, from the previous fit
-        w = 1.0 / np.maximum(np.exp2(f_lin), 1e-6) ** 2
-        fl, ch_lin, pen_lin = _select(lin, w, t, cols, kinds, pens, s2 * np.log(2.0) ** 2)
-        f_lin = np.log2(np.maximum(fl, 1e-6))
-    score_lin = float(((y - f_lin) ** 2).sum()) / s2 + pen_lin
-    if score_lin < score_log:
-        return f_lin, ch_lin, "light"
-    return f_log, ch_log, "stops"
+    start = _select(y, np.ones(n), t, *table, s2)
+    if not start[1]:
+        return start[0], [], "stops"
+    fits = [(*_fit_in(y, t, table, s2, name, start), name) for name in domains]
+    best = min(fits, key=lambda f: f[0])
+    return best[1], best[2], best[3]
 
 
 @lru_cache(maxsize=8)

@@ -22,6 +22,7 @@ from reelfix.nodes.deflicker import SPEC, gain_field, grid_shape
 from reelfix.nodes.spec import NodeContext
 from reelfix.pipeline import run_job
 from tests.nodes import flicker_clips as fc
+from tests.nodes import flicker_independent as fi
 
 FRAMES, H, W = 40, 72, 96
 
@@ -179,6 +180,39 @@ def test_display_encoded_frames_are_corrected_in_linear_light() -> None:
     src = colour.convert(np.ascontiguousarray(enc[5]), "srgb_tx", "lin_srgb")
     ratio = lin[5][src > 0.01] / src[src > 0.01]
     assert ratio.std() < 1e-3 * ratio.mean(), ratio.std()
+
+
+@pytest.mark.parametrize("plate, fade_space", [("display", "display"), ("log", "stops")])
+def test_a_one_second_shot_flickering_in_its_own_encoding(plate: str, fade_space: str) -> None:
+    """24 frames (1 s) made apart from the project's clips (tests/nodes/flicker_independent.py):
+    a drifting, zooming photo, flicker as a gain plus an offset of the encoded values (sRGB
+    or ADX10 log, not a gain of light), a fade over the last third made in display values or
+    in stops. What is left is what an oracle that knows the fade's place and the space it
+    was made in leaves (it too must measure the fade's amount through the flicker: on this
+    draw about 2.2-2.5%, above the issue's 1% goal, which docs/bench/deflicker.md reports
+    over many draws), and the fade's depth is what that oracle gives."""
+    clip = fi.make_clip(24, 48, 64, plate=plate, fade_space=fade_space, seed=0)
+    outs = run(clip.damaged, space=clip.space)
+    truth = fi.linear_means(clip.truth, "lin_srgb")
+    damaged = fi.linear_means(clip.damaged, clip.space)
+    before = fi.scores(damaged, truth, clip.fade)
+    after = fi.scores(fi.linear_means([o.pixels for o in outs], clip.space), truth, clip.fade)
+    floor = fi.scores(fi.oracle(clip, damaged), truth, clip.fade)
+    assert before["rms"] > 4.0 and before["f2f"] > 4.0, before
+    assert after["rms"] <= 1.15 * floor["rms"] + 0.2 and after["f2f"] < 0.6, (after, floor)
+    assert abs(after["depth"] - floor["depth"]) <= 1.0, (after, floor)
+    assert json.loads(str(outs[-1].metadata["reelfix:deflicker"]))["kept"]  # the fade is named as kept
+
+
+def test_a_display_fade_on_a_one_second_shot_is_kept_when_the_flicker_is_small() -> None:
+    """The same shot with a third of that flicker: the 1% goal and the fade's depth within 2%."""
+    clip = fi.make_clip(24, 48, 64, plate="display", fade_space="display", seed=1, gain_sd=0.007, offset_sd=0.0015)
+    outs = run(clip.damaged, space=clip.space)
+    truth = fi.linear_means(clip.truth, "lin_srgb")
+    before = fi.scores(fi.linear_means(clip.damaged, clip.space), truth, clip.fade)
+    after = fi.scores(fi.linear_means([o.pixels for o in outs], clip.space), truth, clip.fade)
+    assert before["rms"] > 1.2, before
+    assert after["rms"] <= 1.0 and abs(after["depth"]) <= 2.0, (before, after)
 
 
 def _write_plate(folder: Path, frames: list[np.ndarray], first: int = 1) -> str:

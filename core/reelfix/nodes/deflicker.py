@@ -13,11 +13,13 @@ Per segment (computed once, shared by all its frames):
    of aligned frames 1, 2, 4 ... 64 apart solved together (`brightness.solve_levels`);
 2. the intended trend of each series (`trend.fit_trend`): a constant plus the few steps,
    kinks and ramps that the series clearly holds (a light switched on, a fade, an
-   exposure ramp), fitted in stops or in linear light; flicker buys no change;
+   exposure ramp), fitted in stops, in linear light or in display values (whichever the
+   series supports best); flicker buys no change;
 3. uneven flicker: the cells share most of their flicker, so the common part (the cells'
    mean departure from their trends) is taken out of each cell before its trend is
    fitted again (three rounds). A light switched on over part of the frame is then found
-   against the small cell-to-cell jitter, not against the whole flicker.
+   against the small cell-to-cell jitter, not against the whole flicker. Cells are fitted in the
+   domain the whole frame's trend chose (they share the shot's fades).
 The frame is corrected by trend minus its own level (the two segments blended by the
 frame's place between their centres), as a gain in linear light per cell, smoothly
 interpolated between cell centres. Display- and log-encoded frames are converted to
@@ -93,7 +95,7 @@ class Segment:
             for _ in range(CELL_ROUNDS):
                 z = cells - common[:, None]
                 sig = jitter_sigma(z)
-                fits = np.stack([fit_trend(times, z[:, j], float(sig[j]))[0] for j in range(z.shape[1])], axis=1)
+                fits = np.stack([fit_trend(times, z[:, j], float(sig[j]), (domain,))[0] for j in range(z.shape[1])], axis=1)
                 common = np.mean(cells - fits, axis=1)
             corr[:, 1:] = fits - cells
         for pos, i in enumerate(use):
