@@ -182,3 +182,16 @@ def test_log_dpx_plate_default_beats_bicubic_on_the_files_values(tmp_path: Path)
 
     bicubic = score(resize(pix, truth.shape[0], truth.shape[1], "catmull-rom"))
     assert score(upscale(pix, None, space=space)) > bicubic + 0.3
+
+
+def test_clipped_residual_is_resized_in_blocks_near_it_only() -> None:
+    rng = np.random.default_rng(2)
+    src = rng.uniform(0.0, 1.0, (300, 270, 3)).astype(np.float32)
+    src[100:140, 200:260] = 3.0
+    src[0, 0], src[-1, -1], src[127, 128, 1] = 2.0, -1.0, 5.0  # frame corners, a block corner
+    clipped = np.clip(src, 0, 1)
+    y = np.zeros((600, 540, 3), np.float32)
+    hl.add_clipped_residual(y, src, clipped)
+    whole = resize(src - clipped, 600, 540, "catmull-rom")
+    assert np.abs(y - whole).max() < 1e-4  # the whole-frame resize, to float rounding
+    assert np.array_equal(y != 0, whole != 0)  # and nothing added anywhere else

@@ -37,6 +37,8 @@ MODES = ("auto", "rolloff", "split", "clip")
 THRESHOLD = 0.05  # model-space excess above the range at which the roll-off neighbourhood takes over fully
 RADIUS = 6  # input pixels the neighbourhood extends past those values (covers the model's ringing)
 FEATHER = 2.0  # Gaussian sigma (input pixels) of the neighbourhood's soft edge
+BLOCK = 128  # input pixels per side of the blocks the clipped residual is resized in
+REACH = 4  # input pixels of context per block: beyond the Catmull-Rom filter's 2
 STOP_STEP = 2  # the darkening near highlights, in whole steps of this many stops
 MAX_STOPS = 8  # at most this much darker (x256); what is still above the range comes back as the clipped residual
 
@@ -88,8 +90,23 @@ def bound_outside_band(
 
 
 def add_clipped_residual(y: np.ndarray, source: np.ndarray, clipped: np.ndarray) -> None:
-    """`split`: what clipping removed (source - clipped), resized, added to the model's output in place."""
-    y += resize(source - clipped, y.shape[0], y.shape[1], "catmull-rom")
+    """`split`: what clipping removed (source - clipped), resized (Catmull-Rom), added to the
+    model's output in place. Only blocks of `BLOCK` input pixels within the filter's reach of
+    a non-zero residual are resized (each with `REACH` pixels of context, so each equals the
+    whole-frame resize to float rounding): a few highlights or negatives cost a few blocks, not a frame-sized
+    resize (OpenImageIO's takes seconds for a 2K frame on a busy machine)."""
+    residual = source - clipped
+    touched = residual.any(axis=2)
+    h, w = touched.shape
+    s = y.shape[0] // h
+    for r0 in range(0, h, BLOCK):
+        for c0 in range(0, w, BLOCK):
+            r1, c1 = min(r0 + BLOCK, h), min(c0 + BLOCK, w)
+            a0, a1, b0, b1 = max(r0 - REACH, 0), min(r1 + REACH, h), max(c0 - REACH, 0), min(c1 + REACH, w)
+            if not touched[a0:a1, b0:b1].any():
+                continue
+            up = resize(np.ascontiguousarray(residual[a0:a1, b0:b1]), (a1 - a0) * s, (b1 - b0) * s, "catmull-rom")
+            y[r0 * s : r1 * s, c0 * s : c1 * s] += up[(r0 - a0) * s : (r1 - a0) * s, (c0 - b0) * s : (c1 - b0) * s]
 
 
 def highlight_weight(source: np.ndarray, hi: float) -> np.ndarray | None:
