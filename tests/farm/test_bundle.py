@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
+from reelfix.farm.openjd import write_openjd
 from tests.farm.helpers import FRAMES, TemporalJob, reelfix
 
 
@@ -88,3 +91,20 @@ def test_a_movie_input_is_one_file(temporal_job: TemporalJob, tmp_path: Path) ->
     farm = FarmJob(tmp_path / "job.yaml", job, [1, 2, 3])
     assert input_files(farm) == [os.path.normpath("/shows/a/scan.mov")]  # a catalog model travels with reelfix
     assert output_folders(farm) == [os.path.normpath("/shows/a/out")]
+
+
+@pytest.mark.skipif(not os.environ.get("REELFIX_DEADLINE_PYTHON"), reason="set REELFIX_DEADLINE_PYTHON to a Python with the deadline client")
+def test_the_real_deadline_client_reads_the_same_transfers(temporal_job: TemporalJob, model_dir: Path) -> None:
+    """Opt-in: the deadline client's own job-bundle code (REELFIX_DEADLINE_PYTHON: a Python where
+    `pip install deadline` was run) agrees with `read_bundle_transfers`."""
+    pipeline = [{"node": "tmean", "params": {"radius": 1}}, {"node": "upscale", "params": {"scale": 2, "model": "../models/tiny-x2.onnx"}}]
+    job_file = temporal_job.write_variant("client.yaml", "renders/A001_x2.####.exr", pipeline=pipeline)
+    bundle = temporal_job.folder / "client bundle"
+    write_openjd(job_file, bundle / "template.yaml")
+    done = subprocess.run([os.environ["REELFIX_DEADLINE_PYTHON"], str(Path(__file__).with_name("deadline_client_read.py")), str(bundle)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    theirs = json.loads(done.stdout)
+    ours = read_bundle_transfers(bundle)
+    assert set(theirs["filenames"]) == ours["input_files"] and set(theirs["directories"]) == ours["input_dirs"]
+    assert set(theirs["outputs"]) == ours["output_dirs"] and set(theirs["referenced"]) == ours["referenced"]
