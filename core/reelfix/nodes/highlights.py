@@ -110,17 +110,26 @@ def add_clipped_residual(y: np.ndarray, source: np.ndarray, clipped: np.ndarray)
 
 
 def highlight_weight(source: np.ndarray, hi: float) -> np.ndarray | None:
-    """Per input pixel, how much of the roll-off result `auto` takes (0..1, float32), or None
+    """Per input pixel, how much of the darkened result `auto` takes (0..1, float32), or None
     when no value lies above `hi`. Full weight where a channel exceeds `hi` by `THRESHOLD`,
     proportionally less for smaller excursions, spread `RADIUS` pixels (a disc's maximum) and
-    feathered (Gaussian, never below the undilated weight)."""
+    feathered (Gaussian, never below the undilated weight). Computed on the box around the
+    excursions only (the same weights to float rounding: the box reaches past the disc and the
+    Gaussian's kernel)."""
     excess = source.max(axis=2) - np.float32(hi)
-    if not (excess > 0).any():
+    above = excess > 0
+    rows, cols = np.flatnonzero(above.any(axis=1)), np.flatnonzero(above.any(axis=0))
+    if not rows.size:
         return None
-    w = np.clip(excess * np.float32(1.0 / THRESHOLD), 0.0, 1.0).astype(np.float32)
+    reach = RADIUS + int(np.ceil(4 * FEATHER)) + 1
+    r0, r1 = max(int(rows[0]) - reach, 0), min(int(rows[-1]) + reach + 1, excess.shape[0])
+    c0, c1 = max(int(cols[0]) - reach, 0), min(int(cols[-1]) + reach + 1, excess.shape[1])
+    w = np.clip(excess[r0:r1, c0:c1] * np.float32(1.0 / THRESHOLD), 0.0, 1.0).astype(np.float32)
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RADIUS + 1, 2 * RADIUS + 1))
     grown = cv2.dilate(w, disc)
-    return np.maximum(cv2.GaussianBlur(grown, (0, 0), FEATHER), grown)
+    weight = np.zeros(excess.shape, np.float32)
+    weight[r0:r1, c0:c1] = np.maximum(cv2.GaussianBlur(grown, (0, 0), FEATHER), grown)
+    return weight
 
 
 def weighted_box(weight: np.ndarray, margin: int, multiple_of: int = 1) -> tuple[slice, slice] | None:
