@@ -12,13 +12,14 @@ its range. The upscale node's `highlights` parameter picks how the rest is handl
   `THRESHOLD` above it, less for smaller excursions) the model's result for that
   neighbourhood darkened in linear light until the highlights fit (whole 2-stop steps, at
   most 8 stops), brightened back and held within each pixel's 3x3 source range, is blended
-  in. Negatives keep the split result.
+  in. Negatives keep the split result. Cost: a second model run over the box holding that
+  neighbourhood (none for in-range frames; about twice `clip` when highlights are everywhere).
   Measured (`benchmarks.upscale_plates`, `benchmarks.colour_quality`): on plates with real
   highlights and on log plates this beats both `clip` and a whole-picture roll-off; a
   roll-off in the neighbourhood instead kept less of the model's gain on log and HDR plates.
 - `rolloff` (the default before `auto`): the whole picture through `colour.RangeMap` (a
   reversible map of all reals into the range; it also changes in-range values above its
-  knee, which costs ~1-2 dB on bright plates without highlights) and back, with the result
+  knee, which costs 0.9-3.9 dB on bright plates without highlights) and back, with the result
   held near the source where the inverse map is steep (`bound_outside_band`).
 - `split`: the model gets the clipped picture, the clipped-off part comes back resized.
 - `clip`: clipped (highlights lost).
@@ -34,7 +35,7 @@ import numpy as np
 from ..resize import resize
 
 MODES = ("auto", "rolloff", "split", "clip")
-THRESHOLD = 0.05  # model-space excess above the range at which the roll-off neighbourhood takes over fully
+THRESHOLD = 0.05  # model-space excess above the range at which the darkened neighbourhood takes over fully
 RADIUS = 6  # input pixels the neighbourhood extends past those values (covers the model's ringing)
 FEATHER = 2.0  # Gaussian sigma (input pixels) of the neighbourhood's soft edge
 BLOCK = 128  # input pixels per side of the blocks the clipped residual is resized in
