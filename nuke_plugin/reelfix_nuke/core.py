@@ -5,10 +5,12 @@ No Nuke here (testable without it). The core is found, in this order, from:
   2. the environment variable `REELFIX_BIN`;
   3. `reelfix` on PATH.
 
-Node declarations (`reelfix nodes --json`) and devices (`reelfix devices`) are cached in
-the plugin's cache folder, keyed by the core executable and its venv's site-packages (so a
-new core, a new node plugin package or `REELFIX_PLUGINS` give fresh declarations). A
-snapshot bundled with the plugin is used only when the core cannot be run.
+Node declarations (`reelfix nodes --json`), devices (`reelfix devices`) and the model list
+(`reelfix models list`) are cached in the plugin's cache folder, keyed by the core executable
+and its venv's site-packages (so a new core, a new node plugin package or `REELFIX_PLUGINS`
+give fresh declarations; models also by `REELFIX_MODEL_PATH`). With `wait=False` nothing is
+run: the cache, else the snapshot bundled with the plugin (declarations) or nothing; Nuke's
+start-up and node creation use that and refresh in a background thread (host.py).
 """
 
 from __future__ import annotations
@@ -143,6 +145,13 @@ def _cache_key(bin_path: str) -> str:
     return hashlib.sha1(json.dumps(parts).encode("utf-8")).hexdigest()[:16]
 
 
+def _mtime(path: str) -> float:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0
+
+
 def _cached(bin_path: str, what: str) -> str:
     return os.path.join(paths.plugin_cache_dir(), "{}-{}.json".format(what, _cache_key(bin_path)))
 
@@ -171,8 +180,9 @@ def load_snapshot() -> List[Declaration]:
         return validate_declarations(json.load(fh))
 
 
-def declarations(bin_path: Optional[str]) -> Tuple[List[Declaration], str]:
-    """(node declarations, note). The note is empty, or says why the bundled snapshot is used."""
+def declarations(bin_path: Optional[str], wait: bool = True) -> Tuple[List[Declaration], str]:
+    """(node declarations, note). The note is empty, or says why the bundled snapshot is used.
+    wait=False: never runs the core (a cache miss gives the snapshot, with no note)."""
     if bin_path is None:
         return load_snapshot(), "reelfix core not found: showing the nodes bundled with the plugin"
     cached = _cached(bin_path, "nodes")
@@ -181,6 +191,14 @@ def declarations(bin_path: Optional[str]) -> Tuple[List[Declaration], str]:
             return validate_declarations(json.load(fh)), ""
     except (OSError, ValueError):
         pass
+    if not wait:  # the newest cached list (a pip install into the core's venv changes the key), else the snapshot
+        for path in sorted(glob.glob(os.path.join(paths.plugin_cache_dir(), "nodes-*.json")), key=_mtime, reverse=True):
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    return validate_declarations(json.load(fh)), ""
+            except (OSError, ValueError):
+                continue
+        return load_snapshot(), ""
     code, out, err = run_capture([bin_path, "nodes", "--json"])
     try:
         if code != 0:
@@ -195,7 +213,7 @@ def declarations(bin_path: Optional[str]) -> Tuple[List[Declaration], str]:
 _DEVICE_LINE = re.compile(r"^(\w+)\s+(yes|no)\b")
 
 
-def devices(bin_path: Optional[str]) -> Tuple[List[str], List[str]]:
+def devices(bin_path: Optional[str], wait: bool = True) -> Tuple[List[str], List[str]]:
     """(device names for the knob, the ones available here), from `reelfix devices` (cached)."""
     if bin_path is None:
         return list(DEVICES), []
@@ -206,6 +224,8 @@ def devices(bin_path: Optional[str]) -> Tuple[List[str], List[str]]:
         return list(data["names"]), list(data["available"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    if not wait:
+        return list(DEVICES), []
     code, out, _ = run_capture([bin_path, "devices"])
     found = [m.groups() for m in map(_DEVICE_LINE.match, out.splitlines()) if m] if code == 0 else []
     names = [n for n, _ in found] or list(DEVICES)
@@ -217,23 +237,37 @@ def devices(bin_path: Optional[str]) -> Tuple[List[str], List[str]]:
     return names, available
 
 
-def models(bin_path: Optional[str], task: str = "") -> List[str]:
-    """Model names from `reelfix models list` (not cached: models are installed at any time);
-    those whose task is `task` when there are any, else all."""
+def _models_file(bin_path: str) -> str:
+    where = hashlib.sha1(os.environ.get("REELFIX_MODEL_PATH", "").encode("utf-8")).hexdigest()[:8]
+    return _cached(bin_path, "models-" + where)
+
+
+def models(bin_path: Optional[str], task: str = "", wait: bool = True) -> List[str]:
+    """Model names from `reelfix models list`, those whose task is `task` when there are any,
+    else all. wait=True asks the core (and caches the list); wait=False reads the cache only
+    (node creation: models are installed at any time, so the list is refreshed in the background)."""
     if bin_path is None:
         return []
-    code, out, _ = run_capture([bin_path, "models", "list"])
-    if code != 0:
-        return []
-    rows = [line.split() for line in out.splitlines() if line.strip()]
-    rows = [r for r in rows if len(r) >= 2]
+    rows: List[List[str]] = []
+    if wait:
+        code, out, _ = run_capture([bin_path, "models", "list"])
+        if code != 0:
+            return []
+        rows = [r[:2] for r in (line.split() for line in out.splitlines() if line.strip()) if len(r) >= 2]
+        _write_json(_models_file(bin_path), rows)
+    else:
+        try:
+            with open(_models_file(bin_path), encoding="utf-8") as fh:
+                rows = [[str(a), str(b)] for a, b in json.load(fh)]
+        except (OSError, ValueError, TypeError):
+            return []
     matching = [r[0] for r in rows if r[1] == task]
     return matching or [r[0] for r in rows]
 
 
 def clear_cache() -> None:
     """Forget cached declarations and devices (the `Refresh node list` menu entry)."""
-    for pattern in ("nodes-*.json", "devices-*.json"):
+    for pattern in ("nodes-*.json", "devices-*.json", "models-*.json"):
         for path in glob.glob(os.path.join(paths.plugin_cache_dir(), pattern)):
             try:
                 os.remove(path)

@@ -14,6 +14,7 @@ rendered, or changed since, stops the render with a message instead of passing i
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -44,19 +45,51 @@ def find_core_or_none() -> Tuple[Optional[str], str]:
 
 
 def declarations() -> Tuple[Optional[str], List[Dict[str, Any]], str]:
-    """(core executable or None, declarations, note when the bundled snapshot is used)."""
+    """(core executable or None, declarations, note when the bundled snapshot is used), without
+    running the core: the cached declarations, else the bundled snapshot (refresh() updates them)."""
     bin_path, why = find_core_or_none()
-    decls, note = core.declarations(bin_path)
+    decls, note = core.declarations(bin_path, wait=False)
     return bin_path, decls, "\n\n".join(t for t in (note, why) if t)
 
 
+REFRESHER: List[threading.Thread] = []  # the background refreshes started (tests join them)
+
+
+def refresh_in_background(bin_path: str, shown: Optional[List[Dict[str, Any]]]) -> threading.Thread:
+    """Ask the core for its declarations, devices and models in a worker thread (Nuke starts and
+    creates nodes without waiting on a subprocess); a changed node list rebuilds the menu on the
+    main thread."""
+
+    def work() -> None:
+        decls, note = core.declarations(bin_path)
+        core.devices(bin_path)
+        core.models(bin_path)
+        if note:
+            nuke.executeInMainThread(nuke.warning, ("reelfix: " + note,))
+        if shown is not None and decls != shown:
+            nuke.executeInMainThread(_fill_menu, (decls,))
+
+    thread = threading.Thread(target=work, name="reelfix refresh", daemon=True)
+    REFRESHER.append(thread)
+    thread.start()
+    return thread
+
+
 def build_menu() -> Any:
-    """Nodes > Restore: one entry per declared node, Restore Pipeline, Refresh node list."""
-    _, decls, note = declarations()
+    """Nodes > Restore: one entry per declared node, Restore Pipeline, Refresh node list.
+    Built from the cache or the bundled snapshot at once, refreshed in the background."""
+    bin_path, decls, note = declarations()
     if note:
         nuke.warning("reelfix: " + note)
     nuke.removeKnobChanged(state.on_knob_changed, nodeClass="Group")
     nuke.addKnobChanged(state.on_knob_changed, nodeClass="Group")
+    restore = _fill_menu(decls)
+    if bin_path is not None:
+        refresh_in_background(bin_path, decls)
+    return restore
+
+
+def _fill_menu(decls: List[Dict[str, Any]]) -> Any:
     restore = nuke.menu("Nodes").addMenu(MENU, icon=os.path.join(ICONS, "reelfix.png"))
     restore.clearMenu()
     for d in decls:
@@ -98,16 +131,20 @@ def _selected() -> Optional[nuke.Node]:
 def create(kind: str) -> nuke.Group:
     """Menu entry: a Group for node `kind` (or PIPELINE) connected to the selected node."""
     bin_path, decls, note = declarations()
+    if bin_path is not None and kind != PIPELINE and kind not in [d.get("name") for d in decls]:
+        decls, note = core.declarations(bin_path)  # not in the cached list: ask the core now (rare)
     selected = _selected()
     node = nuke.createNode("Group", inpanel=False)
     if not isinstance(node, nuke.Group):
         raise RuntimeError("nuke.createNode('Group') gave a {}".format(type(node).__name__))
-    models = core.models(bin_path, kind) if _has_model_param(decls, kind) else []
-    names, available = core.devices(bin_path)
+    models = core.models(bin_path, kind, wait=False) if _has_model_param(decls, kind) else []
+    names, available = core.devices(bin_path, wait=False)
     build_group(node, kind, decls, models, names, available)
     if selected is not None and selected is not node:
         node.setInput(0, selected)
     default_range(node)
+    if bin_path is not None:
+        refresh_in_background(bin_path, None)  # models installed since: in the next node's list
     if note:
         set_status(node, "core not found: Render will say how to install it" if bin_path is None else "using the bundled node list")
     if nuke.GUI:

@@ -85,3 +85,12 @@ def gui_render(nk, group):
     import reelfix_nuke
 
     return finish(nk, reelfix_nuke.render_node(group))
+
+
+def settle(nk):
+    """Let the plugin's background refreshes (node list, devices, models) finish and apply."""
+    from reelfix_nuke import host
+
+    while host.REFRESHER:
+        assert host.REFRESHER.pop().join(300) is None
+    nk._run_main_calls()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.nuke.conftest import CORE_BIN, PLUGIN, ROOT, finish, gui_render, read_plate
+from tests.nuke.conftest import CORE_BIN, PLUGIN, ROOT, finish, gui_render, read_plate, settle
 
 import reelfix_nuke  # noqa: E402  (on sys.path via conftest)
 from reelfix_nuke import knobs, runner  # noqa: E402
@@ -28,7 +28,9 @@ def _declaration(name: str) -> dict:
 
 
 def _menu_create(nk, label: str, upstream=None):
-    restore = reelfix_nuke.build_menu()
+    reelfix_nuke.build_menu()
+    settle(nk)  # the menu is refreshed in the background
+    restore = nk.menu("Nodes").findItem("Restore")
     if upstream is not None:
         upstream.setSelected(True)
     item = nk.menu("Nodes").findItem("Restore/" + label)
@@ -41,6 +43,7 @@ def test_menu_is_built_from_the_declarations_including_plugin_nodes(nk, user_dir
     monkeypatch.setenv("REELFIX_BIN", str(CORE_BIN))
     monkeypatch.setenv("REELFIX_PLUGINS", "tests.plugins.temporal_mean")
     reelfix_nuke.build_menu()
+    settle(nk)  # a new plugin list: the core is asked in the background, the menu rebuilt on the main thread
     restore = nk.menu("Nodes").findItem("Restore")
     names = [i.name() for i in restore.items()]
     from reelfix.nodes import _all

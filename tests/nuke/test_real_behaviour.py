@@ -274,3 +274,30 @@ def test_gui_render_runs_the_core_in_a_worker_thread_and_applies_results_on_the_
     assert result.status == "done" and nk._state.reloads == [out.fullName()]
     assert group.node("reelfix_switch")["which"].value() == 1 and nk._state.tasks[-1]._progress[-1] == 100
     assert "3/3 frames" in group["rf_status"].value() and reelfix_nuke.render.RUNNING == {}
+
+
+def test_start_up_and_node_creation_run_no_core_subprocess_on_the_main_thread(nk, core_env, plate, tmp_path, monkeypatch):
+    import subprocess
+    import threading
+
+    from tests.nuke.conftest import settle
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "fresh_cache"))  # nothing cached: a first start
+    calls = []
+    real_run = subprocess.run
+    monkeypatch.setattr(core.subprocess, "run", lambda argv, **kw: calls.append(
+        (threading.current_thread() is threading.main_thread(), list(argv[1:3]))) or real_run(argv, **kw))
+
+    restore = reelfix_nuke.build_menu()  # menu.py at start-up
+    assert [i.name() for i in restore.items()][0] == "Upscale"  # from the bundled snapshot, at once
+    assert [c for c in calls if c[0]] == []  # nothing ran on the main thread
+    settle(nk)
+    assert sorted(c[1][0] for c in calls) == ["devices", "models", "nodes"]  # asked in the background
+
+    calls.clear()
+    read_plate(nk, plate).setSelected(True)
+    nk.menu("Nodes").findItem("Restore/Upscale").invoke()  # a node: the model list from the cache
+    group = nk.selectedNode()
+    assert [c for c in calls if c[0]] == [] and "tiny-x2" in group["upscale_model"].values()
+    settle(nk)
+    assert [c[1] for c in calls] == [["models", "list"]]  # refreshed behind, for the next node
