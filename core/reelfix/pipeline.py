@@ -159,6 +159,10 @@ def run_job(
         render, context, missing = _frames_to_render(job, source, frames, _warn)
         first = _first_readable(source, render + context)
         in_space = colour.canonical_name(job.input.colorspace) if job.input.colorspace else colour.default_colorspace(job.input.path, first.metadata)
+        if not job.input.colorspace and job.input.path.lower().endswith((".dpx", ".cin")):  # scans: log or not, the header often cannot say
+            _warn(f"input {job.input.path}: no colour space given, so '{in_space}' was assumed from the file (DPX transfer: "
+                  f"{first.metadata.get('dpx:Transfer') or 'not set'}); for log scans set input.colorspace or --in-colorspace "
+                  "(e.g. ADX10 for Cineon/printing-density log)")
         written = output_colorspace(job.output.path, in_space, job.output.colorspace, job.output.bit_depth)
         out_space = written.name
         if written.reason:  # a display-referred file from a scene-linear/log input (output_colour.py)
