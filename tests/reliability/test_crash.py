@@ -31,8 +31,8 @@ def test_kill_9_then_rerun_gives_the_uninterrupted_frames(tmp_path: Path, refere
         assert 1003 not in left and len(left) <= 2
     else:
         assert len(left) == 5 and not (tmp_path / "out" / "A.reelfix.json").exists()
-    temps = temp_files_in(tmp_path / "out")
-    assert (len(temps) == 1) == (fault == "write:1003")
+    temps = temp_files_in(tmp_path / "out")  # hidden temp names, never an output name
+    assert len(temps) == 1 if fault == "write:1003" else len(temps) <= 1  # (the writer thread may be mid-frame at a kill)
     assert all(os.path.basename(t).startswith(".") for t in temps)
 
     code, text = cli("run", job)
