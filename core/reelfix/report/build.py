@@ -181,6 +181,7 @@ def write_report(folder: str | os.PathLike[str], manifest_file: str | os.PathLik
         prov=prov,
         shots=shots(manifest, collected),
         display=collected.get("display", {}),
+        cost=collected.get("cost", {}),
     )
     target = out / "index.html"
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".index.", suffix=".tmp")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -117,6 +118,7 @@ class ReportCollector:
         self.shot_starts: list[int] = []
         self._last: tuple[int, Any, np.ndarray, np.ndarray] | None = None  # number, signature, grey before, grey after
         self.colorspaces: dict[str, str] = {}
+        self.seconds = 0.0  # spent in observe: what the report costs a run
 
     def _view(self, colorspace: str) -> DisplayView:
         if colorspace not in self._views:
@@ -127,6 +129,13 @@ class ReportCollector:
         self.observe(number, before, after)
 
     def observe(self, number: int, before: Frame, after: Frame) -> None:
+        started = time.perf_counter()
+        try:
+            self._observe(number, before, after)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _observe(self, number: int, before: Frame, after: Frame) -> None:
         self.colorspaces.setdefault("before", before.colorspace)
         self.colorspaces.setdefault("after", after.colorspace)
         b_small = small_picture(before, ANALYSIS_WIDTH)
@@ -191,4 +200,5 @@ class ReportCollector:
             "shot_starts": sorted(self.shot_starts),
             "colorspaces": dict(self.colorspaces),
             "display": {k: {"display": d, "view": v} for k, (d, v) in views.items()},
+            "cost": {"seconds": round(self.seconds, 3), "frames": len(self.frames), "previews": len(self.previews)},
         }

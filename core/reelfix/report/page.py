@@ -66,7 +66,7 @@ def _shot(shot: dict[str, Any]) -> str:
     return head + f'<div class="figures">{figures}</div>' + viewer + note + f'<div class="curves">{curves}</div></section>'
 
 
-def _provenance(prov: dict[str, Any], display: dict[str, Any]) -> str:
+def _provenance(prov: dict[str, Any], display: dict[str, Any], cost: dict[str, Any]) -> str:
     rows = "".join(
         f'<tr><td>{k + 1}</td><td>{_m(f"runs.-1.chain.{k}.node", n["node"])}</td>'
         f'<td><code>{_e(json.dumps(n["params"], sort_keys=True))}</code></td><td>{_e(n["provider"] or "-")}</td></tr>'
@@ -97,7 +97,10 @@ def _provenance(prov: dict[str, Any], display: dict[str, Any]) -> str:
         f'<dt>run time</dt><dd>{_m("runs.-1.seconds", prov["run_seconds"])} s (finished {_m("runs.-1.finished", prov["finished"])})</dd>'
         f'<dt>per frame</dt><dd><span data-derived="frame_seconds.mean">{_e(fs["mean"])}</span> s mean, '
         f'<span data-derived="frame_seconds.max">{_e(fs["max"])}</span> s slowest, over '
-        f'<span data-derived="frame_seconds.count">{fs["count"]}</span> frames done</dd></dl>'
+        f'<span data-derived="frame_seconds.count">{fs["count"]}</span> frames done</dd>'
+        f'<dt>this page</dt><dd><span data-derived="cost.seconds">{_e(cost.get("seconds", "n/a"))}</span> s to measure '
+        f'<span data-derived="cost.frames">{_e(cost.get("frames", 0))}</span> frames and make '
+        f'<span data-derived="cost.previews">{_e(cost.get("previews", 0))}</span> previews</dd></dl>'
         f"<h3>Node chain</h3><table><tr><th>#</th><th>node</th><th>parameters</th><th>provider</th></tr>{rows}</table>"
         f"<h3>Models</h3><table><tr><th>node</th><th>model</th><th>sha256</th><th>licence</th><th>colour space</th><th>provider</th></tr>{models}</table>"
         f"<h3>Failures</h3><table><tr><th>frame</th><th>output</th><th>reason</th></tr>{fails}</table>"
@@ -105,7 +108,9 @@ def _provenance(prov: dict[str, Any], display: dict[str, Any]) -> str:
     )
 
 
-def render_page(*, title: str, manifest_name: str, prov: dict[str, Any], shots: list[dict[str, Any]], display: dict[str, Any]) -> str:
+def render_page(
+    *, title: str, manifest_name: str, prov: dict[str, Any], shots: list[dict[str, Any]], display: dict[str, Any], cost: dict[str, Any]
+) -> str:
     summary = prov["summary"]
     counts = "".join(
         f'<div class="fig"><b>{_m(f"summary.{k}", summary[k]) if k in summary else 0}</b><span>{k}</span></div>' for k in ("done", "skipped", "failed")
@@ -120,6 +125,6 @@ def render_page(*, title: str, manifest_name: str, prov: dict[str, Any], shots: 
         f'<header><h1>reelfix review: {_e(title)}</h1><p class="note">from <code>{_e(manifest_name)}</code></p>'
         f'<div class="figures">{counts}</div><nav>{nav}</nav></header><main>'
         + "".join(_shot(s) for s in shots)
-        + _provenance(prov, display)
+        + _provenance(prov, display, cost)
         + f'</main><script type="application/json" id="report-data">{payload}</script><script>{SCRIPT}</script></body></html>'
     )
