@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..models.card import ModelCard
+from .cpu_runtime import OpenVINOSession, choose_cpu_runtime
 from .providers import CPUProvider, Provider, providers_for
 
 log = logging.getLogger(__name__)
@@ -160,11 +161,29 @@ class ModelSession:
         return np.asarray(y, dtype=np.float32)
 
 
-def _create(path: Path, card: ModelCard, providers: Sequence[Provider]) -> ModelSession:
+def _runtime_for(card: ModelCard, providers: Sequence[Provider]) -> str:
+    """'openvino' for an fp32 model on the CPU alone where `choose_cpu_runtime` picks it, else
+    'onnxruntime' (GPU providers, int8/fp16 variants)."""
+    if card.precision != "fp32" or not all(isinstance(p, CPUProvider) for p in providers):
+        return "onnxruntime"
+    return choose_cpu_runtime()[0]
+
+
+def _create(path: Path, card: ModelCard, providers: Sequence[Provider], runtime: str = "onnxruntime") -> ModelSession:
     import onnxruntime as ort
 
     if not path.is_file():
         raise ModelError(f"model file not found: {path}", hint=_REINSTALL)
+    if runtime == "openvino":
+        threads = next(p.resolved_threads() for p in providers if isinstance(p, CPUProvider))
+        try:
+            ov_sess = OpenVINOSession(path, threads)
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError and its own types
+            raise ModelError(f"cannot load model {path} with OpenVINO: {exc}", hint="or set REELFIX_CPU_RUNTIME=onnxruntime") from None
+        ms = ModelSession(card=card, path=path, session=ov_sess, requested=tuple(providers))
+        validate_against_card(ov_sess, card, path)
+        _probe(ms)
+        return ms
     so = session_options(providers)
     names = [p.ort_name for p in providers]
     opts = [p.ort_options() for p in providers]
@@ -212,7 +231,7 @@ def _probe(ms: ModelSession) -> None:
         )
 
 
-_CacheKey = tuple[str, int, int, tuple[Provider, ...], ModelCard]
+_CacheKey = tuple[str, int, int, tuple[Provider, ...], ModelCard, str]
 _cache: dict[_CacheKey, ModelSession] = {}
 _lock = threading.Lock()
 
@@ -226,7 +245,9 @@ def get_session(
 ) -> ModelSession:
     """The ModelSession for a model file, created once per process and reused.
 
-    Cached per (resolved path, file mtime and size, providers, card) — the providers come
+    On the CPU alone an fp32 model may run on OpenVINO instead of ONNX Runtime
+    (`cpu_runtime.choose_cpu_runtime`; `provider` then says "OpenVINO:CPU").
+    Cached per (resolved path, file mtime and size, providers, card, runtime) — the providers come
     from `providers_for(device, fp16=card.fp16_safe or card.precision == "fp16")` unless given,
     and the card carries the precision. A changed file (new mtime/size) is reloaded and its stale session dropped.
     Thread-safe: concurrent callers wait for one load. Raises ModelError (missing or
@@ -239,14 +260,15 @@ def get_session(
         st = p.stat()
     except OSError:
         raise ModelError(f"model file not found: {p}", hint=_REINSTALL) from None
-    key: _CacheKey = (str(p), st.st_mtime_ns, st.st_size, provs, card)
+    runtime = _runtime_for(card, provs)
+    key: _CacheKey = (str(p), st.st_mtime_ns, st.st_size, provs, card, runtime)
     with _lock:
         hit = _cache.get(key)
         if hit is not None:
             return hit
         for old in [k for k in _cache if k[0] == key[0] and k[3:] == key[3:]]:
             del _cache[old]  # the file changed on disk: drop the stale session
-        ms = _create(p, card, provs)
+        ms = _create(p, card, provs, runtime)
         _cache[key] = ms
         return ms
 

@@ -1,0 +1,185 @@
+"""Question: which CPU runtime runs the SPAN weights fastest at fp32 quality? (issue 17, goal 3)
+
+The same SPAN weights through: the ncnn runtime fp32 (the .param/.bin the built-in model was
+converted from; the peer), a plain `onnxruntime.InferenceSession` with default options,
+ONNX Runtime with spinning threads off, OpenVINO fp32 (latency hint; if installed: the `cpu`
+extra) and reelfix's own session as `device: cpu` picks it (`REELFIX_CPU_RUNTIME` / the auto
+rule, reelfix/runtime/cpu_runtime.py). Each route uses the same thread count
+(`default_threads()`); the routes are interleaved in every round and each figure is the median
+over rounds (the machine is shared and loaded: read the ratios). CPU seconds (this process,
+all threads) are shown beside wall seconds.
+
+Quality: real photos (scikit-image) downscaled by the model's scale (area average), upscaled by
+each route; PSNR against the original, and the largest difference from ONNX Runtime's result.
+
+Goal: a route reelfix runs at least 1.25x faster than ncnn fp32, within 0.1 dB of ncnn's PSNR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from benchmarks.common import ROOT, cpu_name, photo_frame, span_ncnn_files
+
+GOAL = 1.25
+DOC = ROOT / "docs" / "bench" / "cpu_speed.md"
+
+Route = Callable[[np.ndarray], np.ndarray]  # 1x3xHxW float32 -> 1x3x(sH)x(sW)
+
+
+def routes(model: str, threads: int) -> tuple[dict[str, Route], str]:
+    """name -> route, and how reelfix's own session runs (its provider)."""
+    import onnxruntime as ort
+
+    from reelfix.models.catalog import find_model, verify
+    from reelfix.models.ncnn_verify import run_ncnn
+    from reelfix.runtime.cpu_runtime import OpenVINOSession, openvino_available
+    from reelfix.runtime.session import get_session
+
+    entry = find_model(model)
+    if entry.origin != "built-in" or entry.card.precision != "fp32":
+        raise SystemExit(f"{model} resolved to {entry.onnx_path} ({entry.card.precision}), not the built-in fp32 model")
+    path = str(verify(entry))
+    param, bin_ = span_ncnn_files(model)
+    out: dict[str, Route] = {"ncnn fp32": lambda x: run_ncnn(param, bin_, x[0], threads)[None]}
+    plain = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    name = plain.get_inputs()[0].name
+    out["ONNX Runtime, default options"] = lambda x: plain.run(None, {name: x})[0]
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    nospin = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    out[f"ONNX Runtime, {threads} threads, no spinning"] = lambda x: nospin.run(None, {name: x})[0]
+    if openvino_available():
+        ov = OpenVINOSession(path, threads)
+        out[f"OpenVINO fp32, latency hint, {threads} threads"] = lambda x: ov.run(None, {name: x})[0]
+    ours = get_session(path, entry.card, "cpu")
+    out["reelfix session (`device: cpu`)"] = ours.run
+    return out, ours.provider
+
+
+def photos(scale: int, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(low-res 1x3xhxw input, original HxWx3) pairs from real photos."""
+    from skimage import data
+
+    pairs = []
+    for img in (data.astronaut(), data.coffee(), data.chelsea(), data.rocket()):
+        side = size // scale * scale
+        hi = img[:side, :side].astype(np.float32) / 255.0
+        lo = hi.reshape(hi.shape[0] // scale, scale, hi.shape[1] // scale, scale, 3).mean(axis=(1, 3))
+        pairs.append((np.ascontiguousarray(lo.transpose(2, 0, 1))[None], hi))
+    return pairs
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((np.clip(a, 0, 1) - b) ** 2))
+    return 10 * np.log10(1.0 / max(mse, 1e-12))
+
+
+def main(model: str = "span-x2", height: int = 270, width: int = 480, rounds: int = 7) -> dict[str, Any]:
+    os.environ["REELFIX_HOME"] = tempfile.mkdtemp(prefix="reelfix-bench-home-")  # built-in models only
+    os.environ["REELFIX_MODEL_PATH"] = ""
+    from reelfix.runtime.cpu_runtime import runtime_record
+    from reelfix.runtime.providers import default_threads
+
+    threads = default_threads()
+    rs, provider = routes(model, threads)
+    scale = int(model.split("x")[-1])
+    quality: dict[str, dict[str, float]] = {}
+    pairs = photos(scale, 256)
+    ref = [rs["ONNX Runtime, default options"](lo) for lo, _ in pairs]
+    for label, fn in rs.items():
+        outs = [fn(lo) for lo, _ in pairs]
+        quality[label] = {
+            "psnr": statistics.mean(psnr(o[0].transpose(1, 2, 0), hi) for o, (_, hi) in zip(outs, pairs)),
+            "max_diff": max(float(np.abs(o - r).max()) for o, r in zip(outs, ref)),
+        }
+    x = np.ascontiguousarray(photo_frame(height, width).transpose(2, 0, 1))[None]
+    walls: dict[str, list[float]] = {k: [] for k in rs}
+    cpus: dict[str, list[float]] = {k: [] for k in rs}
+    for fn in rs.values():
+        fn(x)  # warm-up at the timed size
+    for _ in range(rounds):
+        for label, fn in rs.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn(x)
+            walls[label].append(time.perf_counter() - t0)
+            cpus[label].append(time.process_time() - c0)
+    wall = {k: statistics.median(v) for k, v in walls.items()}
+    peer = wall["ncnn fp32"]
+    rows = {
+        k: {"wall": wall[k], "cpu": statistics.median(cpus[k]), "speedup": peer / wall[k], **quality[k]} for k in rs
+    }
+    ours = rows["reelfix session (`device: cpu`)"]
+    dpsnr = ours["psnr"] - rows["ncnn fp32"]["psnr"]
+    return {
+        "model": model, "size": (height, width), "rounds": rounds, "threads": threads, "rows": rows,
+        "provider": provider, "runtime": runtime_record(), "cpu": cpu_name(),
+        "met": ours["speedup"] >= GOAL and abs(dpsnr) <= 0.1, "dpsnr": dpsnr,
+    }  # fmt: skip
+
+
+def markdown(results: list[dict[str, Any]]) -> list[str]:
+    r0 = results[0]
+    lines = [
+        "## CPU runtimes on the same SPAN weights (issue 17, goal 3)",
+        "",
+        f"{r0['cpu']}, {r0['threads']} threads for every route; machine shared and loaded, so the routes are interleaved "
+        f"in every round and the figures are medians. reelfix's CPU runtime here: {r0['runtime']['cpu']} "
+        f"({r0['runtime']['reason']}; onnxruntime {r0['runtime']['onnxruntime']}, openvino {r0['runtime']['openvino'] or 'not installed'}).",
+        "",
+    ]
+    for r in results:
+        h, w = r["size"]
+        lines += [
+            f"### {r['model']}, {w}x{h} input, {r['rounds']} rounds",
+            "",
+            f"Command: `python -m benchmarks.cpu_speed --model {r['model']} --height {h} --width {w} --rounds {r['rounds']}`",
+            "",
+            "| route | wall seconds | speed vs ncnn fp32 | CPU seconds | PSNR on photos (dB) | max diff from ONNX Runtime |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for label, row in r["rows"].items():
+            lines.append(
+                f"| {label} | {row['wall']:.3f} | {row['speedup']:.2f}x | {row['cpu']:.3f} | {row['psnr']:.3f} | {row['max_diff']:.1e} |"
+            )
+        ours = r["rows"]["reelfix session (`device: cpu`)"]
+        lines += [
+            "",
+            f"Goal: reelfix's CPU route ({r['provider']}) at least {GOAL}x faster than ncnn fp32 within 0.1 dB: "
+            f"{ours['speedup']:.2f}x, {r['dpsnr']:+.3f} dB ({'met' if r['met'] else 'NOT met'}).",
+            "",
+        ]
+    lines += [
+        "Choosing a backend changes results slightly (float32 rounding: the largest difference column, on 0-1 "
+        "pictures); the choice is a fixed rule per machine and installed packages, recorded in the manifest "
+        "(`runtime`, and each model node's `provider`), and `REELFIX_CPU_RUNTIME=onnxruntime|openvino` pins it "
+        "(for a farm of mixed machines).",
+        "",
+    ]
+    return lines
+
+
+def write(results: list[dict[str, Any]]) -> list[str]:
+    """The section, also written to docs/bench/cpu_speed.md."""
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text("\n".join(lines := markdown(results)))
+    return lines
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="span-x2,span-x4", help="comma-separated built-in SPAN models")
+    ap.add_argument("--height", type=int, default=270)
+    ap.add_argument("--width", type=int, default=480)
+    ap.add_argument("--rounds", type=int, default=7)
+    a = ap.parse_args()
+    res = [main(m, a.height, a.width, a.rounds) for m in a.model.split(",")]
+    print("\n".join(write(res)))

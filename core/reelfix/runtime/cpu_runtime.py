@@ -1,0 +1,147 @@
+"""Which runtime runs fp32 models on the CPU: ONNX Runtime's CPU provider, or OpenVINO.
+
+OpenVINO (the optional `cpu` extra: `pip install reelfix[cpu]`) reads the same ONNX files and
+runs them with oneDNN's JIT kernels. On an x86-64 CPU with AVX2 it ran SPAN at least as fast as
+ONNX Runtime and clearly faster than the ncnn runtime (docs/bench/cpu_speed.md); its results
+differ from ONNX Runtime's by float32 rounding only (a few 1e-6 on 0-1 pictures, far below what a
+half-float EXR keeps), but they are not bit-identical, so the choice is a rule, not a timing:
+
+- `REELFIX_CPU_RUNTIME=onnxruntime` or `openvino` pins it (a farm of mixed machines pins it
+  in the job's environment, so every node gives the same bits);
+- `auto` (the default): OpenVINO when it is installed and the CPU is x86-64 with AVX2 (its
+  CPU plugin's main target), else ONNX Runtime. The same machine with the same packages
+  always makes the same choice; it is recorded in the run's manifest (`runtime`) and in each
+  model node's `provider` ("OpenVINO:CPU").
+
+Only fp32 models go to OpenVINO; int8/fp16 variants stay on ONNX Runtime, which they were
+checked against when made.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import DeviceError, UserError
+
+RUNTIMES = ("auto", "onnxruntime", "openvino")
+OPENVINO_PROVIDER = "OpenVINO:CPU"
+_OV_HINT = "install the optional extra: `pip install reelfix[cpu]` (or `pip install openvino`)"
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def openvino_available() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo); empty where they cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def auto_rule(openvino: bool, machine: str, flags: frozenset[str]) -> tuple[str, str]:
+    """(runtime, reason) that `auto` picks from what is installed and the CPU (pure: tested)."""
+    if not openvino:
+        return "onnxruntime", "auto: OpenVINO is not installed (`pip install reelfix[cpu]`)"
+    if machine.lower() not in ("x86_64", "amd64"):
+        return "onnxruntime", f"auto: OpenVINO is installed, but this CPU is {machine}, not x86-64"
+    if flags and "avx2" not in flags:
+        return "onnxruntime", "auto: OpenVINO is installed, but this CPU has no AVX2"
+    return "openvino", "auto: OpenVINO is installed and the CPU is x86-64 with AVX2 (docs/bench/cpu_speed.md)"
+
+
+def choose_cpu_runtime() -> tuple[str, str]:
+    """(runtime, reason) for fp32 models on the CPU: `REELFIX_CPU_RUNTIME`, else the auto rule.
+    Raises UserError for an unknown value, DeviceError for `openvino` where it is not installed."""
+    env = os.environ.get("REELFIX_CPU_RUNTIME", "").strip().lower() or "auto"
+    if env not in RUNTIMES:
+        raise UserError(f"REELFIX_CPU_RUNTIME={env!r} is not one of {', '.join(RUNTIMES)}", hint="set it to onnxruntime or openvino, or unset it")
+    if env == "openvino" and not openvino_available():
+        raise DeviceError("REELFIX_CPU_RUNTIME=openvino, but OpenVINO is not installed", hint=_OV_HINT)
+    if env != "auto":
+        return env, f"REELFIX_CPU_RUNTIME={env}"
+    return auto_rule(openvino_available(), platform.machine(), cpu_flags())
+
+
+def runtime_record() -> dict[str, Any]:
+    """What the manifest records about the CPU runtime: the choice, why, and the versions."""
+    try:
+        chosen, reason = choose_cpu_runtime()
+    except (UserError, DeviceError) as exc:
+        chosen, reason = "unknown", exc.message
+    return {"cpu": chosen, "reason": reason, "onnxruntime": _version("onnxruntime") or _version("onnxruntime-gpu"), "openvino": _version("openvino")}
+
+
+class _Arg(NamedTuple):
+    """An input/output as ONNX Runtime describes it (the subset reelfix reads)."""
+
+    name: str
+    shape: list[Any]
+    type: str
+
+
+_OV_TYPES = {"f32": "tensor(float)", "f16": "tensor(float16)"}
+
+
+class OpenVINOSession:
+    """An OpenVINO compiled model behind the part of `onnxruntime.InferenceSession`'s interface
+    reelfix uses (`get_inputs`, `get_outputs`, `get_providers`, `run`). fp32 throughout
+    (INFERENCE_PRECISION_HINT f32: no bf16/fp16 kernels even where the CPU has them), latency
+    hint, `threads` compute threads. Thread-safe: one infer request per calling thread."""
+
+    def __init__(self, path: Path | str, threads: int) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(str(path))
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": int(threads)}
+        self.compiled = core.compile_model(model, "CPU", config)
+        self._local = threading.local()
+
+        def describe(port: Any) -> _Arg:
+            shape = [d.get_length() if d.is_static else None for d in port.get_partial_shape()]
+            return _Arg(port.get_any_name(), shape, _OV_TYPES.get(port.get_element_type().get_type_name(), "other"))
+
+        self._inputs = [describe(p) for p in model.inputs]
+        self._outputs = [describe(p) for p in model.outputs]
+
+    def get_inputs(self) -> list[_Arg]:
+        return list(self._inputs)
+
+    def get_outputs(self) -> list[_Arg]:
+        return list(self._outputs)
+
+    def get_providers(self) -> list[str]:
+        return [OPENVINO_PROVIDER]
+
+    def run(self, output_names: Sequence[str] | None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        # share_inputs: the arrays are read in place (infer waits for the result); outputs come back as copies
+        result = request.infer({k: np.ascontiguousarray(v) for k, v in feeds.items()}, share_inputs=True)
+        by_name = {port.get_any_name(): np.asarray(value) for port, value in result.items()}
+        names = list(output_names) if output_names else [o.name for o in self._outputs]
+        return [by_name[n] for n in names]

@@ -1,0 +1,146 @@
+"""runtime/cpu_runtime.py: which runtime runs fp32 models on the CPU (ONNX Runtime or OpenVINO),
+the pin by environment, the manifest's record, and the OpenVINO route against ONNX Runtime on
+tiny generated models (skipped where OpenVINO, the optional `cpu` extra, is not installed)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from reelfix.errors import DeviceError, UserError
+from reelfix.runtime import clear_session_cache, get_session
+from reelfix.runtime import cpu_runtime
+from reelfix.runtime.cpu_runtime import OPENVINO_PROVIDER, auto_rule, choose_cpu_runtime, runtime_record
+
+from tests.onnx_models import make_card, make_sr_model
+
+AVX2 = frozenset({"sse4_2", "avx", "avx2", "fma"})
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REELFIX_CPU_RUNTIME", raising=False)
+    clear_session_cache()
+
+
+def smooth(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A picture-like input (0-1, smooth with a little noise)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    pix = np.stack([x / w, y / h, 0.5 + 0.3 * np.sin(x / 4 + y / 7)])
+    return np.clip(pix + 0.02 * rng.standard_normal(pix.shape), 0, 1).astype(np.float32)[None]
+
+
+def test_auto_rule_picks_openvino_only_where_installed_on_x86_64_with_avx2() -> None:
+    assert auto_rule(True, "x86_64", AVX2)[0] == "openvino"
+    assert auto_rule(True, "AMD64", frozenset())[0] == "openvino"  # Windows: no /proc/cpuinfo flags to read
+    runtime, reason = auto_rule(False, "x86_64", AVX2)
+    assert runtime == "onnxruntime" and "reelfix[cpu]" in reason
+    assert auto_rule(True, "aarch64", frozenset({"asimd"})) == ("onnxruntime", "auto: OpenVINO is installed, but this CPU is aarch64, not x86-64")
+    assert auto_rule(True, "x86_64", frozenset({"sse4_2", "avx"}))[0] == "onnxruntime"
+
+
+def test_env_pins_the_runtime_and_bad_values_are_user_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REELFIX_CPU_RUNTIME", "ONNXRuntime")
+    assert choose_cpu_runtime() == ("onnxruntime", "REELFIX_CPU_RUNTIME=onnxruntime")
+    monkeypatch.setenv("REELFIX_CPU_RUNTIME", "ncnn")
+    with pytest.raises(UserError, match="REELFIX_CPU_RUNTIME='ncnn' is not one of auto, onnxruntime, openvino"):
+        choose_cpu_runtime()
+    assert runtime_record()["cpu"] == "unknown"  # the manifest says so instead of failing the run's record
+    monkeypatch.setattr(cpu_runtime, "openvino_available", lambda: False)
+    monkeypatch.setenv("REELFIX_CPU_RUNTIME", "openvino")
+    with pytest.raises(DeviceError, match="OpenVINO is not installed") as err:
+        choose_cpu_runtime()
+    assert "reelfix[cpu]" in (err.value.hint or "")
+
+
+def test_without_openvino_the_cpu_runs_onnxruntime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cpu_runtime, "openvino_available", lambda: False)
+    path = make_sr_model(tmp_path / "sr.onnx", scale=2, layers=2)
+    ms = get_session(path, make_card(path, scale=2), "cpu")
+    assert ms.provider == "CPUExecutionProvider"
+    record = runtime_record()
+    assert record["cpu"] == "onnxruntime" and record["reason"].startswith("auto: OpenVINO is not installed") and record["onnxruntime"]
+
+
+def test_variants_stay_on_onnxruntime_whatever_the_pin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """int8/fp16 variants were checked against ONNX Runtime when made: never OpenVINO (even pinned,
+    and even where OpenVINO is missing, which would otherwise be an error)."""
+    from reelfix.runtime.session import _runtime_for
+
+    path = make_sr_model(tmp_path / "sr.onnx", scale=2, layers=2)
+    monkeypatch.setattr(cpu_runtime, "openvino_available", lambda: False)
+    monkeypatch.setenv("REELFIX_CPU_RUNTIME", "openvino")
+    from reelfix.runtime import CPUProvider, CUDAProvider
+
+    assert _runtime_for(make_card(path, scale=2, precision="int8", variant_of="x"), (CPUProvider(),)) == "onnxruntime"
+    assert _runtime_for(make_card(path, scale=2), (CUDAProvider(), CPUProvider())) == "onnxruntime"
+    with pytest.raises(DeviceError):
+        _runtime_for(make_card(path, scale=2), (CPUProvider(),))
+
+
+def test_manifest_records_the_cpu_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reelfix.frames.frame import Frame
+    from reelfix.frames.image_io import write_image
+    from reelfix.jobs.load import job_from_data
+    from reelfix.models.card import write_card
+    from reelfix.pipeline import run_job
+
+    monkeypatch.setenv("REELFIX_CPU_RUNTIME", "onnxruntime")
+    folder = tmp_path / "models"
+    path = make_sr_model(folder / "tiny-x2.onnx", scale=2, layers=2)
+    write_card(make_card(path, name="tiny-x2", scale=2, receptive_field=8, bytes_per_pixel=512), folder)
+    monkeypatch.setenv("REELFIX_MODEL_PATH", str(folder))
+    write_image(str(tmp_path / "in.1001.exr"), Frame(smooth(16, 24)[0].transpose(1, 2, 0).copy(), ("R", "G", "B"), "lin_srgb", 1001))
+    job = job_from_data(
+        {"input": {"path": str(tmp_path / "in.####.exr"), "colorspace": "lin_srgb"}, "output": {"path": str(tmp_path / "out/o.####.exr")},
+         "pipeline": [{"node": "upscale", "params": {"scale": 2, "model": "tiny-x2"}}], "device": "cpu"},
+        "test",
+    )  # fmt: skip
+    summary = run_job(job)
+    assert not summary.failed
+    run = json.loads(Path(summary.manifest).read_text())["runs"][-1]
+    assert run["runtime"]["cpu"] == "onnxruntime" and run["runtime"]["reason"] == "REELFIX_CPU_RUNTIME=onnxruntime"
+    assert run["chain"][0]["provider"] == "CPUExecutionProvider"
+
+
+# --------------------------------------------------------------------------- the OpenVINO route
+
+
+def test_openvino_route_matches_onnxruntime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("openvino")
+    path = make_sr_model(tmp_path / "sr.onnx", scale=2, layers=3)
+    card = make_card(path, scale=2)
+    monkeypatch.setenv("REELFIX_CPU_RUNTIME", "onnxruntime")
+    ort_ms = get_session(path, card, "cpu")
+    monkeypatch.setenv("REELFIX_CPU_RUNTIME", "openvino")
+    ov_ms = get_session(path, card, "cpu")
+    assert ort_ms.provider == "CPUExecutionProvider" and ov_ms.provider == OPENVINO_PROVIDER
+    for h, w in ((16, 16), (37, 53), (16, 16)):  # dynamic sizes, and back to the first one
+        x = smooth(h, w, seed=h)
+        a, b = ov_ms.run(x), ort_ms.run(x)
+        assert a.shape == b.shape == (1, 3, 2 * h, 2 * w) and a.dtype == np.float32
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    results: dict[int, np.ndarray] = {}
+
+    def worker(i: int) -> None:  # one infer request per thread: concurrent calls do not mix results
+        results[i] = ov_ms.run(smooth(24, 24, seed=i))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(3):
+        np.testing.assert_allclose(results[i], ort_ms.run(smooth(24, 24, seed=i)), atol=1e-5)
+
+
+def test_openvino_is_what_auto_picks_here_where_installed(tmp_path: Path) -> None:
+    pytest.importorskip("openvino")
+    runtime, reason = choose_cpu_runtime()
+    path = make_sr_model(tmp_path / "sr.onnx", scale=2, layers=2)
+    ms = get_session(path, make_card(path, scale=2), "cpu")
+    assert ms.provider == (OPENVINO_PROVIDER if runtime == "openvino" else "CPUExecutionProvider"), reason
