@@ -33,6 +33,7 @@ from .jobs.spec import Job
 from .nodes import get_node
 from .output_colour import output_colorspace
 from .nodes.spec import NodeContext, NodeRunner
+from .runtime.cpu_runtime import runtime_record
 from .safety import check_outputs
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ def run_job(
         "job": job.model_dump(mode="json"),
         "job_hash": jhash,
         "version": __version__,
+        "runtime": runtime_record(),  # the CPU runtime choice (ONNX Runtime/OpenVINO), why, and versions
         "chain": chain,
         "colorspaces": {"input": in_space, "output": out_space} | ({"output_default": written.reason} if written.reason else {}),
         "frames_requested": frames or job.input.frames or "all",
