@@ -103,3 +103,12 @@ def ffmpeg_filter_frames(frames: Sequence[np.ndarray], pix_fmt: str, filters: Se
     graph.push(None)
     drain()
     return outs
+
+
+def write_section(name: str, lines: list[str]) -> list[str]:
+    """Write a benchmark's markdown section to docs/bench/<name>.md (docs/BENCHMARKS.md is
+    assembled from them); returns its lines."""
+    path = ROOT / "docs" / "bench" / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    return lines

@@ -2,7 +2,7 @@
 
 What differs from the project's own clips, on purpose:
 - the picture: a scikit-image photo other than the pans' (default `coffee`), moved by a slow
-  drift plus a slight zoom, resampled with scipy's cubic spline (not OpenCV's Lanczos);
+  drift (0.35 px per frame) plus a slight zoom (3.5% over the clip), resampled with scipy's cubic spline (not OpenCV's Lanczos);
 - the plate's encoding: display values (sRGB) or film log (ADX10), and the flicker is made
   there: every frame's encoded values times a random gain plus a random offset
   (`gain_sd`, `offset_sd`), clipped at 0 as a file would; not a gain of light;
@@ -53,8 +53,9 @@ def _photo(name: str) -> np.ndarray:
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
 
 
-def drift(frames: int, height: int, width: int, name: str = "coffee", speed: float = 0.35, zoom: float = 0.0015) -> list[np.ndarray]:
-    """Linear-light frames of a slow diagonal drift with a slight zoom across a photo."""
+def drift(frames: int, height: int, width: int, name: str = "coffee", speed: float = 0.35, zoom: float = 0.035) -> list[np.ndarray]:
+    """Linear-light frames of a slow diagonal drift with a slight zoom (`zoom` in all, spread
+    over the clip) across a photo."""
     from scipy import ndimage
 
     src = _photo(name)
@@ -62,7 +63,7 @@ def drift(frames: int, height: int, width: int, name: str = "coffee", speed: flo
     cy, cx = src.shape[0] / 2, src.shape[1] / 2
     out = []
     for t in range(frames):
-        s = scale / (1.0 + zoom * t)
+        s = scale / (1.0 + zoom * t / max(frames - 1, 1))
         oy = cy - s * height / 2 + 0.4 * speed * t * s
         ox = cx - s * width / 2 + speed * t * s - 0.3 * width * s * 0.1
         planes = [ndimage.affine_transform(src[:, :, c], [s, s], offset=[oy, ox], output_shape=(height, width), order=3, mode="reflect") for c in range(3)]
