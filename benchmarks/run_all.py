@@ -12,9 +12,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import cleanup_quality, colour_quality, grain_quality, peak_memory, temporal_quality, upscale_speed  # noqa: E402
-from benchmarks import denoiser_quality, upscale_plates, upscaler_film_quality  # noqa: E402
+from benchmarks import deflicker_independent, denoiser_quality, upscale_plates, upscaler_film_quality  # noqa: E402
 from benchmarks import gpu_speed, precision, report_size  # noqa: E402
-from benchmarks.common import ROOT, cpu_name  # noqa: E402
+from benchmarks.common import ROOT, cpu_name, write_section  # noqa: E402
 from reelfix import __version__  # noqa: E402
 
 
@@ -104,12 +104,11 @@ def main() -> None:
     ]
     lines += upscale_plates.write(upscale_plates.main())  # also docs/bench/upscale_plates.md
     cleanup = cleanup_quality.main(270, 480, 5, (540, 960)) if quick else cleanup_quality.main()
-    lines += cleanup_quality.markdown(cleanup)
-    lines += temporal_quality.section(
-        temporal_quality.main(quick=quick)
-    )
-    lines += grain_quality.markdown(grain_quality.main(7, 240, 320, (540, 960)) if quick else grain_quality.main())
-    lines += denoiser_quality.markdown(denoiser_quality.main(192 if quick else 384))
+    lines += cleanup_quality.write(cleanup)  # also docs/bench/cleanup.md
+    lines += write_section("temporal", temporal_quality.section(temporal_quality.main(quick=quick)))
+    lines += deflicker_independent.write(deflicker_independent.main(quick=quick))
+    lines += write_section("grain", grain_quality.markdown(grain_quality.main(7, 240, 320, (540, 960)) if quick else grain_quality.main()))
+    lines += write_section("denoiser", denoiser_quality.markdown(denoiser_quality.main(192 if quick else 384)))
     lines += upscaler_film_quality.markdown(upscaler_film_quality.main(96 if quick else 192))
     lines += precision.markdown(precision.main(270, 480, 1, ("span-x2",)) if quick else precision.main())
     lines += report_size.markdown(report_size.main(200 if quick else 2000))  # also docs/bench/report.md
