@@ -36,6 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import write_section  # noqa: E402
 from reelfix import colour  # noqa: E402
 from reelfix.frames.frame import Frame  # noqa: E402
 from reelfix.frames.image_io import read_image, write_image  # noqa: E402
@@ -46,7 +47,6 @@ from reelfix.training.photos import training_keys  # noqa: E402
 
 MODES = ("auto", "clip", "split", "rolloff")
 TRUTH = (256, 384)
-OUT = ROOT / "docs" / "bench" / "upscale_plates.md"
 COMMAND = "python -m benchmarks.upscale_plates"
 
 
@@ -208,10 +208,8 @@ def markdown(r: dict[str, Any]) -> list[str]:
 
 
 def write(r: dict[str, Any]) -> list[str]:
-    lines = markdown(r)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines))
-    return lines
+    """Write the section to docs/bench/upscale_plates.md; returns its lines."""
+    return write_section("upscale_plates", markdown(r))
 
 
 if __name__ == "__main__":
