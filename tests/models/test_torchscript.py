@@ -7,6 +7,7 @@ with ONNX Runtime running the same model on real photo crops of odd sizes.
 from __future__ import annotations
 
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,13 @@ def test_builtin_span_x2_exports_for_nuke(tmp_path: Path) -> None:
     pt = tmp_path / "nuke" / "span_x2.pt"
     r = runner.invoke(app, ["models", "export-torchscript", "span-x2", "-o", str(pt)])
     assert r.exit_code == 0, r.output
-    assert "Output Scale: 2" in r.output and "rgba.red, rgba.green, rgba.blue" in r.output and "OCIOColorSpace" in r.output
+    assert "Output Scale (outputScale): 2" in r.output and "rgba.red, rgba.green, rgba.blue" in r.output and "OCIOColorSpace" in r.output
+    assert "(createCatFile)" in r.output and "(torchScriptFile)" in r.output
+    assert "Nuke 13.x (torch 1.6): will not load (aten::_convolution (13 arguments) needs torch 1.7)" in r.output
+    assert "Nuke 15.1 and later (torch 2.1): loads" in r.output
+    with zipfile.ZipFile(pt) as archive:  # torch names the inner folder after the file; CatFileCreator sees it
+        assert {n.split("/")[0] for n in archive.namelist()} == {"span_x2"}
+    assert sorted(p.name for p in pt.parent.iterdir()) == ["span_x2.pt"]  # no temporary folder left
     assert_matches_onnx(pt, find_model("span-x2").onnx_path, 2)
     scripted = torch.jit.load(str(pt))
     image = torch.from_numpy(odd_photo_crops()["rocket 27x33"])[None]
@@ -57,6 +64,9 @@ def test_builtin_span_x2_exports_for_nuke(tmp_path: Path) -> None:
     clipped[:, :, :5, :5] = 1.0
     with torch.no_grad(), torch.jit.optimized_execution(False):
         assert torch.equal(scripted(hot), scripted(clipped))
+        assert scripted.clamp_input == 1 and (scripted.input_min, scripted.input_max) == (0.0, 1.0)
+        scripted.clamp_input = 0  # the attribute a CatFileCreator custom knob named clamp_input sets
+        assert not torch.equal(scripted(hot), scripted(clipped))
     r = runner.invoke(app, ["models", "export-torchscript", "span-x2", "-o", str(pt)])
     assert r.exit_code == 2 and "already exists" in r.output
 
@@ -69,7 +79,7 @@ def test_converted_pth_model_exports_for_nuke(tmp_path: Path) -> None:
     from_weights, from_catalog = tmp_path / "from_weights.pt", tmp_path / "from_catalog.pt"
     r = runner.invoke(app, ["models", "export-torchscript", str(src), "-o", str(from_weights)])
     assert r.exit_code == 0, r.output
-    assert "via spandrel" in r.output and "Model Id: compact" in r.output
+    assert "via spandrel" in r.output and "Model Id (modelId): compact" in r.output
     r = runner.invoke(app, ["models", "export-torchscript", "compact-x2", "-o", str(from_catalog)])
     assert r.exit_code == 0, r.output
     assert "via onnx2torch" in r.output
@@ -86,3 +96,39 @@ def test_export_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     r = runner.invoke(app, ["models", "export-torchscript", "span-x2", "-o", str(tmp_path / "x.pt")])
     assert r.exit_code == 2 and "pip install 'reelfix[convert]'" in r.output
     assert not (tmp_path / "x.pt").exists()
+
+
+class _BakesDevice(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.zeros(1, device=x.device)  # a trace turns x.device into a constant
+
+
+class _Pads(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 12, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pixel_shuffle(self.conv(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")), 2)
+
+
+def test_traced_graphs_are_checked_for_devices_and_operators_older_nukes_lack() -> None:
+    from reelfix.errors import ModelError
+    from reelfix.models.torchscript import _nuke_module, check_devices
+    from reelfix.models.torchscript_compat import device_constants, nuke_support
+
+    example = torch.rand(1, 3, 8, 8)
+    baked = _nuke_module(torch.jit.trace(_BakesDevice().eval(), example, check_trace=False), 0.0, 1.0)
+    assert device_constants(baked) == ["cpu"]
+    with pytest.raises(ModelError, match="device constants \\(cpu\\)"):
+        check_devices(baked, "m")
+
+    padded = _nuke_module(torch.jit.trace(_Pads().eval(), example, check_trace=False), 0.0, 1.0)
+    check_devices(padded, "m")  # no device in the graph
+    support = {s.nuke: s for s in nuke_support(padded)}
+    assert support["13.x"].loads == "no" and "aten::_convolution (13 arguments) needs torch 1.7" in support["13.x"].reasons
+    assert support["14.x, 15.0"].loads == "no" and support["14.x, 15.0"].reasons == ["aten::pad needs torch 1.13"]
+    assert support["15.1 and later"].loads == "yes"
+    no_pad = _nuke_module(torch.jit.trace(torch.nn.Sequential(torch.nn.Conv2d(3, 12, 3, padding=1), torch.nn.PixelShuffle(2)).eval(),
+                                          example, check_trace=False), 0.0, 1.0)
+    assert {s.nuke: s.loads for s in nuke_support(no_pad)} == {"13.x": "no", "14.x, 15.0": "untested", "15.1 and later": "yes"}

@@ -150,7 +150,8 @@ def export_torchscript_cmd(
         channels = ", ".join(("rgba.red", "rgba.green", "rgba.blue", "rgba.alpha")[: r.channels])
         console.out.print(f"wrote {r.path}", markup=False, soft_wrap=True)
         console.out.print(
-            f"CatFileCreator: Torchscript File {r.path} | Channels In / Out: {channels} | Model Id: {r.model_id} | Output Scale: {r.scale}",
+            f"CatFileCreator: Torchscript File (torchScriptFile) {r.path} | Channels In / Out (channelsIn, channelsOut): {channels} | "
+            f"Model Id (modelId): {r.model_id} | Output Scale (outputScale): {r.scale} | then Create .cat file and Inference (createCatFile)",
             markup=False, soft_wrap=True,
         )  # fmt: skip
         console.out.print(

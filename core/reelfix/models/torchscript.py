@@ -3,7 +3,13 @@
 NukeX runs `.cat` files made by its CatFileCreator node from a TorchScript file whose
 `forward` takes one 1xCxHxW float tensor and returns one tensor. What reelfix's runtime does
 around a model that can live inside `forward` goes there: the input is clamped to the card's
-`input_range` (the values the model was trained on). What cannot, stays outside and is
+`input_range` (the values the model was trained on). The network is traced; the wrapper around
+it is scripted, so its attributes `clamp_input` (1/0), `input_min` and `input_max` can be knobs
+(Foundry: CatFileCreator's custom knobs set a scripted module's attributes of the same name).
+The traced graph is checked for baked-in devices (refused: they break Inference's "Use GPU if
+available") and for operators the torch of each Nuke release lacks (torchscript_compat). The
+archive's inner folder is named after the output file, as torch.jit.save names it for a file
+saved in place. What cannot live in `forward` stays outside and is
 documented in docs/nuke.md: the colour conversion into the card's `colorspace` (an
 OCIOColorSpace node before the Inference node and its inverse after it), tiling, highlight
 handling and provenance.
@@ -21,6 +27,8 @@ or with the eager torch network for a weights file: the maximum difference must 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +43,7 @@ from .pth_convert import PAD_RETRIES, max_difference
 from .torch_export import padded_to_multiple, quiet_torch_export
 from .pth_load import SUFFIXES, detect
 from .spandrel_compat import import_onnx2torch, require_torch
+from .torchscript_compat import describe, device_constants
 
 TOLERANCE = 1e-4
 _TRACE_SIZE = 32  # photo crops checked afterwards are 80x80 and 53x65: the trace must not bake in its size
@@ -51,8 +60,10 @@ class TorchScriptReport:
     checks: list[str]
 
 
-def _nuke_module(net: Any, lo: float, hi: float) -> Any:
-    """One tensor in, one out; the card's input range applied inside forward."""
+def _nuke_module(traced: Any, lo: float, hi: float) -> Any:
+    """One tensor in, one out; the card's input range applied inside forward unless the
+    `clamp_input` attribute (a CatFileCreator custom knob of that name) is 0. Scripted, so the
+    attributes stay attributes (a trace would bake their values in)."""
     torch = require_torch()
 
     module_base: Any = torch.nn.Module
@@ -60,13 +71,16 @@ def _nuke_module(net: Any, lo: float, hi: float) -> Any:
     class ReelfixForNuke(module_base):
         def __init__(self) -> None:
             super().__init__()
-            self.net = net
-            self.lo, self.hi = float(lo), float(hi)
+            self.net = traced
+            self.clamp_input = 1
+            self.input_min, self.input_max = float(lo), float(hi)
 
-        def forward(self, x: Any) -> Any:
-            return self.net(torch.clamp(x, self.lo, self.hi))
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if self.clamp_input != 0:
+                x = torch.clamp(x, self.input_min, self.input_max)
+            return self.net(x)
 
-    return ReelfixForNuke().eval()
+    return torch.jit.script(ReelfixForNuke().eval())
 
 
 def _from_catalog(name: str) -> tuple[Any, Any, dict[str, Any]]:
@@ -128,7 +142,10 @@ def export_torchscript(source: str, out: Path, *, colorspace: str = "srgb_tx", f
     from_weights = weights.suffix.lower() in SUFFIXES
     attempts = list(_from_weights(weights, colorspace)) if from_weights else [_from_catalog(source)]
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    # written under its final name in a temporary folder beside it: torch names the archive's
+    # inner folder after the file, and CatFileCreator sees that name
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = work / out.name
     try:
         for i, (net, reference, info) in enumerate(attempts):
             try:
@@ -139,7 +156,7 @@ def export_torchscript(source: str, out: Path, *, colorspace: str = "srgb_tx", f
                     raise
         os.replace(tmp, out)
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     model_id = weights.stem if from_weights or source.endswith(".onnx") else source
     lo, hi = info["input_range"]
     return TorchScriptReport(out, info["scale"], info["channels"], info["colorspace"], (lo, hi), model_id, checks)
@@ -148,16 +165,29 @@ def export_torchscript(source: str, out: Path, *, colorspace: str = "srgb_tx", f
 def _trace_and_check(net: Any, reference: Any, info: dict[str, Any], source: str, tmp: Path) -> list[str]:
     torch = require_torch()
     lo, hi = info["input_range"]
-    module = _nuke_module(net, lo, hi)
     example = torch.rand(1, info["channels"], _TRACE_SIZE, _TRACE_SIZE) * (hi - lo) + lo
     try:
         with quiet_torch_export(), torch.no_grad():
-            traced = torch.jit.trace(module, example, check_trace=False)
+            module = _nuke_module(torch.jit.trace(net.eval(), example, check_trace=False), lo, hi)
     except Exception as exc:  # noqa: BLE001 - tracing fails in many ways for exotic graphs
         raise ModelError(f"{source} cannot be traced to TorchScript: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+    check_devices(module, source)
     with quiet_torch_export():  # TorchScript is deprecated in torch 2.x, and still what NukeX reads
-        torch.jit.save(traced, str(tmp))
-    return [f"traced {info['origin']}; forward clamps to the input range [{lo:g}, {hi:g}]"] + _check(tmp, reference, info["channels"], info["scale"])
+        torch.jit.save(module, str(tmp))
+    return ([f"traced {info['origin']}; forward clamps to the input range [{lo:g}, {hi:g}] (attribute clamp_input: 1, 0 = off)"]
+            + _check(tmp, reference, info["channels"], info["scale"]) + describe(module))
+
+
+def check_devices(module: Any, source: str) -> None:
+    """Refuse a graph with a device baked in: Inference's "Use GPU if available" moves the model
+    and its input to the GPU, and a `cpu` constant made in forward then mixes devices."""
+    devices = device_constants(module)
+    if devices:
+        raise ModelError(
+            f"{source}: the traced graph has device constants ({', '.join(devices)}) made in forward; on Nuke's "
+            "GPU (Use GPU if available) it would mix devices. Not written",
+            hint="create tensors in forward from the input (torch.zeros_like(x), x.new_zeros(...)), not with device=",
+        )
 
 
 def _check(path: Path, reference: Any, channels: int, scale: int) -> list[str]:
