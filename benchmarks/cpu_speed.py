@@ -133,7 +133,9 @@ def markdown(results: list[dict[str, Any]]) -> list[str]:
         "",
         f"{r0['cpu']}, {r0['threads']} threads for every route; machine shared and loaded, so the routes are interleaved "
         f"in every round and the figures are medians. reelfix's CPU runtime here: {r0['runtime']['cpu']} "
-        f"({r0['runtime']['reason']}; onnxruntime {r0['runtime']['onnxruntime']}, openvino {r0['runtime']['openvino'] or 'not installed'}).",
+        f"({r0['runtime']['reason']}; onnxruntime {r0['runtime']['onnxruntime']}, openvino {r0['runtime']['openvino'] or 'not installed'}). "
+        "The OpenVINO rows need the optional `cpu` extra (`pip install -e .[cpu]`); without it reelfix's session is "
+        "ONNX Runtime's and there is no OpenVINO row.",
         "",
     ]
     for r in results:

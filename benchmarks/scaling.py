@@ -214,6 +214,13 @@ def write(r: dict[str, Any], command: str) -> list[str]:
     return lines
 
 
+def run(nearfree: str, span: str, rss: str, rounds: int = 2, frames: int = 1) -> list[str]:
+    """Sizes as comma-separated names (e.g. "0.5K,1K"; "" for none): measure, write the doc and plot."""
+    sizes = lambda text: [x for x in text.split(",") if x]  # noqa: E731
+    command = f"python -m benchmarks.scaling --nearfree '{nearfree}' --span '{span}' --rss '{rss}' --rounds {rounds} --frames {frames}"
+    return write(main(sizes(nearfree), sizes(span), rss or None, rounds, frames), command)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         m, hh, ww, ff, warm_up = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
@@ -224,8 +231,6 @@ if __name__ == "__main__":
     ap.add_argument("--span", default="0.5K,1K", help="sizes for span-x2 (its time per MP)")
     ap.add_argument("--rss", default="4K", help="input size of the span-x2 peak-RSS run (x2 output); '' to skip")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--frames", type=int, default=2)
+    ap.add_argument("--frames", type=int, default=1)
     a = ap.parse_args()
-    cmd = "python -m benchmarks.scaling " + " ".join(sys.argv[1:])
-    res = main([s for s in a.nearfree.split(",") if s], [s for s in a.span.split(",") if s], a.rss or None, a.rounds, a.frames)
-    print("\n".join(write(res, cmd.strip())))
+    print("\n".join(run(a.nearfree, a.span, a.rss, a.rounds, a.frames)))
