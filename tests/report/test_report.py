@@ -147,3 +147,15 @@ def test_shots_split_at_the_jobs_cuts_and_at_cuts_in_the_pictures(tmp_path: Path
     assert data["shot_starts"] == [4, 7]
     assert sorted(data["previews"]) == [1, 4, 7]  # one per shot the job names, and the first of a found shot
     assert "motion_before" not in data["frames"][7] and abs(data["frames"][3]["motion_before"][0] - 1.0) < 0.05
+
+
+def test_a_reused_folder_keeps_only_this_pages_pictures(tmp_path: Path) -> None:
+    from reelfix.report import ReportCollector
+
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "99_before.jpg").write_bytes(b"old")
+    (tmp_path / "assets" / "notes.txt").write_text("someone else's")
+    collector = ReportCollector(tmp_path, [1])
+    frame = Frame(np.full((8, 8, 3), 0.18, np.float32), ("R", "G", "B"), "lin_srgb", 1)
+    collector.observe(1, frame, frame)
+    assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == ["1_after.jpg", "1_before.jpg", "1_thumb.jpg", "notes.txt"]

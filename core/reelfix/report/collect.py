@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -30,6 +31,7 @@ ANALYSIS_WIDTH = 320  # the small copy luminance, motion and cuts are measured o
 LINEAR = "lin_srgb"
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec.709 / sRGB primaries
 NOT_DEFECTS = ("stabilize",)  # mattes of filled borders, not repairs
+OWN_FILES = re.compile(r"-?\d+_(before|after|thumb)\.jpg|-?\d+_matte\.png")
 
 
 def plan_previews(numbers: Sequence[int], cuts: Iterable[int] = (), per_shot: int = 60) -> set[int]:
@@ -107,6 +109,9 @@ class ReportCollector:
         self.folder = Path(folder)
         self.assets = self.folder / ASSETS
         self.assets.mkdir(parents=True, exist_ok=True)
+        for old in self.assets.iterdir():  # an earlier page's pictures in this folder (ours only, by name)
+            if OWN_FILES.fullmatch(old.name) and old.is_file():
+                old.unlink()
         self.cuts = set(cuts)
         self.per_shot = per_shot
         self.chosen = plan_previews(numbers, self.cuts, per_shot) if numbers else set()
