@@ -5,6 +5,8 @@ knobs from declarations, jobs and cache keys, progress) lives in modules that ne
 `nuke`; the functions below import the Nuke side on first use, so `import reelfix_nuke`
 is safe anywhere (`init.py`, `nuke -t`, tests without Nuke).
 
+    register()              callbacks for every session (init.py calls it; no UI): nodes made
+                            by an older plugin are upgraded when a script loads
     build_menu()            Nodes > Restore (menu.py calls it; GUI only)
     create(kind)            a Group for one node, or "pipeline"
     render_node(node)       the Render button
@@ -19,6 +21,14 @@ from __future__ import annotations
 from typing import Any, List, Optional
 
 __version__ = "0.1.0"
+
+
+def register() -> None:
+    import nuke
+
+    from . import state
+
+    nuke.addOnScriptLoad(state.upgrade_script)
 
 
 def build_menu() -> Any:

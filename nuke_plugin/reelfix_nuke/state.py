@@ -25,6 +25,7 @@ from . import jobs
 from .core import PluginError
 
 KIND = "rf_kind"
+WRITE, READ, SWITCH = "reelfix_in", "reelfix_out", "reelfix_switch"  # a Group's internal nodes
 KEY, SIGNATURE, FRAMES = "rf_key", "rf_signature", "rf_frames"
 HIDDEN = (KEY, SIGNATURE, FRAMES)
 SWITCH_EXPRESSION = "[python -execlocal {import reelfix_nuke; ret = reelfix_nuke.switch_which(nuke.thisNode())}]"
@@ -205,3 +206,33 @@ def on_knob_changed() -> None:
         status.setValue("{} (changed since the render: press Render) · {}".format(STALE, text))
     elif not problem and text.startswith(STALE):
         status.setValue(text.split(" · ", 1)[-1])
+
+
+def upgrade(group: nuke.Group) -> bool:
+    """A node made by an older plugin (a static Switch, an enabled internal Write, a Read that
+    holds): made safe for batch renders. True when something changed."""
+    changed = False
+    switch, write, read = (group.node(n) for n in (SWITCH, WRITE, READ))
+    if switch is not None and not switch["which"].hasExpression():
+        switch["which"].setExpression(SWITCH_EXPRESSION)
+        changed = True
+    if write is not None and not write["disable"].value():
+        write["disable"].setValue(True)
+        changed = True
+    for name in ("before", "after"):
+        if read is not None and read.knob(name) is not None and read[name].value() == "hold":
+            read[name].setValue("error")
+            changed = True
+    for name in HIDDEN:
+        if group.knob(name) is None:
+            knob = nuke.String_Knob(name, name)
+            knob.setFlag(nuke.INVISIBLE)
+            group.addKnob(knob)
+            changed = True
+    return changed
+
+
+def upgrade_script() -> int:
+    """onScriptLoad (registered by init.py, so also in `nuke -x` and on the farm): every reelfix
+    node of the script upgraded; how many changed."""
+    return sum(1 for n in nuke.allNodes(recurseGroups=True) if is_reelfix(n) and isinstance(n, nuke.Group) and upgrade(n))

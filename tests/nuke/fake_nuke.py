@@ -90,6 +90,7 @@ class _State(object):
         self.plugin_paths = []
         self.reloads = []
         self.knob_changed = []
+        self.script_load = []
         self.main_calls = []
         self.views = ["main"]
 
@@ -933,6 +934,16 @@ def _knob_changed(node, knob):
                 call(*args, **kwargs)
             finally:
                 _state.this.pop()
+
+
+def addOnScriptLoad(call, args=(), kwargs={}, nodeClass="Root"):
+    _state.script_load.append((call, tuple(args), dict(kwargs)))
+
+
+def _load_script():
+    """Test hook: what nuke.scriptOpen does after reading a script: the onScriptLoad callbacks."""
+    for call, args, kwargs in list(_state.script_load):
+        call(*args, **kwargs)
 
 
 def executeInMainThread(call, args=(), kwargs={}):

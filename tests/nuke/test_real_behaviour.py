@@ -301,3 +301,24 @@ def test_start_up_and_node_creation_run_no_core_subprocess_on_the_main_thread(nk
     assert [c for c in calls if c[0]] == [] and "tiny-x2" in group["upscale_model"].values()
     settle(nk)
     assert [c[1] for c in calls] == [["models", "list"]]  # refreshed behind, for the next node
+
+
+def test_a_node_from_an_older_plugin_is_made_safe_when_the_script_loads(nk, core_env, plate, tmp_path):
+    from reelfix_nuke import state
+
+    group = _node(nk, "upscale", read_plate(nk, plate), upscale_model="tiny-x2")
+    switch, write, read = (group.node(n) for n in (state.SWITCH, state.WRITE, state.READ))
+    switch["which"]._expression = None  # as the plugin before issue 15 made it: a static Switch on the input,
+    switch["which"].setValue(0)
+    write["disable"].setValue(False)  # an enabled internal Write, a holding Read, no record knobs
+    read["before"].setValue("hold")
+    for name in state.HIDDEN:
+        group.removeKnob(group[name])
+    final = _user_write(nk, group, tmp_path / "final")
+
+    exec(compile((Path(reelfix_nuke.__file__).parents[1] / "init.py").read_text(), "init.py", "exec"), {})  # Nuke's start
+    nk._batch()
+    nk._load_script()  # nuke -x shot.nk: the script loads, onScriptLoad runs
+    assert switch["which"].hasExpression() and write["disable"].value() and read["before"].value() == "error"
+    with pytest.raises(RuntimeError, match="has not been rendered"):
+        nk.execute(final, 1001, 1001)  # not the plate
