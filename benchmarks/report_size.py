@@ -1,8 +1,9 @@
 """How big the review report of a long shot gets, how fast it opens, and what writing it costs.
 
 A 2,000-frame shot (a slow pan across a CC0 photo, with flicker and dust specks, scene-linear EXR)
-goes through `reelfix run` twice, without and with `--report` (the peer: the same run without
-the page). The page is then opened in headless Chromium (Debian's `chromium`) from the file system:
+goes through `reelfix run --report`; the page's cost is the time the run spent in the report's
+frame observer, against the whole run's time in the same run (the build machine is shared, so two
+separate runs would not compare). The page is then opened in headless Chromium (Debian's `chromium`) from the file system:
 load time from the navigation timing, median of three opens. Separately, the previews of one shot
 at 2K (60 frames of 2048x1080, the per-shot cap) measure the largest pictures a page holds.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -102,9 +104,11 @@ def main(frames: int = 2000, height: int = 144, width: int = 256) -> dict[str, f
         "device": "cpu",
     }
     (root / "job.yaml").write_text(yaml.safe_dump(job))
-    bare = timed_run(root)
-    with_report = timed_run(root, "--report", "review")
+    wall = timed_run(root, "--report", "review")
     review = root / "review"
+    page = (review / "index.html").read_text()
+    cost = float(re.search(r'data-derived="cost.seconds">([\d.]+)<', page).group(1))
+    run_s = float(json.loads((root / "out" / "shot.reelfix.json").read_text())["runs"][-1]["seconds"])
     seconds, errors = open_seconds(review / "index.html")
     big = previews_2k(CACHE / "report_previews_2k")
     result = {
@@ -115,9 +119,10 @@ def main(frames: int = 2000, height: int = 144, width: int = 256) -> dict[str, f
         "files": sum(1 for p in review.rglob("*") if p.is_file()),
         "open_s": seconds,
         "console_errors": len(errors),
-        "run_s": bare,
-        "run_report_s": with_report,
-        "overhead": with_report / bare,
+        "wall_s": wall,
+        "run_s": run_s,
+        "report_s": cost,
+        "share": cost / run_s,
         "previews_2k_mb": big / 1e6,
     }
     (ROOT / "docs" / "bench").mkdir(parents=True, exist_ok=True)
@@ -136,7 +141,8 @@ def markdown(r: dict) -> list[str]:
         "",
         f"Command: `python -m benchmarks.report_size --frames {r['frames']} --width {r['size'].split('x')[0]} --height {r['size'].split('x')[1]}`. "
         f"A {r['frames']}-frame {r['size']} scene-linear EXR shot (a slow pan across a CC0 photo, flicker, dust), "
-        "`dustbust` with mattes, run without and with `--report` (the page written while the job runs); the page opened from the "
+        "`dustbust` with mattes, run with `--report` (the page written while the job runs; its cost is the time spent in its frame "
+        "observer within the same run, since the build machine is shared); the page opened from the "
         "file system in headless Chromium (load event from the navigation timing, median of 3).",
         "",
         "| figure | value |",
@@ -146,8 +152,8 @@ def markdown(r: dict) -> list[str]:
         f"| one shot's previews at the cap from a 2048x1080 plate (60 x before, after, matte, thumbnail) | {r['previews_2k_mb']:.2f} MB |",
         f"| open time (load event) | {r['open_s']:.3f} s |",
         f"| console errors | {r['console_errors']} |",
-        f"| run without the report | {r['run_s']:.1f} s |",
-        f"| run with `--report` | {r['run_report_s']:.1f} s ({r['overhead']:.3f}x) |",
+        f"| the run (dustbust, {r['frames']} frames, with `--report`) | {r['run_s']:.1f} s |",
+        f"| of which the report's frame observer (measures, previews) | {r['report_s']:.1f} s ({r['share']:.1%}) |",
         "",
         f"Goals: under {GOAL_MB:.0f} MB for a 2,000-frame shot even with 2K previews ({worst:.1f} MB: {ok(worst < GOAL_MB)}); "
         f"opens in under {GOAL_OPEN_S:.0f} s ({ok(r['open_s'] < GOAL_OPEN_S)}).",
