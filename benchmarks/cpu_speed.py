@@ -159,7 +159,15 @@ def markdown(results: list[dict[str, Any]]) -> list[str]:
             f"{ours['speedup']:.2f}x, {r['dpsnr']:+.3f} dB ({'met' if r['met'] else 'NOT met'}).",
             "",
         ]
+    from reelfix.runtime.cpu_runtime import cpu_flags
+
+    wide = sorted(f for f in cpu_flags() if f.startswith(("avx512", "amx")))
     lines += [
+        f"bf16: this CPU's flags list {', '.join(wide) or 'no AVX-512 or AMX'}"
+        + ("" if {"avx512_bf16", "amx_bf16"} & set(wide) else ", so there are no bf16 kernels to measure here")
+        + "; reelfix compiles OpenVINO with INFERENCE_PRECISION_HINT f32, so on CPUs with AMX/AVX512-BF16 it does not "
+        "switch to bf16 by itself (OpenVINO's default there), which would move results far more than float32 rounding.",
+        "",
         "Choosing a backend changes results slightly (float32 rounding: the largest difference column, on 0-1 "
         "pictures); the choice is a fixed rule per machine and installed packages, recorded in the manifest "
         "(`runtime`, and each model node's `provider`), and `REELFIX_CPU_RUNTIME=onnxruntime|openvino` pins it "
