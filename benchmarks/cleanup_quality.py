@@ -230,6 +230,8 @@ def markdown(r: dict[str, Any]) -> list[str]:
             f"{'yes' if f['identical_outside_matte'] else 'NO'} |"
         )
     s = r["speed"]
+    if not clips.VTEST.exists():
+        lines += ["", f"Real footage rows skipped: {clips.VTEST} is absent (Debian package `opencv-doc`)."]
     lines += [
         "",
         "A scratch fixed in the gate on a static shot does not move against the picture, exactly like a pole of the picture: "
