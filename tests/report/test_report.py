@@ -159,3 +159,28 @@ def test_a_reused_folder_keeps_only_this_pages_pictures(tmp_path: Path) -> None:
     frame = Frame(np.full((8, 8, 3), 0.18, np.float32), ("R", "G", "B"), "lin_srgb", 1)
     collector.observe(1, frame, frame)
     assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == ["1_after.jpg", "1_before.jpg", "1_thumb.jpg", "notes.txt"]
+
+
+def test_a_collector_failing_on_its_thread_is_dropped_and_the_frames_finish(tmp_path: Path) -> None:
+    from reelfix.report import ReportCollector
+
+    class Failing(ReportCollector):
+        def observe(self, number: int, before: Frame, after: Frame) -> None:
+            if number == 2:
+                raise ValueError("cannot measure")
+            super().observe(number, before, after)
+
+    (tmp_path / "plates").mkdir()
+    pan_plate(tmp_path / "plates", frames=range(1, 7), skip=())
+    data = {
+        "input": {"path": str(tmp_path / "plates/pan.####.exr"), "colorspace": "lin_srgb"},
+        "output": {"path": str(tmp_path / "out/pan.####.exr")},
+        "pipeline": [{"node": "dustbust"}],
+        "device": "cpu",
+    }
+    collector = Failing(tmp_path / "review", range(1, 7))
+    summary = run_job(job_from_data(data, "test"), observer=collector)
+    assert summary.count("done") == 6
+    assert any("frame observer stopped" in w and "cannot measure" in w for w in summary.warnings)
+    collector.flush()
+    assert 1 in collector.frames and 2 not in collector.frames

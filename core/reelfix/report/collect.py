@@ -15,6 +15,8 @@ import json
 import math
 import re
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -31,6 +33,7 @@ ANALYSIS_WIDTH = 320  # the small copy luminance, motion and cuts are measured o
 LINEAR = "lin_srgb"
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec.709 / sRGB primaries
 NOT_DEFECTS = ("stabilize",)  # mattes of filled borders, not repairs
+BEHIND = 2  # frames handed over by the pipeline and not yet measured
 OWN_FILES = re.compile(r"-?\d+_(before|after|thumb)\.jpg|-?\d+_matte\.png")
 
 
@@ -124,6 +127,10 @@ class ReportCollector:
         self._last: tuple[int, Any, np.ndarray, np.ndarray] | None = None  # number, signature, grey before, grey after
         self.colorspaces: dict[str, str] = {}
         self.seconds = 0.0  # spent in observe: what the report costs a run
+        self.waited = 0.0  # of which the run was held up (a frame handed over while two are still in work)
+        self.problems: list[str] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[None]] = deque()
 
     def _view(self, colorspace: str) -> DisplayView:
         if colorspace not in self._views:
@@ -131,7 +138,29 @@ class ReportCollector:
         return self._views[colorspace]
 
     def __call__(self, number: int, before: Frame, after: Frame) -> None:
-        self.observe(number, before, after)
+        """The pipeline's hook: the frame is measured on the report's own thread while the run goes
+        on; at most BEHIND frames wait there (their pictures stay referenced until then). An earlier
+        frame's failure is raised here, so the pipeline drops the observer with a warning."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelfix-report")
+        started = time.perf_counter()
+        try:
+            while len(self._pending) >= BEHIND:
+                self._pending.popleft().result()
+        finally:
+            self.waited += time.perf_counter() - started
+        self._pending.append(self._pool.submit(self.observe, number, before, after))
+
+    def flush(self) -> None:
+        """Wait for the frames still in work; a failure is kept in `problems`, never raised."""
+        while self._pending:
+            try:
+                self._pending.popleft().result()
+            except Exception as exc:  # noqa: BLE001 - the page names it; the run's frames are safe
+                self.problems.append(f"report: a frame could not be measured: {type(exc).__name__}: {exc}")
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def observe(self, number: int, before: Frame, after: Frame) -> None:
         started = time.perf_counter()
@@ -198,6 +227,7 @@ class ReportCollector:
 
     def data(self) -> dict[str, Any]:
         """Per-frame numbers, previews, shots and the display transform used."""
+        self.flush()
         views = {k: (self._view(v).display, self._view(v).view) for k, v in self.colorspaces.items() if v}
         return {
             "frames": {n: self.frames[n] for n in sorted(self.frames)},
@@ -205,5 +235,5 @@ class ReportCollector:
             "shot_starts": sorted(self.shot_starts),
             "colorspaces": dict(self.colorspaces),
             "display": {k: {"display": d, "view": v} for k, (d, v) in views.items()},
-            "cost": {"seconds": round(self.seconds, 3), "frames": len(self.frames), "previews": len(self.previews)},
+            "cost": {"seconds": round(self.seconds, 3), "waited": round(self.waited, 3), "frames": len(self.frames), "previews": len(self.previews)},
         }

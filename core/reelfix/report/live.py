@@ -32,7 +32,8 @@ def finish(job: Job, collector: ReportCollector, title: str = "") -> Path:
     """Write the page for the run that fed `collector` (its manifest is beside the output). Preview
     frames the run did not process (a resumed run skips finished frames) are read back from disk."""
     mpath = manifest_path(job.output.path)
-    notes: list[str] = []
+    collector.flush()
+    notes: list[str] = list(collector.problems)
     if not collector.frames:
         notes.append("report: no frame was processed in this run (all skipped or failed); pictures and curves are read back from the files")
     if mpath.is_file():

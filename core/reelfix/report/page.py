@@ -98,7 +98,8 @@ def _provenance(prov: dict[str, Any], display: dict[str, Any], cost: dict[str, A
         f'<dt>per frame</dt><dd><span data-derived="frame_seconds.mean">{_e(fs["mean"])}</span> s mean, '
         f'<span data-derived="frame_seconds.max">{_e(fs["max"])}</span> s slowest, over '
         f'<span data-derived="frame_seconds.count">{fs["count"]}</span> frames done</dd>'
-        f'<dt>this page</dt><dd><span data-derived="cost.seconds">{_e(cost.get("seconds", "n/a"))}</span> s to measure '
+        f'<dt>this page</dt><dd><span data-derived="cost.seconds">{_e(cost.get("seconds", "n/a"))}</span> s '
+        f'(<span data-derived="cost.waited">{_e(cost.get("waited", 0))}</span> s of it holding the run up) to measure '
         f'<span data-derived="cost.frames">{_e(cost.get("frames", 0))}</span> frames and make '
         f'<span data-derived="cost.previews">{_e(cost.get("previews", 0))}</span> previews</dd></dl>'
         f"<h3>Node chain</h3><table><tr><th>#</th><th>node</th><th>parameters</th><th>provider</th></tr>{rows}</table>"
