@@ -199,7 +199,7 @@ def test_a_one_second_shot_flickering_in_its_own_encoding(plate: str, fade_space
     after = fi.scores(fi.linear_means([o.pixels for o in outs], clip.space), truth, clip.fade)
     floor = fi.scores(fi.oracle(clip, damaged), truth, clip.fade)
     assert before["rms"] > 4.0 and before["f2f"] > 4.0, before
-    assert after["rms"] <= 1.15 * floor["rms"] + 0.2 and after["f2f"] < 0.6, (after, floor)
+    assert after["rms"] <= 1.15 * floor["rms"] + 0.2 and after["f2f"] < 0.8, (after, floor)  # f2f: input 4-5%
     assert abs(after["depth"] - floor["depth"]) <= 1.0, (after, floor)
     assert json.loads(str(outs[-1].metadata["reelfix:deflicker"]))["kept"]  # the fade is named as kept
 
