@@ -22,6 +22,18 @@ from reelfix.report.display import DisplayView, default_view
 from tests.report.conftest import FRAMES, MISSING, Reviewed, pan_plate, reelfix
 
 
+def dustbust_job(folder: Path, frames: range) -> dict:
+    """A job (as data) running dustbust over a pan plate of `frames` written into `folder`."""
+    (folder / "plates").mkdir()
+    pan_plate(folder / "plates", frames=frames, skip=())
+    return {
+        "input": {"path": str(folder / "plates/pan.####.exr"), "colorspace": "lin_srgb"},
+        "output": {"path": str(folder / "out/pan.####.exr")},
+        "pipeline": [{"node": "dustbust"}],
+        "device": "cpu",
+    }
+
+
 def test_run_with_report_writes_one_offline_folder(reviewed: Reviewed) -> None:
     r = reviewed.result
     assert r.returncode == 1, r.stderr  # the missing frame failed; the others were written
@@ -93,14 +105,7 @@ def test_log_and_linear_plates_look_the_same() -> None:
 
 
 def test_observer_sees_every_written_frame_and_never_costs_one(tmp_path: Path) -> None:
-    (tmp_path / "plates").mkdir()
-    pan_plate(tmp_path / "plates", frames=range(1, 6), skip=())
-    data = {
-        "input": {"path": str(tmp_path / "plates/pan.####.exr"), "colorspace": "lin_srgb"},
-        "output": {"path": str(tmp_path / "out/pan.####.exr")},
-        "pipeline": [{"node": "dustbust"}],
-        "device": "cpu",
-    }
+    data = dustbust_job(tmp_path, range(1, 6))
     seen: list[tuple[int, int, int, bool]] = []
 
     def observe(n: int, before: Frame, after: Frame) -> None:
@@ -170,14 +175,7 @@ def test_a_collector_failing_on_its_thread_is_dropped_and_the_frames_finish(tmp_
                 raise ValueError("cannot measure")
             super().observe(number, before, after)
 
-    (tmp_path / "plates").mkdir()
-    pan_plate(tmp_path / "plates", frames=range(1, 7), skip=())
-    data = {
-        "input": {"path": str(tmp_path / "plates/pan.####.exr"), "colorspace": "lin_srgb"},
-        "output": {"path": str(tmp_path / "out/pan.####.exr")},
-        "pipeline": [{"node": "dustbust"}],
-        "device": "cpu",
-    }
+    data = dustbust_job(tmp_path, range(1, 7))
     collector = Failing(tmp_path / "review", range(1, 7))
     summary = run_job(job_from_data(data, "test"), observer=collector)
     assert summary.count("done") == 6
