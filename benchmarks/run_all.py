@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import cleanup_quality, colour_quality, grain_quality, peak_memory, temporal_quality, upscale_speed  # noqa: E402
 from benchmarks import deflicker_independent, denoiser_quality, upscale_plates, upscaler_film_quality  # noqa: E402
 from benchmarks import gpu_speed, precision, report_size  # noqa: E402
-from benchmarks import cpu_speed, scaling  # noqa: E402
+from benchmarks import cpu_speed, host_overhead, scaling  # noqa: E402
 from benchmarks.common import ROOT, cpu_name, write_section  # noqa: E402
 from reelfix import __version__  # noqa: E402
 
@@ -53,6 +53,7 @@ def main() -> None:
             f"ORT at least 1.25x faster than ncnn ({ok(s['ncnn_over_ort'] >= 1.25)}). Provider: {s['provider']}.",
             "",
         ]
+    lines += write_section("host_overhead", host_overhead.markdown(host_overhead.main(2 if quick else 6)))
     lines += cpu_speed.write([cpu_speed.main(m, 270, 480, 3 if quick else 7) for m in ("span-x2", "span-x4")])  # docs/bench/cpu_speed.md
     lines += scaling.run("0.5K,1K,2K", "0.5K", "", 1) if quick else scaling.run("0.5K,1K,2K,4K,8K", "0.5K,1K", "4K", 2)  # docs/bench/scaling.md
     mem_args = (1080, 1920) if quick else (2160, 3840)
