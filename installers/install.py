@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> List[str]:
             return nuke.uninstall(args.nuke_home)
         return nuke.install(nuke_home=args.nuke_home, copy=args.copy, bin_path=args.bin)
     if args.part == "deadline":
-        from installers import deadline
+        from installers import deadline_repo as deadline
 
         return deadline.uninstall(args.repository) if args.uninstall else deadline.install(args.repository)
     resolve = _resolve()
