@@ -55,3 +55,27 @@ def test_500_frames_temporal_pipeline_rss_flat(tmp_path: Path) -> None:
     for n in FRAMES:
         pix = read_image(str(tmp_path / "out" / f"S.{n}.exr")).pixels
         assert pix.shape == (36, 48, 3) and np.isfinite(pix).all()
+
+
+@pytest.mark.soak
+def test_8k_frames(tmp_path: Path) -> None:
+    """Three 8K frames (7680x4320, half-float EXR) through dustbust (temporal, optical flow) in a child
+    process limited to 8 GB of address space: written whole and finite."""
+    from reelfix.frames.frame import Frame
+    from reelfix.frames.image_io import write_image
+    from tests.reliability.helpers import plate_pixels
+
+    small = plate_pixels(270, 480, 0)
+    for i, n in enumerate(range(1001, 1004)):
+        pix = np.ascontiguousarray(np.kron(np.roll(small, i, axis=1), np.ones((16, 16, 1), np.float32)))
+        write_image(str(tmp_path / "plates" / f"K.{n}.exr"), Frame(pix, ("R", "G", "B"), "lin_srgb", n), bit_depth="half")
+    job = write_job(tmp_path / "job.yaml", "plates/K.####.exr", "out/K.####.exr", [{"node": "dustbust", "params": {}}], max_memory="2GB")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * LIMIT, 2 * LIMIT))
+
+    r = subprocess.run([sys.executable, "-m", "reelfix", "run", str(job)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=limit, timeout=3600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = read_image(str(tmp_path / "out" / "K.1002.exr")).pixels
+    assert out.shape == (4320, 7680, 3) and np.isfinite(out).all()
