@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from collections import deque
@@ -73,9 +74,7 @@ def _defects(matte: np.ndarray) -> tuple[int, float]:
 
 def _matte_preview(mattes: dict[str, np.ndarray], width: int, height: int) -> np.ndarray:
     """All mattes combined (max) at preview size; small specks grown first so they stay visible."""
-    combined = np.zeros(next(iter(mattes.values())).shape[:2], np.float32)
-    for m in mattes.values():
-        np.maximum(combined, m.astype(np.float32, copy=False), out=combined)
+    combined: np.ndarray = np.max(np.stack([m.astype(np.float32, copy=False) for m in mattes.values()]), axis=0)
     factor = combined.shape[1] / max(1, width)
     if factor > 1.5:
         k = int(math.ceil(factor))
@@ -99,7 +98,7 @@ class ReportCollector:
 
     def __init__(
         self,
-        folder: str | Path,
+        folder: str | os.PathLike[str],
         numbers: Sequence[int] = (),
         *,
         cuts: Iterable[int] = (),
