@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ReelfixError, UserError
+from ..errors import ReelfixError
 from .charts import Chart, Series
+from .merge import read_manifest
 
 WEAVE_WINDOW = 15  # frames: slower motion than this is camera work, kept; faster is weave
 BEFORE, AFTER, THIRD = "#8a8f98", "#e0672b", "#2b8ae0"
@@ -21,16 +22,8 @@ NODE_COLOURS = ("#e0672b", "#2b8ae0", "#2bb673", "#b62bb6", "#c9a227")
 
 
 def load_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise UserError(f"manifest {p} does not exist", hint="a run writes <name>.reelfix.json beside its output") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"manifest {p} cannot be read: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("frames"), dict) or not data.get("runs"):
-        raise UserError(f"{p} is not a reelfix run manifest (no frames or runs)", hint="pass the <name>.reelfix.json a run wrote")
-    return data
+    """The run manifest at `path`; after a farm run, the job's chunk manifests merged (merge.py)."""
+    return read_manifest(path)
 
 
 def _licence(name: str) -> str:
