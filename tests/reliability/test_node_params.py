@@ -26,7 +26,7 @@ H, W, FRAMES = 20, 28, range(1001, 1006)
 UNBOUNDED_SPAN = 40  # ints/floats with no max: drawn up to min + this (and a large value at the top bound)
 FIXED = {("upscale", "model"): "", ("denoise", "model"): ""}  # names of models, not ranges
 # declared values that do not work (reported to the node's owner); tested as strict xfails below
-BROKEN = {("upscale", "scale", 3): "no built-in x3 model: 'unknown model span-x3' unless a model is named"}
+BROKEN: dict[tuple[str, str, Any], str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,8 @@ def verify(entry: ModelEntry) -> Path:
 
 
 def default_model_for(task: str, scale: int) -> str:
-    """The built-in model for a task and scale (upscale x2 -> span-x2)."""
+    """The built-in model for a task and scale (upscale x2 -> span-x2). No built-in model upscales
+    x3: for x3 the upscale node runs span-x4 and resamples its result down to x3."""
     if task == "upscale":
-        return f"span-x{scale}"
+        return f"span-x{4 if scale == 3 else scale}"
     raise ModelError(f"no built-in model for task '{task}'")

@@ -66,7 +66,7 @@ class Upscaler:
         card = self.entry.card
         if card.task != "upscale":
             raise ModelError(f"model '{card.name}' is a {card.task} model, not an upscaler")
-        if card.scale != params["scale"]:
+        if card.scale != params["scale"] and (params["model"] or card.scale < params["scale"]):
             raise ModelError(
                 f"model '{card.name}' upscales x{card.scale}, but scale={params['scale']} was asked",
                 hint=f"set scale: {card.scale} or choose another model (`reelfix models list`)",
@@ -93,12 +93,14 @@ class Upscaler:
 
     def process(self, window: Window) -> Frame:
         frame = window.centre
-        scale = self.entry.card.scale
+        scale = self.params["scale"]
         out_h, out_w = frame.height * scale, frame.width * scale
         pix = frame.pixels
         colour_idx = picture_indices(frame.channels)
         rest_idx = [i for i in range(len(frame.channels)) if i not in colour_idx]
         picture = self._model(pix[:, :, colour_idx], frame.colorspace)
+        if picture.shape[:2] != (out_h, out_w):  # x3 with no model named: the built-in x4's result resampled to x3
+            picture = resize(picture, out_h, out_w, "lanczos3")
         if colour_idx == list(range(len(frame.channels))):
             return frame.with_pixels(picture, mattes=self._mattes(frame))  # plain RGB or Y: no extra copy
         out = np.empty((out_h, out_w, len(frame.channels)), dtype=np.float32)
@@ -112,7 +114,7 @@ class Upscaler:
 
     def _mattes(self, frame: Frame) -> dict[str, np.ndarray]:
         """Mattes of earlier repair nodes, scaled with the picture (nearest: masks stay masks)."""
-        s = self.entry.card.scale
+        s = self.params["scale"]
         return {k: np.repeat(np.repeat(m, s, axis=0), s, axis=1) for k, m in frame.mattes.items()}
 
     def _model(self, rgb: np.ndarray, space: str) -> np.ndarray:
@@ -185,7 +187,7 @@ SPEC = NodeSpec(
     label="Upscale",
     help="Super-resolution with an ONNX model (built-in: SPAN x2/x4), colour-managed and tiled.",
     params=(
-        Param("scale", int, 2, "upscale factor", choices=(2, 3, 4)),
+        Param("scale", int, 2, "upscale factor (x3 with no model named: the built-in x4 model, resampled to x3 with Lanczos)", choices=(2, 3, 4)),
         Param("model", str, "", "model name or .onnx path; empty = the built-in model for the scale"),
         Param("tile", int, 0, "tile size in input pixels; 0 = from the memory budget", min=0),
         Param(
