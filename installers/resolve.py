@@ -6,6 +6,7 @@
 Writes, under the per-user Fusion Scripts folder of Resolve:
   Utility/reelfix Restore.py    the menu entry (Workspace > Scripts > reelfix Restore), with the
                                 package folder written into it
+  Utility/reelfix Open Report.py  the entry opening the review page of the last restore run
   Modules/reelfix_resolve/      the package (outside Utility/, where Resolve would list its
                                 modules as menu entries)
 and, given `bin_path`, records the core's `reelfix` executable as "reelfix_bin" in the
@@ -22,6 +23,7 @@ from typing import List, Mapping, Optional
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLUGIN_SRC = os.path.join(os.path.dirname(HERE), "resolve_plugin")
 MENU_NAME = "reelfix Restore.py"
+MENU_NAMES = (MENU_NAME, "reelfix Open Report.py")
 PACKAGE = "reelfix_resolve"
 MARKER = "PLUGIN_DIR = None"
 
@@ -87,16 +89,19 @@ def install(bin_path: Optional[str] = None, scripts_dir: Optional[str] = None) -
     if os.path.isdir(package):
         shutil.rmtree(package)
     shutil.copytree(os.path.join(PLUGIN_SRC, PACKAGE), package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    with open(os.path.join(PLUGIN_SRC, "Utility", MENU_NAME)) as fh:
-        text = fh.read()
-    if MARKER not in text:
-        raise RuntimeError("{} lost its '{}' line".format(MENU_NAME, MARKER))
-    text = text.replace(MARKER, "PLUGIN_DIR = {!r}".format(modules), 1)
-    menu = os.path.join(scripts, "Utility", MENU_NAME)
-    os.makedirs(os.path.dirname(menu), exist_ok=True)
-    with open(menu, "w") as fh:
-        fh.write(text)
-    written = [menu, package]
+    written = []
+    for name in MENU_NAMES:
+        with open(os.path.join(PLUGIN_SRC, "Utility", name)) as fh:
+            text = fh.read()
+        if MARKER not in text:
+            raise RuntimeError("{} lost its '{}' line".format(name, MARKER))
+        text = text.replace(MARKER, "PLUGIN_DIR = {!r}".format(modules), 1)
+        menu = os.path.join(scripts, "Utility", name)
+        os.makedirs(os.path.dirname(menu), exist_ok=True)
+        with open(menu, "w") as fh:
+            fh.write(text)
+        written.append(menu)
+    written.append(package)
     if bin_path is not None:
         written.append(_record_bin(bin_path))
     return written
@@ -106,10 +111,11 @@ def uninstall(scripts_dir: Optional[str] = None) -> List[str]:
     """Remove what `install` wrote (config.json is left alone); returns the removed paths."""
     scripts = os.path.abspath(scripts_dir or scripts_dir_for())
     removed = []
-    menu = os.path.join(scripts, "Utility", MENU_NAME)
-    if os.path.isfile(menu):
-        os.remove(menu)
-        removed.append(menu)
+    for name in MENU_NAMES:
+        menu = os.path.join(scripts, "Utility", name)
+        if os.path.isfile(menu):
+            os.remove(menu)
+            removed.append(menu)
     package = os.path.join(scripts, "Modules", PACKAGE)
     if os.path.isdir(package):
         shutil.rmtree(package)
@@ -132,7 +138,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for path in paths:
         print(("removed " if args.uninstall else "wrote   ") + path)
     if not args.uninstall:
-        print("restart Resolve (or reopen Workspace > Scripts) to see 'reelfix Restore'")
+        print("restart Resolve (or reopen Workspace > Scripts) to see 'reelfix Restore' and 'reelfix Open Report'")
     return 0
 
 

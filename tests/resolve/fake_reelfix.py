@@ -4,12 +4,14 @@
     nodes --json                   one node declaration
     run JOB --progress json        touch each output frame, one JSON progress line per frame on stderr
     farm KIND JOB --chunk N -o T   write T
+    report MANIFEST -o FOLDER      write FOLDER/index.html (exit 2 when neither MANIFEST nor its farm chunks exist)
 
 Like the real core, `run` resumes: a frame whose output exists is skipped (status "skipped").
 FAKE_REELFIX_LOG (a file) records every command line; FAKE_REELFIX_ENV (a file) records, per call,
 whether PYTHONHOME/PYTHONPATH reached it and whether its stdin is /dev/null; FAKE_REELFIX_FAIL=N fails frame N.
 """
 
+import glob
 import json
 import os
 import stat
@@ -77,6 +79,19 @@ def main(argv):
         print("reelfix: %d done" % (total - failed))
         print("manifest: " + manifest)
         return 1 if failed else 0
+    if cmd == "report":  # the real one: the page of MANIFEST (or of its farm chunks NAME.reelfix.*.json) into -o FOLDER
+        manifest, folder = argv[1], argv[argv.index("-o") + 1]
+        chunks = glob.glob(glob.escape(manifest[: -len(".json")]) + ".*.json")
+        if not os.path.isfile(manifest) and not chunks:
+            sys.stderr.write("error: manifest %s does not exist\n" % manifest)
+            return 2
+        if not os.path.isdir(folder):
+            os.makedirs(folder)
+        page = os.path.join(folder, "index.html")
+        with open(page, "w") as fh:
+            fh.write("<title>reelfix review</title>" + " ".join(sorted([manifest] + chunks)))
+        print("report: " + page)
+        return 0
     sys.stderr.write("fake reelfix: unknown command %r\n" % cmd)
     return 2
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import runpy
 import sys
@@ -37,8 +39,10 @@ def test_install_then_run_the_menu_script_then_uninstall(tmp_path: Path, scene, 
     config.write_text(json.dumps({"nuke": {"keep": True}}))
     written = inst.install(bin_path=str(fake_bin), scripts_dir=str(scripts))
     menu = scripts / "Utility" / "reelfix Restore.py"
-    assert written == [str(menu), str(scripts / "Modules" / "reelfix_resolve"), str(config)]
-    assert "PLUGIN_DIR = None" not in menu.read_text() and str(scripts / "Modules") in menu.read_text()
+    opener = scripts / "Utility" / "reelfix Open Report.py"
+    assert written == [str(menu), str(opener), str(scripts / "Modules" / "reelfix_resolve"), str(config)]
+    for script in (menu, opener):
+        assert "PLUGIN_DIR = None" not in script.read_text() and str(scripts / "Modules") in script.read_text()
     assert json.loads(config.read_text()) == {"nuke": {"keep": True}, "reelfix_bin": str(fake_bin)}
     assert not list((scripts / "Modules").rglob("__pycache__"))
 
@@ -61,8 +65,19 @@ def test_install_then_run_the_menu_script_then_uninstall(tmp_path: Path, scene, 
     jobs = sorted(json.loads(p.read_text())["input"]["frames"] for p in (out / "Film" / "jobs").glob("*.json"))
     assert jobs == ["1008-1022", "2-17"]  # handles 3
 
+    # Workspace > Scripts > reelfix Open Report (free Resolve: no UIManager): the newest run of the timeline's restored clips
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    newest = max(out.glob("Film/*/*/*.reelfix.json"), key=lambda p: (p.stat().st_mtime, str(p)))
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        runpy.run_path(str(opener), init_globals={"resolve": s.resolve, "fusion": None, "bmd": None}, run_name="__main__")
+    page = newest.parent / "review" / "index.html"
+    assert opened == [page.as_uri()] and str(newest) in page.read_text()
+    assert f"reelfix: opened {page}" in said.getvalue() and "Traceback" not in said.getvalue()
+
     removed = inst.uninstall(scripts_dir=str(scripts))
-    assert removed == [str(menu), str(scripts / "Modules" / "reelfix_resolve")]
+    assert removed == [str(menu), str(opener), str(scripts / "Modules" / "reelfix_resolve")]
     assert not (scripts / "Modules").exists() and [p.name for p in (scripts / "Utility").iterdir()] == [settings.name]  # the user's
     assert config.exists()  # shared with other hosts: left alone
     assert inst.uninstall(scripts_dir=str(scripts)) == []

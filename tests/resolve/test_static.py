@@ -34,7 +34,8 @@ def test_python_3_6_syntax_and_library() -> None:
 
 def test_type_checked_against_fusionscript_stubs() -> None:
     r = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "--cache-dir", os.devnull,
-                        str(PLUGIN / "reelfix_resolve"), str(PLUGIN / "Utility" / "reelfix Restore.py"), FILES[1]],
+                        str(PLUGIN / "reelfix_resolve"), str(PLUGIN / "Utility" / "reelfix Restore.py"),
+                        str(PLUGIN / "Utility" / "reelfix Open Report.py"), FILES[1]],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
 
