@@ -144,17 +144,25 @@ def scores(means: np.ndarray, truth_means: np.ndarray, fade: list[int]) -> dict[
 FADE_POWER = {"display": 1.0 / 2.2, "light": 1.0, "stops": 0.0}  # the domain each fade is straight in (light to this power; 0: log)
 
 
-def oracle(clip: IndependentClip, means: np.ndarray) -> np.ndarray:
+def oracle(clip: IndependentClip, means: np.ndarray, searched: bool = False) -> np.ndarray:
     """The frame means (linear light) a method would give that knows the content's own
     brightness (the unfaded picture's), the fade's place and the space it was made in, and
     fits only its amounts (a constant, the fade's slope) to the flickered frame means by
-    least squares there: the floor for anything that must measure the fade through the flicker."""
+    least squares there: the floor for anything that must measure the fade through the
+    flicker. `searched`: the fade's first frame is not known but found (by least squares,
+    over the second half of the clip), as any method must."""
     n = len(clip)
     ratio = np.asarray(means) / np.asarray(clip.unfaded)
     t = np.arange(n, dtype=np.float64)
-    cols = [np.ones(n)] + ([np.maximum(t - (clip.fade[0] - 1), 0.0)] if clip.fade else [])
-    x = np.stack(cols, axis=1)
     p = FADE_POWER.get(clip.fade_space, 0.0)
     z = ratio**p if p else np.log(ratio)
-    fit = x @ np.linalg.lstsq(x, z, rcond=None)[0]
-    return (np.maximum(fit, 1e-9) ** (1.0 / p) if p else np.exp(fit)) * np.asarray(clip.unfaded)
+    places = ([clip.fade[0] - 1] if not searched else list(range(n // 2, n - 3))) if clip.fade else [None]
+    best: tuple[float, np.ndarray] | None = None
+    for k in places:
+        x = np.stack([np.ones(n)] + ([np.maximum(t - k, 0.0)] if k is not None else []), axis=1)
+        fit = x @ np.linalg.lstsq(x, z, rcond=None)[0]
+        sse = float(((z - fit) ** 2).sum())
+        if best is None or sse < best[0]:
+            best = (sse, fit)
+    assert best is not None
+    return (np.maximum(best[1], 1e-9) ** (1.0 / p) if p else np.exp(best[1])) * np.asarray(clip.unfaded)
