@@ -11,6 +11,7 @@ is safe anywhere (`init.py`, `nuke -t`, tests without Nuke).
     create(kind)            a Group for one node, or "pipeline"
     render_node(node)       the Render button
     send_to_farm(node)      the Send to farm button
+    open_report(node)       the Open report button and Restore > Open report (the selected node)
     render_all(first, last) every reelfix node of the script, headless (`nuke -t`)
     switch_which(switch)    the internal Switch's expression (see state.py)
     refresh()               forget the cached node list and rebuild the menu
@@ -59,6 +60,12 @@ def send_to_farm(node: Any = None) -> Optional[str]:
     from . import render
 
     return render.send_to_farm(node)
+
+
+def open_report(node: Any = None) -> Any:
+    from . import host
+
+    return host.open_node_report(node)
 
 
 def render_all(first: Optional[int] = None, last: Optional[int] = None) -> List[Any]:

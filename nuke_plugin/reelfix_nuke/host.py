@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import nuke
 
-from . import core, farm, knobs, state
+from . import core, farm, knobs, report, state
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ICONS = os.path.join(HERE, "icons")
@@ -107,6 +107,12 @@ def _fill_menu(decls: List[Dict[str, Any]]) -> Any:
         tooltip="several reelfix nodes in one pass of the core (nodes listed in order, or a pipeline file)",
     )
     restore.addSeparator()
+    restore.addCommand(
+        "Open report",
+        "import reelfix_nuke; reelfix_nuke.open_report()",
+        icon=os.path.join(ICONS, "reelfix.png"),
+        tooltip="the review page (before/after, curves, mattes, provenance) of the selected reelfix node's last render",
+    )
     restore.addCommand(
         "Refresh node list",
         "import reelfix_nuke; reelfix_nuke.refresh()",
@@ -266,6 +272,9 @@ def _common_knobs(group: nuke.Group, kind: str, devices: Sequence[str], availabl
     send = _add(group, nuke.PyScript_Knob("rf_farm", "Send to farm", "import reelfix_nuke; reelfix_nuke.send_to_farm(nuke.thisNode())"), None,
                 "render the input, write the job and farm files, submit with deadlinecommand or deadline when found")
     send.clearFlag(nuke.STARTLINE)
+    opener = _add(group, nuke.PyScript_Knob("rf_report", "Open report", "import reelfix_nuke; reelfix_nuke.open_report(nuke.thisNode())"), None,
+                  "write the review page of the last render (before/after, curves, mattes, provenance) and open it in the browser")
+    opener.clearFlag(nuke.STARTLINE)
     _add(group, nuke.Int_Knob("rf_chunk", "farm chunk"), 10, "frames per farm task")
     submitter = _add(group, nuke.Enumeration_Knob("rf_submitter", "submitter", list(farm.SUBMITTERS)), "auto", "auto: deadlinecommand, else the Deadline Cloud CLI, else only write the files")
     submitter.clearFlag(nuke.STARTLINE)
@@ -304,3 +313,55 @@ def internal(group: nuke.Group, name: str) -> nuke.Node:
     if node is None:
         raise core.PluginError("{}: its internal node '{}' is missing; create the node again from Nodes > Restore".format(group.name(), name))
     return node
+
+
+REPORTS: List[threading.Thread] = []  # "Open report" runs of the core (tests join them)
+
+
+def node_manifest(group: nuke.Node) -> str:
+    """The manifest of the node's last render (its internal Read shows that render's output)."""
+    read = group.node(READ) if isinstance(group, nuke.Group) else None
+    output = str(read["file"].value()) if read is not None and state.recorded(group)[0] else ""
+    if not output:
+        raise core.PluginError("{} has not been rendered yet: press Render on it, then Open report".format(group.name()))
+    return report.manifest_for(output)
+
+
+def open_node_report(node: Optional[nuke.Node] = None) -> Optional[threading.Thread]:
+    """The Open report button (nuke.thisNode()) and Restore > Open report (the selected node): the
+    core writes the page in a worker thread (the GUI stays responsive), the browser opens it;
+    problems become a Nuke message. In batch it runs at once and returns None."""
+    target: Optional[nuke.Node] = node if node is not None else nuke.thisNode()
+    if target is None or not is_reelfix(target):
+        target = _selected()
+    if target is None or not is_reelfix(target):
+        nuke.message("reelfix: select a reelfix node, then Restore > Open report")
+        return None
+    try:
+        manifest, bin_path = node_manifest(target), core.find_core()
+    except core.PluginError as exc:
+        nuke.message(str(exc))
+        return None
+    batch = state.is_batch()
+
+    def say(text: str) -> None:
+        if batch:
+            nuke.message(text)
+        else:
+            nuke.executeInMainThread(nuke.message, (text,))
+
+    def work() -> None:
+        try:
+            report.open_report(manifest, bin_path)
+        except core.PluginError as exc:
+            say(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a button ends with a message, never a traceback in a thread
+            say("reelfix: Open report stopped on an unexpected error ({}: {})".format(type(exc).__name__, exc))
+
+    if batch:
+        work()
+        return None
+    thread = threading.Thread(target=work, name="reelfix report " + target.fullName(), daemon=True)
+    REPORTS.append(thread)
+    thread.start()
+    return thread

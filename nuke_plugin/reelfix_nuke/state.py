@@ -35,7 +35,7 @@ _IGNORED = {
     "xpos", "ypos", "selected", "name", "label", "note_font", "note_font_size", "note_font_color", "tile_color",
     "gl_color", "hide_input", "cached", "postage_stamp", "postage_stamp_frame", "icon", "indicators", "help",
     "onCreate", "onDestroy", "knobChanged", "updateUI", "autolabel", "panel", "dope_sheet", "bookmark",
-    "lifetimeStart", "lifetimeEnd", "useLifetime", "reload", "rf_status", "rf_render", "rf_farm", "rf_chunk",
+    "lifetimeStart", "lifetimeEnd", "useLifetime", "reload", "rf_status", "rf_render", "rf_farm", "rf_report", "rf_chunk",
     "rf_submitter", "rf_first", "rf_last", "rf_range_from_input", "rf_cache_dir", KEY, SIGNATURE, FRAMES,
 }
 _ROOT_KNOBS = ("colorManagement", "OCIO_config", "customOCIOConfigPath", "workingSpaceLUT")

@@ -49,7 +49,7 @@ def test_menu_is_built_from_the_declarations_including_plugin_nodes(nk, user_dir
     from reelfix.nodes import _all
 
     declared = [spec.label for spec in _all("tests.plugins.temporal_mean")]  # what the core declares, in order
-    assert names == [*declared, "Restore Pipeline", "Refresh node list"]
+    assert names == [*declared, "Restore Pipeline", "Open report", "Refresh node list"]
     assert names[0] == "Upscale" and "Temporal Mean" in names
     for item in restore.items():
         assert os.path.isfile(item.icon()) and item.icon().endswith(".png")
