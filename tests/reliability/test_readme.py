@@ -29,6 +29,8 @@ CONCRETE: dict[str, list[list[str]]] = {
         ["upscale", "plates/A001.####.exr", "out/A001_x2.####.exr", "--scale", "2", "--frames", "1001-1100"]],
     "reelfix run job.yaml [--frames 1021-1030] [--no-resume] [--fail-fast] [--device cpu]": [
         ["run", "job.yaml", "--frames", "1021-1030", "--no-resume", "--fail-fast", "--device", "cpu"], ["run", "job.yaml", "--frames", "1021-1022"]],
+    "reelfix run job.yaml --report review/": [["run", "job.yaml", "--frames", "1021-1022", "--report", "review/"]],
+    "reelfix report out/A001.reelfix.json -o review/": [["report", "out/A001.reelfix.json", "-o", "review/"]],
     "reelfix nodes": [["nodes"]],
     "reelfix models list|info NAME|verify": [["models", "list"], ["models", "info", "span-x2"], ["models", "verify"]],
     "reelfix models install realesrgan-x4plus": [["models", "install", "realesrgan-x4plus"]],
