@@ -7,8 +7,10 @@ on PATH. Pipeline files (YAML or JSON) are read by the core: `reelfix check-pipe
 --json` validates one and prints it as JSON, so this stdlib-only package never parses YAML.
 """
 
+import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 CONFIG_NAME = "config.json"
+CHUNK_MANIFEST = re.compile(r"\.reelfix\.[A-Za-z0-9_-]+\.json$")  # a farm task's manifest: NAME.reelfix.1001-1010.json
 
 
 class CoreError(Exception):
@@ -197,6 +200,13 @@ def manifest_for(output_pattern: str) -> str:
     folder, name = os.path.split(output_pattern)
     stem = name.split("#")[0].split("%")[0].rstrip("._-") or "output"
     return os.path.join(folder, stem + ".reelfix.json")
+
+
+def run_manifests(manifest: str) -> List[str]:
+    """The files holding a run's manifest: `manifest` itself, and after a farm run each task's
+    `NAME.reelfix.1001-1010.json` beside it (the core's `reelfix report` merges them)."""
+    chunks = glob.glob(glob.escape(manifest[: -len(".json")]) + ".*.json") if manifest.endswith(".reelfix.json") else []
+    return [p for p in [manifest] + sorted(c for c in chunks if CHUNK_MANIFEST.search(c)) if os.path.isfile(p)]
 
 
 def make_farm_files(reelfix: str, farm: str, job_file: str, chunk: int, target: str) -> str:

@@ -10,7 +10,7 @@ import os
 import re
 from typing import Any, List, Optional, Tuple
 
-from .core import manifest_for
+from .core import manifest_for, run_manifests
 
 _BRACKETS = re.compile(r"\[(-?\d+)-(-?\d+)\]")
 _PRINTF = re.compile(r"%0?(\d*)d")
@@ -165,7 +165,8 @@ def reelfix_output(mpi: Any) -> str:
     """The path of a media pool clip that this adapter restored ("" for any other clip): the
     third-party metadata it sets on import (`METADATA_KEY`), or its folder layout
     (`<stem>_<source hash>/p<pipeline hash>/`) with a reelfix manifest beside the frames (what
-    `reelfix run` writes: `A001.####.exr` -> `A001.reelfix.json`), so a clip imported again by
+    `reelfix run` writes: `A001.####.exr` -> `A001.reelfix.json`, or a farm run's per-task
+    manifests), so a clip imported again by
     hand or a finalized take is recognised too."""
     try:
         tagged = mpi.GetThirdPartyMetadata(METADATA_KEY)
@@ -180,4 +181,4 @@ def reelfix_output(mpi: Any) -> str:
     path = parse_file_path(text)[0]
     if "#" not in os.path.basename(path) or not _ADAPTER_LAYOUT.search(path):  # reelfix_resolve's own layout only:
         return ""  # a sequence restored with the reelfix CLI and edited in is a source like any other
-    return text if os.path.isfile(manifest_for(path)) else ""
+    return text if run_manifests(manifest_for(path)) else ""  # a farm run: each task's NAME.reelfix.FRAMES.json

@@ -12,13 +12,12 @@ import glob
 import json
 import os
 import pathlib
-import re
 import subprocess
 import webbrowser
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from . import restore
-from .core import CoreError, child_environment, find_reelfix, manifest_for, read_config
+from .core import CHUNK_MANIFEST, CoreError, child_environment, find_reelfix, manifest_for, read_config, run_manifests
 from .media import parse_file_path, reelfix_output
 
 if TYPE_CHECKING:
@@ -46,14 +45,9 @@ def open_report(manifest: str, reelfix: Optional[str] = None, opener: Callable[[
     return page
 
 
-_CHUNK = re.compile(r"\.reelfix\.[A-Za-z0-9_-]+\.json$")  # a farm task's manifest: NAME.reelfix.1001-1010.json
-
-
 def run_time(manifest: str) -> float:
     """When the run of `manifest` last wrote it (its chunk manifests' newest after a farm run); 0: no run."""
-    chunks = glob.glob(glob.escape(manifest[: -len(".json")]) + ".*.json") if manifest.endswith(".reelfix.json") else []
-    times = [os.path.getmtime(p) for p in [manifest] + [c for c in chunks if _CHUNK.search(c)] if os.path.isfile(p)]
-    return max(times) if times else 0.0
+    return max([os.path.getmtime(p) for p in run_manifests(manifest)] or [0.0])
 
 
 def _item_manifests(item: "TimelineItem") -> List[str]:
@@ -91,7 +85,7 @@ def folder_manifests(out_dir: str) -> List[str]:
     found = set()
     for depth in ("*", os.path.join("*", "*")):
         for path in glob.glob(os.path.join(glob.escape(out_dir), depth, "*.reelfix*.json")):
-            found.add(_CHUNK.sub(".reelfix.json", path) if _CHUNK.search(path) else path)
+            found.add(CHUNK_MANIFEST.sub(".reelfix.json", path) if CHUNK_MANIFEST.search(path) else path)
     return sorted(found)
 
 

@@ -235,3 +235,9 @@ def test_reelfix_output_is_the_adapters_own_layout_only(tmp_path: Path) -> None:
     assert media.reelfix_output(by_cli) == "" and media.reelfix_output(ours).endswith("A001.[0001-0002].exr")
     by_cli.SetThirdPartyMetadata(media.METADATA_KEY, "{}")
     assert media.reelfix_output(by_cli)
+    # restored on the farm: no A001.reelfix.json, one manifest per task (a lock file is none)
+    farm = tmp_path / "out" / "A001_0a1b2c" / "p0123abcd"
+    (farm / "A001.reelfix.json").rename(farm / "A001.reelfix.json.lock")
+    assert media.reelfix_output(ours) == ""
+    (farm / "A001.reelfix.1-2.json").write_text("{}")
+    assert media.reelfix_output(ours).endswith("A001.[0001-0002].exr")
