@@ -51,7 +51,8 @@ def stamp() -> str:
         commit, dirty = "unknown", ""
     return (
         f"_Measured {datetime.date.today()}, reelfix {__version__} at commit {commit}{' plus uncommitted changes' if dirty else ''}, "
-        f"{cpu_name()}, {os.cpu_count()} logical cores, Python {platform.python_version()}._"
+        f"{cpu_name()}, {os.cpu_count()} logical cores, Python {platform.python_version()}; "
+        f"load average {os.getloadavg()[1]:.1f} over the last 5 minutes (above the core count: other work shared the machine)._"
     )
 
 
