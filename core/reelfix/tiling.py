@@ -316,6 +316,9 @@ def run_tiled(
     return cast(np.ndarray, out)  # plan_tiles always returns at least one tile
 
 
+OVER_BUDGET_SHARE = 4  # tiles get at least budget / 4 of working memory (see tile_size_for_budget)
+
+
 def tile_size_for_budget(
     max_memory: int,
     bytes_per_pixel: int,
@@ -336,15 +339,18 @@ def tile_size_for_budget(
 
     The result is a multiple of `multiple_of`, at least `max(MIN_TILE, 2*overlap)` (rounded
     up to `multiple_of`) and at most what the frame needs (its longer side, rounded up):
-    when the whole frame fits, one tile. When even the minimum does not fit, the minimum is
-    returned anyway (below it most of each tile would be overlap); callers may warn.
+    when the whole frame fits, one tile. When the frame's own buffers (and `reserved`) leave
+    less than a quarter of the budget, the budget cannot be kept anyway, and the tiles get
+    that quarter (`OVER_BUDGET_SHARE`) instead of shrinking to the minimum: an 8K input at the
+    default 2 GB had fallen to 64-pixel tiles, most of each one overlap (docs/bench/scaling.md).
+    The result is never below the minimum; callers may warn.
     """
     h, w = frame_hw
     m = max(1, multiple_of)
     needed = round_up(max(h, w), m)
     minimum = min(needed, round_up(max(MIN_TILE, 2 * overlap), m))
     frame_bytes = 4 * channels * h * w * (1 + scale * scale)
-    free = max_memory - frame_bytes - reserved
+    free = max(max_memory - frame_bytes - reserved, max_memory // OVER_BUDGET_SHARE)
     if free >= bytes_per_pixel * round_up(h, m) * round_up(w, m):
         return needed
     if free <= 0:

@@ -249,15 +249,16 @@ def models(bin_path: Optional[str], task: str = "", wait: bool = True) -> List[s
     if bin_path is None:
         return []
     rows: List[List[str]] = []
+    cached = _models_file(bin_path)  # keyed by the environment the core is asked in (not the one when it answers)
     if wait:
         code, out, _ = run_capture([bin_path, "models", "list"])
         if code != 0:
             return []
         rows = [r[:2] for r in (line.split() for line in out.splitlines() if line.strip()) if len(r) >= 2]
-        _write_json(_models_file(bin_path), rows)
+        _write_json(cached, rows)
     else:
         try:
-            with open(_models_file(bin_path), encoding="utf-8") as fh:
+            with open(cached, encoding="utf-8") as fh:
                 rows = [[str(a), str(b)] for a, b in json.load(fh)]
         except (OSError, ValueError, TypeError):
             return []

@@ -24,7 +24,16 @@ def nk(monkeypatch: pytest.MonkeyPatch) -> Iterator:
     monkeypatch.setitem(sys.modules, "nuke", fake_nuke)
     fake_nuke._reset()
     yield fake_nuke
+    _join_background_threads()  # a refresh still running would write the next test's caches from this test's environment
     fake_nuke._reset()
+
+
+def _join_background_threads() -> None:
+    host = sys.modules.get("reelfix_nuke.host")
+    for name in ("REFRESHER", "REPORTS"):
+        threads = getattr(host, name, None) if host is not None else None
+        while threads:
+            threads.pop().join()
 
 
 @pytest.fixture(scope="session")
