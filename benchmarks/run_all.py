@@ -25,7 +25,7 @@ def ok(flag: bool) -> str:
 
 SECTIONS = (
     "upscale_speed", "host_overhead", "cpu_speed", "scaling", "peak_memory", "colour", "upscale_plates", "cleanup",
-    "temporal", "deflicker_independent", "grain", "denoiser", "upscaler_film", "precision", "report", "gpu",
+    "temporal", "deflicker", "grain", "denoiser", "upscaler_film", "precision", "report", "gpu",
 )  # the order of docs/BENCHMARKS.md
 
 
@@ -146,7 +146,7 @@ def run_section(name: str, quick: bool) -> list[str]:  # noqa: C901 - one branch
         return cleanup_quality.write(cleanup_quality.main(270, 480, 5, (540, 960)) if quick else cleanup_quality.main())
     if name == "temporal":
         return write_section(name, temporal_quality.section(temporal_quality.main(quick=quick)))
-    if name == "deflicker_independent":
+    if name == "deflicker":
         return deflicker_independent.write(deflicker_independent.main(quick=quick))
     if name == "grain":
         return write_section(name, grain_quality.markdown(grain_quality.main(7, 240, 320, (540, 960)) if quick else grain_quality.main()))
