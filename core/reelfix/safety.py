@@ -59,8 +59,27 @@ def _written(job: Job, numbers: list[int]) -> Iterator[tuple[str, str, str]]:
     yield "manifest", manifest, manifest
 
 
+def _inside(path: str, folder: str) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def check_output_folder(job: Job) -> None:
+    """JobError (exit 2) when the job would write outside its output's folder: everything it writes (frames, manifest,
+    analysis folder, mattes) lies in the folder of `output.path` or below it, so a job file cannot reach anywhere else."""
+    if not job.output.mattes:
+        return
+    folder = os.path.dirname(os.path.abspath(job.output.path))
+    if not _inside(os.path.dirname(os.path.abspath(job.output.mattes)), folder):
+        raise JobError(
+            f"mattes {job.output.mattes} lie outside the output's folder {folder}: a job writes only there",
+            hint=f"put the mattes in that folder or one inside it, e.g. {os.path.join(folder, 'mattes', os.path.basename(job.output.mattes))}",
+        )
+
+
 def check_outputs(job: Job) -> None:
-    """JobError (exit 2, naming both paths) when anything the job writes could land on an input file."""
+    """JobError (exit 2, naming both paths) when anything the job writes could land on an input file,
+    or lie outside its output's folder (`check_output_folder`)."""
     inputs = input_files(job.input.path)
     by_id = {ident: p for _, p in inputs if (ident := _identity(p)) is not None}
     numbers = sorted({n for n, _ in inputs if n is not None})
@@ -82,3 +101,4 @@ def check_outputs(job: Job) -> None:
         real = os.path.realpath(p)
         if real == store or real.startswith(store + os.sep):
             raise JobError(f"input {p} lies in {store}, the analysis folder the job writes beside its output", hint=HINT)
+    check_output_folder(job)

@@ -120,7 +120,7 @@ def test_through_the_pipeline_with_mattes_and_chunks_identical_to_one_run(tmp_pa
         return job_from_data(
             {
                 "input": {"path": plate, "colorspace": "lin_srgb"},
-                "output": {"path": out, "bit_depth": "float", "mattes": str(tmp_path / "m" / "M.####.exr")},
+                "output": {"path": out, "bit_depth": "float", "mattes": str(Path(out).parent / "m" / "M.####.exr")},
                 "pipeline": [{"node": "dustbust", "params": {"sensitivity": 0.6}}],
             },
             "test",
@@ -137,7 +137,7 @@ def test_through_the_pipeline_with_mattes_and_chunks_identical_to_one_run(tmp_pa
         a = read_image(str(whole).replace("####", f"{n:04d}")).pixels
         b = read_image(str(chunked).replace("####", f"{n:04d}")).pixels
         assert np.array_equal(a, b), n
-        matte = read_image(str(tmp_path / "m" / f"M.{n:04d}.exr"))
+        matte = read_image(str(tmp_path / "whole" / "m" / f"M.{n:04d}.exr"))
         assert "dustbust" in matte.channels
         m = matte.pixels[:, :, matte.channels.index("dustbust")]
         changed = (a != clip.damaged[i]).any(axis=2)

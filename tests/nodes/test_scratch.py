@@ -141,7 +141,7 @@ def test_through_the_pipeline_with_mattes(tmp_path: Path) -> None:
     job = job_from_data(
         {
             "input": {"path": str(tmp_path / "in" / "S.####.exr"), "colorspace": "lin_srgb"},
-            "output": {"path": str(tmp_path / "o" / "O.####.exr"), "bit_depth": "float", "mattes": str(tmp_path / "m" / "M.####.exr")},
+            "output": {"path": str(tmp_path / "o" / "O.####.exr"), "bit_depth": "float", "mattes": str(tmp_path / "o" / "m" / "M.####.exr")},
             "pipeline": [{"node": "scratch"}],
         },
         "test",
@@ -149,7 +149,7 @@ def test_through_the_pipeline_with_mattes(tmp_path: Path) -> None:
     run_job(job)
     for i in range(5):
         out = read_image(str(tmp_path / "o" / f"O.{i + 1:04d}.exr")).pixels
-        matte = read_image(str(tmp_path / "m" / f"M.{i + 1:04d}.exr"))
+        matte = read_image(str(tmp_path / "o" / "m" / f"M.{i + 1:04d}.exr"))
         m = matte.pixels[:, :, matte.channels.index("scratch")]
         changed = (out != clip.damaged[i]).any(axis=2)
         assert changed.any() and not (changed & (m == 0)).any()

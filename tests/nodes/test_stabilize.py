@@ -172,16 +172,16 @@ def test_through_the_pipeline_with_mattes_and_chunks_identical_to_one_run(tmp_pa
         )
 
     whole = tmp_path / "whole" / "O.####.exr"
-    run_job(job(str(whole), str(tmp_path / "m1" / "M.####.exr")))
+    run_job(job(str(whole), str(tmp_path / "whole" / "m" / "M.####.exr")))
     chunked = tmp_path / "chunked" / "O.####.exr"
     for chunk in ("1-5", "6-9", "10-12"):
-        run_job(job(str(chunked), str(tmp_path / "m2" / "M.####.exr")), frames=chunk)
+        run_job(job(str(chunked), str(tmp_path / "chunked" / "m" / "M.####.exr")), frames=chunk)
     for n in range(1, 13):
         a = read_image(str(whole).replace("####", f"{n:04d}"))
         b = read_image(str(chunked).replace("####", f"{n:04d}"))
         assert np.array_equal(a.pixels, b.pixels), n
         assert a.metadata["reelfix:stabilize"] == b.metadata["reelfix:stabilize"]
-        m1 = read_image(str(tmp_path / "m1" / f"M.{n:04d}.exr"))
-        m2 = read_image(str(tmp_path / "m2" / f"M.{n:04d}.exr"))
+        m1 = read_image(str(tmp_path / "whole" / "m" / f"M.{n:04d}.exr"))
+        m2 = read_image(str(tmp_path / "chunked" / "m" / f"M.{n:04d}.exr"))
         assert "stabilize" in m1.channels and np.array_equal(m1.pixels, m2.pixels)
     assert "reelfix:stabilize" in (tmp_path / "whole" / "O.reelfix.json").read_text()

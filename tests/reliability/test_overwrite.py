@@ -90,6 +90,24 @@ def test_mattes_on_the_output_are_refused(tmp_path: Path, plates: Path) -> None:
     assert code == 2 and "mattes" in text and "would overwrite the output" in text
 
 
+@pytest.mark.parametrize("mattes", ["mattes/A.####.exr", "out/../elsewhere/A.####.exr", "/tmp/reelfix-escape/A.####.exr"])
+def test_mattes_outside_the_output_folder_are_refused(tmp_path: Path, plates: Path, mattes: str) -> None:
+    job = write_job(tmp_path / "job.yaml", "plates/A001.####.exr", "out/A.####.exr", [{"node": "dustbust", "params": {}}],
+                    output={"mattes": mattes})
+    code, text = cli("run", job)
+    assert code == 2 and "outside the output's folder" in text and "mattes" in text
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.exr"))
+    assert not (tmp_path / "mattes").exists() and not (tmp_path / "elsewhere").exists()
+
+
+def test_mattes_inside_the_output_folder_are_written(tmp_path: Path, plates: Path) -> None:
+    job = write_job(tmp_path / "job.yaml", "plates/A001.####.exr", "out/A.####.exr", [{"node": "dustbust", "params": {}}],
+                    output={"mattes": "out/mattes/A_matte.####.exr"})
+    code, text = cli("run", job)
+    assert code == 0, text
+    assert sorted(p.name for p in (tmp_path / "out" / "mattes").glob("*.exr"))
+
+
 def test_movie_output_named_as_the_input_movie(tmp_path: Path) -> None:
     movie = tmp_path / "media" / "clip.mov"
     with MovieWriter(movie, fps=Fraction(24), width=32, height=24, alpha=False, timecode="01:00:00:00") as writer:

@@ -50,7 +50,7 @@ class OutputSpec(_Strict):
     colorspace: str | None = Field(None, description="colour space to write; default: the input's (sRGB for png/jpg/8-16-bit tif from a linear or log input)")
     compression: str | None = Field(None, description="per format, e.g. zip, piz, dwaa for EXR")
     bit_depth: str | None = Field(None, description="half|float for EXR; 8|10|16|32 for the others")
-    mattes: str | None = Field(None, description="EXR sequence for what repair nodes changed, one channel per node")
+    mattes: str | None = Field(None, description="EXR sequence for what repair nodes changed, one channel per node; inside the output's folder")
 
 
 class NodeEntry(_Strict):
