@@ -168,7 +168,7 @@ def assemble() -> str:
     lines = header()
     for name in SECTIONS:
         part = ROOT / "docs" / "bench" / f"{name}.md"
-        lines += part.read_text().rstrip("\n").split("\n") + [""] if part.exists() else [f"## {name}", "", "Not measured yet: `python benchmarks/run_all.py --only {name}`.", ""]
+        lines += part.read_text().rstrip("\n").split("\n") + [""] if part.exists() else [f"## {name}", "", f"Not measured yet: `python benchmarks/run_all.py --only {name}`.", ""]
     return "\n".join(lines)
 
 
