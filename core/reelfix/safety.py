@@ -98,7 +98,6 @@ def check_outputs(job: Job) -> None:
         seen[key] = what
     store = os.path.realpath(manifest_path(job.output.path).parent / FOLDER)
     for _, p in inputs:
-        real = os.path.realpath(p)
-        if real == store or real.startswith(store + os.sep):
+        if _inside(p, store):
             raise JobError(f"input {p} lies in {store}, the analysis folder the job writes beside its output", hint=HINT)
     check_output_folder(job)

@@ -84,3 +84,21 @@ def make_job(folder: Path) -> Path:
 def outputs(folder: Path) -> dict[int, np.ndarray]:
     """The output frames present under their names, as pixels."""
     return {n: read_image(str(p)).pixels for n in FRAMES if (p := folder / "out" / f"A.{n}.exr").exists()}
+
+
+def write_edit(path: Path, plates: Path, frames: int, start: int, duration: int) -> Any:
+    """A one-clip OTIO edit (24 fps) of plates/A001.####.exr from 1001 holding `frames` frames, using
+    `duration` frames from `start`; returns the clip's ImageSequenceReference."""
+    import opentimelineio as otio
+
+    RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
+    ref = otio.schema.ImageSequenceReference(
+        target_url_base=str(plates) + "/", name_prefix="A001.", name_suffix=".exr", start_frame=1001,
+        frame_step=1, rate=24, frame_zero_padding=4, available_range=TR(RT(0, 24), RT(frames, 24)),
+    )
+    timeline = otio.schema.Timeline(name="reel")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    track.append(otio.schema.Clip(name="shot", media_reference=ref, source_range=TR(RT(start, 24), RT(duration, 24))))
+    timeline.tracks.append(track)
+    otio.adapters.write_to_file(timeline, str(path))
+    return ref

@@ -14,7 +14,7 @@ import pytest
 
 from reelfix.frames.frame import Frame
 from reelfix.frames.movie_io import MovieWriter
-from tests.reliability.helpers import cli, cli_subprocess, digest, write_job, write_plate
+from tests.reliability.helpers import cli, cli_subprocess, digest, write_edit, write_job, write_plate
 
 UPSCALE = [{"node": "upscale", "params": {"scale": 2, "model": "tiny-x2"}}]
 
@@ -143,21 +143,11 @@ def test_host_adapter_job_with_cache_on_the_plates(tmp_path: Path, plates: Path)
 def test_conform_into_a_folder_holding_the_sources(tmp_path: Path, plates: Path) -> None:
     """`reelfix conform`: when the restored media of a clip would land on its source (here the
     conform's media folder reaches the plates through a symlink) nothing runs, nothing is written."""
-    import opentimelineio as otio
     import yaml
 
     from reelfix.conform.media import media_of
 
-    RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
-    ref = otio.schema.ImageSequenceReference(
-        target_url_base=str(plates) + "/", name_prefix="A001.", name_suffix=".exr", start_frame=1001,
-        frame_step=1, rate=24, frame_zero_padding=4, available_range=TR(RT(0, 24), RT(5, 24)),
-    )
-    timeline = otio.schema.Timeline(name="reel")
-    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    track.append(otio.schema.Clip(name="shot", media_reference=ref, source_range=TR(RT(1, 24), RT(3, 24))))
-    timeline.tracks.append(track)
-    otio.adapters.write_to_file(timeline, str(tmp_path / "edit.otio"))
+    ref = write_edit(tmp_path / "edit.otio", plates, frames=5, start=1, duration=3)
     (tmp_path / "p.yaml").write_text(yaml.safe_dump({"pipeline": [{"node": "deflicker"}], "colorspace": "lin_srgb", "device": "cpu"}))
     out = tmp_path / "restored"
     (out / "media").mkdir(parents=True)

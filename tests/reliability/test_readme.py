@@ -14,12 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import opentimelineio as otio
 import pytest
 import yaml
 
 from tests.onnx_models import make_sr_model
-from tests.reliability.helpers import ROOT, write_plate
+from tests.reliability.helpers import ROOT, write_edit, write_plate
 
 NEEDS_CONVERT = "install reelfix's 'convert' extra"
 # README line (comment and [optional] brackets kept as written) -> the commands that stand for it
@@ -73,16 +72,7 @@ def workspace(folder: Path) -> Path:
     (folder / "job.yaml").write_text(job_text)
     make_sr_model(folder / "other.onnx", scale=2, layers=2)
     (folder / "mymodel.pth").write_bytes(b"PK\x03\x04" + bytes(200))
-    RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
-    ref = otio.schema.ImageSequenceReference(
-        target_url_base=str(folder / "plates") + "/", name_prefix="A001.", name_suffix=".exr", start_frame=1001,
-        frame_step=1, rate=24, frame_zero_padding=4, available_range=TR(RT(0, 24), RT(100, 24)),
-    )
-    timeline = otio.schema.Timeline(name="reel")
-    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    track.append(otio.schema.Clip(name="shot", media_reference=ref, source_range=TR(RT(10, 24), RT(4, 24))))
-    timeline.tracks.append(track)
-    otio.adapters.write_to_file(timeline, str(folder / "EDIT.otio"))
+    write_edit(folder / "EDIT.otio", folder / "plates", frames=100, start=10, duration=4)
     (folder / "pipeline.yaml").write_text(yaml.safe_dump({"pipeline": [{"node": "upscale", "params": {"scale": 2}}], "colorspace": "lin_srgb"}))
     return folder
 
