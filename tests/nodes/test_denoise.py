@@ -29,7 +29,7 @@ def run(frame: Frame, **params) -> Frame:
 
 def test_declared_once_and_found_by_name() -> None:
     assert get_node("denoise") is SPEC
-    assert {p.name for p in SPEC.params} == {"strength", "sigma", "model", "tile"}
+    assert {p.name for p in SPEC.params} == {"strength", "sigma", "colour", "model", "tile"}
 
 
 def test_scene_linear_rgba_alpha_untouched_and_highlights_kept(tiny_model) -> None:
@@ -109,3 +109,106 @@ def test_command_line_writes_frames_with_the_model_in_the_header(tiny_model, tmp
     assert tiny_model in read_header(str(tmp_path / "o" / "A.1001.exr"))["reelfix:models"]
     r = reelfix("denoise", plate, str(tmp_path / "o2" / "A.####.exr"), "--model", "no-such-model", env_extra=env)
     assert r.returncode == 2 and "unknown model 'no-such-model'" in r.stderr and "Traceback" not in r.stderr
+
+
+# --- grain that differs between channels: the luma / colour-difference route ---------------------
+
+from reelfix.nodes.denoise import COLOUR_JOINT, estimate_colour, remove_grain  # noqa: E402
+from tests.nodes import grain_independent  # noqa: E402
+
+
+def grey_ramp(h: int = 192, w: int = 256) -> np.ndarray:
+    """R = G = B, every level 0..1 across the width, gentle bumps down the height (no texture)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    v = np.clip(xx / (w - 1) + 0.03 * np.sin(yy / 9.0), 0, 1)
+    return np.repeat(v[:, :, None], 3, axis=2).astype(np.float32)
+
+
+def test_level_function_of_poisson_gaussian_noise_is_measured() -> None:
+    """Shot noise (120 photons at white) plus read noise made in linear light, measured on the
+    display scale: the node's band curve follows the true std (strongest in the shadows)."""
+    from tests.nodes.clips import linear_to_srgb, srgb_to_linear
+
+    clean = grey_ramp()
+    noisy = grain_independent.poisson_gaussian(clean, np.random.default_rng(3))
+    est = estimate_sigma(noisy)
+    centres = (np.arange(8) + 0.5) / 8
+    lin = srgb_to_linear(centres).astype(np.float64)
+    slope = (linear_to_srgb(lin + 1e-5) - linear_to_srgb(lin - 1e-5)) / 2e-5
+    true = slope * np.sqrt(lin / 120.0 + 0.004**2)  # 0.061 in band 0 falling to 0.036 in band 7
+    ratio = est[1:7] / true[1:7]  # the end bands read low: the display clip at 0 and 1 cuts the noise there
+    assert np.all((ratio > 0.9) & (ratio < 1.2)), ratio  # measured 1.07-1.15
+    assert est[1] > 1.3 * est[6]  # the signal dependence is kept, not averaged away
+
+
+def test_colour_correlation_of_the_grain_is_measured() -> None:
+    pic = smooth_picture()
+    rng = np.random.default_rng(4)
+    assert estimate_colour(grain_independent.poisson_gaussian(pic, rng)) < 0.1  # independent per channel
+    for c in (0.4, 0.7):
+        assert abs(estimate_colour(add_grain(pic, film_profile(0.04, colour=c), rng)) - c) < 0.1
+    assert estimate_colour(add_grain(pic, film_profile(0.04, colour=1.0), rng)) > COLOUR_JOINT
+    assert estimate_colour(pic[:, :, :1]) == 1.0
+
+
+@pytest.fixture()
+def identity_model(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A real two-input ONNX denoiser that changes nothing (output = input + 0 x sigma)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from reelfix.models.card import ModelCard, sha256_of, write_card
+    from reelfix.runtime.session import clear_session_cache
+
+    dims = ["n", "c", "h", "w"]
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["sigma", "zero"], ["nothing"]), helper.make_node("Add", ["input", "nothing"], ["output"])],
+        "identity",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims), helper.make_tensor_value_info("sigma", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, dims)],
+        [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]), helper.make_tensor("sigma", TensorProto.FLOAT, [1, 1, 1, 1], [0.02])],
+    )  # sigma has a default, as the real model's does (loading probes the model with the picture alone)
+    path = tmp_path / "identity-denoise.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    card = ModelCard(
+        name="identity-denoise", file=path.name, task="denoise", scale=1, multiple_of=4, receptive_field=4,
+        bytes_per_pixel=64, noise_input="sigma", licence="Apache-2.0", source="tests", sha256=sha256_of(path),
+    )  # fmt: skip
+    write_card(card, tmp_path)
+    monkeypatch.setenv("REELFIX_MODEL_PATH", str(tmp_path))
+    yield "identity-denoise"
+    clear_session_cache()
+
+
+def test_colour_route_is_exact_when_the_model_changes_nothing(identity_model) -> None:
+    den = learned.Denoiser(NodeContext(device="cpu"), identity_model)
+    pic = photo()
+    pic[5:15, 5:15] = (1.8, -0.2, 0.5)  # out of range: comes back untouched
+    sigma = np.full(pic.shape[:2], 0.05, np.float32)
+    for c in (0.0, 0.5, 0.9):
+        np.testing.assert_allclose(remove_grain(den, pic, sigma, c), pic, rtol=0, atol=1e-6)
+
+
+def test_nearly_shared_grain_takes_the_one_picture_route_bit_identical(tiny_model) -> None:
+    den = learned.Denoiser(NodeContext(device="cpu"), tiny_model)
+    pic = photo()
+    sigma = np.full(pic.shape[:2], 0.03, np.float32)
+    assert np.array_equal(remove_grain(den, pic, sigma, COLOUR_JOINT), den.run(pic, sigma))
+    frame = Frame(pic, ("R", "G", "B"), "srgb_tx", 0)
+    assert np.array_equal(run(frame, model=tiny_model, sigma=0.03, colour=1.0).pixels, den.run(pic, sigma))
+    assert not np.array_equal(run(frame, model=tiny_model, sigma=0.03, colour=0.0).pixels, den.run(pic, sigma))
+
+
+@pytest.mark.skipif(not learned.available(), reason="the built-in grain-denoise model is not installed")
+def test_builtin_model_never_worse_than_the_input_on_sensor_noise() -> None:
+    """Poisson-Gaussian sensor noise (signal-dependent, independent per channel), everything
+    estimated by the node: better than the noisy input, and better than the one-picture route."""
+    clean = photo(128, 128)
+    noisy = grain_independent.poisson_gaussian(clean, np.random.default_rng(5))
+    out = run(Frame(noisy, ("R", "G", "B"), "srgb_tx", 0)).pixels
+    one_picture = run(Frame(noisy, ("R", "G", "B"), "srgb_tx", 0), colour=1.0).pixels
+
+    def psnr(a: np.ndarray) -> float:
+        return float(-10 * np.log10(np.mean((np.clip(a, 0, 1) - clean) ** 2)))
+
+    assert psnr(out) > psnr(noisy) + 3.0 and psnr(out) > psnr(one_picture) + 2.0, (psnr(noisy), psnr(one_picture), psnr(out))

@@ -6,6 +6,12 @@ does, and come back the same way; alpha and other channels are never touched. Th
 standard deviation per luminance band is measured from the frame itself
 (`estimate_sigma`), or given (`sigma`), and scaled by `strength`; the model is told it at
 every pixel (the band curve at the pixel's smoothed luma) and removes that much.
+How much the grain is shared between R, G and B is measured too (`estimate_colour`, or given
+as `colour`): grain that differs between the channels (sensor noise, dye clouds) goes through
+the model as luma and two opposite-colour channels, each as a grey picture with its own share
+of the grain, because the model removes grain shared by the channels far better than grain
+that is not (`remove_grain`; docs/bench/denoiser.md). Grain nearly the same in all three
+channels (monochrome stock) goes through as one colour picture, as before.
 For moving pictures with usable neighbours, `degrain` does better (it averages
 motion-compensated frames first and uses this model as its spatial stage).
 """
@@ -31,6 +37,12 @@ BLOCK = 8  # px: blocks whose std is measured
 QUANTILE = 0.1  # of block stds per band: the flattest tenth
 MIN_BLOCKS = 16  # a band with fewer blocks borrows from its neighbours
 _SIZES = np.array([0.0, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.8, 2.1, 2.5])
+FLAT_SHARE = 0.2  # of all blocks: the flattest, where the channel correlation of the residual is the grain's
+COLOUR_JOINT = 0.95  # grain at least this correlated between R, G and B goes through the model as one picture
+# Luma and two opposite-colour channels: orthogonal rows, each scaled and offset so that 0..1 maps into 0..1.
+_OPP = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0.0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]], np.float32)
+_OPP_OFFSET = np.array([0.0, 0.5, 0.5], np.float32)
+_OPP_INVERSE = np.linalg.inv(_OPP.astype(np.float64)).astype(np.float32)
 
 
 def _highpass(picture: np.ndarray, blur: float) -> np.ndarray:
@@ -98,6 +110,40 @@ def estimate_sigma(picture: np.ndarray) -> np.ndarray:
     return np.asarray(fine / max(gain, 1e-3))
 
 
+def estimate_colour(picture: np.ndarray) -> float:
+    """Correlation of the grain between R, G and B (0..1; 1 for fewer than three channels or a
+    picture smaller than a block), measured on the fine high-pass residual in the flattest
+    FLAT_SHARE of the blocks, where grain dominates picture detail (detail left there reads as
+    shared grain: the estimate errs towards the one-picture route)."""
+    if picture.ndim < 3 or picture.shape[2] < 3 or min(picture.shape[:2]) < BLOCK:
+        return 1.0
+    residual = _highpass(np.ascontiguousarray(picture[:, :, :3]), FINE)
+    h, w = (residual.shape[0] // BLOCK) * BLOCK, (residual.shape[1] // BLOCK) * BLOCK
+    blocks = residual[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK, 3).transpose(0, 2, 1, 3, 4).reshape(-1, BLOCK * BLOCK, 3)
+    std = np.sqrt(np.mean(blocks.astype(np.float64) ** 2, axis=(1, 2)))
+    flat = blocks[std <= np.quantile(std, FLAT_SHARE)]
+    return stats.colour_correlation(flat.reshape(-1, 1, 3))
+
+
+def remove_grain(denoiser: Denoiser, picture: np.ndarray, sigma: np.ndarray, colour: float) -> np.ndarray:
+    """`picture` (HxWxC, the model's scale) without grain of std `sigma` (HxW) whose channels
+    correlate by `colour`: one model run when the grain is nearly shared (colour >=
+    COLOUR_JOINT) or the picture has one channel; otherwise three, on luma and two
+    opposite-colour channels, each a grey picture told its share of the grain (for channel
+    correlation c: sqrt((1 + 2c) / 3), sqrt((1 - c) / 2), sqrt(6 (1 - c)) / 4 of sigma). As in
+    `Denoiser.run`, what lies outside 0..1 comes back untouched."""
+    if picture.shape[2] != 3 or colour >= COLOUR_JOINT or not np.any(sigma > 0):
+        return denoiser.run(picture, sigma)
+    pic = np.asarray(picture, dtype=np.float32)
+    clipped = np.clip(pic, 0.0, 1.0)
+    opp = clipped @ _OPP.T + _OPP_OFFSET
+    c = float(np.clip(colour, 0.0, 1.0))
+    shares = (np.sqrt((1 + 2 * c) / 3), np.sqrt((1 - c) / 2), np.sqrt(6 * (1 - c)) / 4)
+    for k, share in enumerate(shares):
+        opp[:, :, k] = denoiser.run(np.ascontiguousarray(opp[:, :, k : k + 1]), sigma * np.float32(share))[:, :, 0]
+    return (opp - _OPP_OFFSET) @ _OPP_INVERSE.T + (pic - clipped)
+
+
 def sigma_map(picture: np.ndarray, per_band: np.ndarray) -> np.ndarray:
     """The per-pixel grain std: the band curve at each pixel's smoothed luma (HxW float32)."""
     lum = cv2.GaussianBlur(luma(picture), (0, 0), 2.0)
@@ -131,7 +177,8 @@ class DenoiseNode:
         else:
             per_band = estimate_sigma(work)
         sigma = sigma_map(work, per_band * float(self.params["strength"]))
-        clean = self.denoiser.run(work, sigma)
+        colour_share = float(self.params["colour"]) if self.params["colour"] >= 0 else estimate_colour(work)
+        clean = remove_grain(self.denoiser, work, sigma, colour_share)
         if space:
             clean = colour.convert(clean, model_space, space, in_place=clean.shape[2] == 3)
         out = frame.pixels.copy()
@@ -154,6 +201,17 @@ SPEC = NodeSpec(
             "from the frame",
             min=0.0,
             max=0.5,
+        ),
+        Param(
+            "colour",
+            float,
+            -1.0,
+            "correlation of the grain between R, G and B (1 = the same grain in all three, as on monochrome stock; "
+            f"0 = independent, as sensor noise); -1 = measure it from the frame. Below {COLOUR_JOINT} the frame goes "
+            "through the model as luma and two colour-difference channels (three runs: slower, and much cleaner on "
+            "grain that differs between channels)",
+            min=-1.0,
+            max=1.0,
         ),
         Param("model", str, "", f"denoise model name or .onnx path; empty = the built-in '{MODEL}'"),
         Param("tile", int, 0, "tile size in pixels; 0 = from the memory budget", min=0),
