@@ -71,6 +71,52 @@ def pan(
     return out
 
 
+def add_grain(picture: np.ndarray, frames: int, grain: float, seed: int = 0) -> list[np.ndarray]:
+    """A static shot of one picture: `frames` copies, each with its own film grain (as `pan`)."""
+    rng = np.random.default_rng(seed)
+    h, w = picture.shape[:2]
+    out = []
+    for _ in range(frames):
+        g = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.7)
+        f = picture + grain * g[:, :, None] * np.sqrt(np.clip(picture, 0.02, 1.0))
+        out.append(np.ascontiguousarray(np.clip(f, 0.0, 1.0), dtype=np.float32))
+    return out
+
+
+def scene_lines(picture: np.ndarray, seed: int = 5) -> np.ndarray:
+    """The picture with thin vertical objects of the scene over its whole height, as a camera
+    would see them (draw them before the grain): a mast 3 px wide, round (lit in the middle)
+    and weathered along its length; a dark wire 1 px wide, nearly opaque; a door's edge (the
+    picture darker on its right) with a dark 2-px gap in it."""
+    rng = np.random.default_rng(seed)
+    out = picture.copy()
+    h, w = out.shape[:2]
+    along = cv2.GaussianBlur(rng.standard_normal((h, 1)).astype(np.float32), (0, 0), 6.0)[:, 0]
+    mast = 0.45 + 0.8 * along / (np.abs(along).max() + 1e-6) * 0.15
+    x = int(w * 0.15)
+    for dx, shade in zip(range(3), (0.8, 1.0, 0.75)):
+        out[:, x + dx] = (mast * shade)[:, None] * np.float32([1.0, 0.95, 0.9])
+    x = int(w * 0.62)
+    out[:, x] = 0.15 * out[:, x] + 0.85 * 0.08
+    x = int(w * 0.86)
+    out[:, x + 2 :] *= 0.8
+    out[:, x : x + 2] = 0.1 * out[:, x : x + 2] + 0.9 * 0.06
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def wallpaper(name: str, height: int, width: int, top: float = 0.0) -> np.ndarray | None:
+    """A real photo from the Debian lomiri-wallpapers package (`/usr/share/backgrounds`, never
+    committed), scaled to `width` and cut to `height` from `top` (share of the rest), or None."""
+    path = Path("/usr/share/backgrounds") / name
+    img = cv2.imread(str(path)) if path.exists() else None
+    if img is None:
+        return None
+    img = cv2.resize(img, (width, max(int(round(img.shape[0] * width / img.shape[1])), height)), interpolation=cv2.INTER_AREA)
+    y0 = int(round(top * (img.shape[0] - height)))
+    rgb = cv2.cvtColor(img[y0 : y0 + height], cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(rgb, dtype=np.float32) / 255.0
+
+
 def footage(frames: int, start: int = 100, size: tuple[int, int] | None = None) -> list[np.ndarray] | None:
     """Real camera footage (vtest.avi: static camera, people walking), or None if absent."""
     if not VTEST.exists():

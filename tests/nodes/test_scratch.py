@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -14,6 +15,7 @@ from reelfix.frames.image_io import read_image, write_image
 from reelfix.jobs.load import job_from_data
 from reelfix.nodes import get_node
 from reelfix.nodes.scratch import SPEC
+from reelfix.nodes.scratch_gate import continues_across
 from reelfix.nodes.spec import NodeContext, Window
 from reelfix.pipeline import run_job
 from tests.nodes import clips
@@ -94,22 +96,64 @@ def test_static_shot_keeps_its_own_thin_lines_and_repairs_a_drifting_scratch() -
         assert after < 0.5 * before, (i, before, after)
 
 
-def test_scratch_fixed_in_the_gate_on_a_static_shot_needs_static_and_a_short_pole_stays() -> None:
-    """A scratch that never moves on a static shot looks like a pole of the picture: by
-    default it is left alone (documented); with `static` a dead-straight line over the whole
-    height is repaired, while a pole over part of the height stays bit-identical."""
+def _gate_shot(frames: int = 5) -> tuple[clips.Clip, list[int]]:
+    """A static grainy shot with things of the scene over its whole height (a mast, an
+    opaque pole, a wire, a door's edge: drawn before the grain) and two scratches fixed in
+    the gate (a dark 2-px one, a bright 1-px one); returns the clip and the columns of the
+    scene's lines."""
+    full = clips.pan(1, 540, 960, name="coffee", velocity=(0.0, 0.0))[0]  # the picture at the scale of a 960x540 frame
+    picture = clips.scene_lines(np.ascontiguousarray(full[110:430, 300:500]))  # mast 30, wire 124, door 172
+    picture[:, 100:102] = 0.05  # a thin dark pole of the picture over the whole height
+    still = clips.add_grain(picture, frames, 0.02)
+    damaged, truth = clips.add_scratches(still, [(60.5, 0.0, 2, -0.5), (80.0, 0.0, 1, 0.45)], wobble=0.0)
+    return clips.Clip(still, damaged, scratch=truth), [30, 100, 124, 172]
+
+
+def test_scratch_fixed_in_the_gate_on_a_static_shot_is_repaired_and_the_scene_lines_stay() -> None:
+    """On a static shot a scratch fixed in the gate and a pole of the picture both stand
+    still: the scratch is repaired because the picture continues through it, while the pole,
+    the mast, the wire and the door's edge, which hide what is behind them, stay bit-identical."""
+    clip, lines = _gate_shot()
+    outs, mattes = clips.run_node(SPEC, clip, {})
+    s = clips.score(clip, outs, clip.scratch, mattes, dilate=2)
+    assert s["repaired"] >= 0.9 and s["false_changes"] < 0.002 and s["identical_outside_matte"] == 1.0, s
+    for out, dmg in zip(outs, clip.damaged):
+        for x in lines:
+            assert np.array_equal(out[:, x - 3 : x + 6], dmg[:, x - 3 : x + 6]), x
+
+
+def test_static_option_takes_every_gate_shaped_line_and_a_short_pole_stays() -> None:
+    """`static` repairs every still line of a gate scratch's shape, opaque ones too (the
+    full-height pole goes with them), but a pole over part of the height still stays."""
+    clip, _ = _gate_shot()
+    outs, _ = clips.run_node(SPEC, clip, {"static": True})
+    assert any(not np.array_equal(o[:, 100:102], d[:, 100:102]) for o, d in zip(outs, clip.damaged))
     still = clips.pan(5, 320, 160, name="coffee", velocity=(0.0, 0.0), grain=0.02)
     for f in still:
         f[30:200, 120:122] = 0.05  # a thin dark pole over about half the height
     damaged, truth = clips.add_scratches(still, [(60.0, 0.0, 2, 0.5)], wobble=0.0)
-    clip = clips.Clip(still, damaged, scratch=truth)
-    outs, mattes = clips.run_node(SPEC, clip, {})
-    assert all(np.array_equal(o, d) for o, d in zip(outs, damaged))
-    outs, mattes = clips.run_node(SPEC, clip, {"static": True})
-    s = clips.score(clip, outs, truth, mattes, dilate=2)
+    short = clips.Clip(still, damaged, scratch=truth)
+    outs, mattes = clips.run_node(SPEC, short, {"static": True})
+    s = clips.score(short, outs, truth, mattes, dilate=2)
     assert s["repaired"] >= 0.8 and s["false_changes"] < 0.002 and s["identical_outside_matte"] == 1.0, s
     for out, dmg in zip(outs, damaged):
         assert np.array_equal(out[:, 110:132], dmg[:, 110:132])
+
+
+def test_the_picture_continues_through_a_scratch_not_through_an_object() -> None:
+    """`continues_across` on one textured picture: a veil over a column lets the detail
+    through; an opaque line and a line with its own detail do not, nor does a flat picture."""
+    rng = np.random.default_rng(3)
+    rows = cv2.GaussianBlur(rng.standard_normal((256, 1)).astype(np.float32), (0, 0), 2.0)
+    luma = np.repeat(0.5 + 0.1 * rows / rows.std(), 40, axis=1)  # horizontal detail crossing every column
+    veil, opaque, own = luma.copy(), luma.copy(), luma.copy()
+    veil[:, 20:22] = 0.6 * luma[:, 20:22] + 0.4
+    opaque[:, 20:22] = 0.1
+    own[:, 20:22] = 0.3 + 0.05 * cv2.GaussianBlur(rng.standard_normal((256, 2)).astype(np.float32), (0, 0), 2.0)
+    assert continues_across(veil, 20, 22)
+    assert not continues_across(opaque, 20, 22) and not continues_across(own, 20, 22)
+    assert not continues_across(np.full((256, 40), 0.5, np.float32), 20, 22)
+    assert not continues_across(veil, 0, 2)  # at the frame's side: nothing to compare with
 
 
 def test_one_frame_sequence_uses_the_frame_alone(clip: clips.Clip) -> None:

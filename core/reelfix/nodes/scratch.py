@@ -18,7 +18,11 @@ track). A scratch is a track that
   detail (a pole, an edge, a seam) moves exactly with the picture, whether the camera pans
   or stands still; a scratch stays put while the camera moves, and on a static shot it
   drifts on its own. On static pictures the drift is measured on the band means, which
-  follow a sub-pixel shift without locking to whole pixels.
+  follow a sub-pixel shift without locking to whole pixels;
+- or, on a still picture, stands still with the shape of a scratch fixed in the gate (over
+  nearly the whole height, dead straight) and lets the picture's detail continue through
+  every column of it, where a pole or a wire of the scene hides what is behind it
+  (`scratch_gate`; the `static` option takes such lines on their shape alone).
 
 With no other frame (a 1-frame range) the shape alone decides. Tracks are carried over the
 bands between and beyond their pieces where the profile still shows the line.
@@ -46,6 +50,7 @@ import numpy as np
 from .. import motion
 from ..frames.frame import Frame, picture_indices
 from .dustbust import set_matte
+from .scratch_gate import continues_across, is_gate_line, line_span
 from .scratch_repair import repair
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -56,7 +61,6 @@ DRIFT = 2  # px a scratch may move between neighbouring frames
 MIN_LENGTH = 0.3  # share of the frame's bands a scratch runs over
 MIN_DRIFT = 0.08  # px per frame a scratch moves relative to the picture
 STILL = 0.5  # px: a picture shift below this is measured on the band means
-GATE_LENGTH = 0.8  # share of the frame's height a line fixed in the gate spans (with `static`)
 PICTURE_SPAN = 20  # columns each side of a line whose flow is the picture's motion
 GAP_LEVEL = 0.0  # share of the threshold a track's profile keeps where it is carried over a gap
 
@@ -309,44 +313,38 @@ def detect(
     flows: list[np.ndarray],
     st: Settings,
     height: int,
+    luma: np.ndarray | None = None,
 ) -> np.ndarray:
     """The scratch mask (HxW bool) from the centre's and the other frames' (scores,
     candidates) and the flows from the centre to the others. A scratch is a track over at
     least `MIN_LENGTH` of the frame's bands (two at least), found again in at least half the
     other frames, that drifts relative to the picture by at least `MIN_DRIFT` px per frame
     (it stays put while the camera moves, or drifts on a static shot: picture detail moves
-    exactly with the picture). With `static`, a line that stands still on a still picture
-    is taken too (a scratch fixed in the gate; so is a pole). With no other frame, the shape
-    alone decides."""
+    exactly with the picture). A line that stands still on a still picture is taken when it
+    has the shape of a scratch fixed in the gate and the picture's detail continues through
+    it (`scratch_gate`, on the centre's perceptual `luma`); with `static`, on the shape
+    alone (so is a pole). With no other frame, the shape alone decides."""
     scores, cands, _ = centre
     kinds, n_bands, width = cands.shape
     need = max(2, int(np.ceil(MIN_LENGTH * n_bands))) if n_bands > 1 else 1
     mask = np.zeros((height, width), bool)
     edges = _bands(height)
-    for tr in tracks(scores, cands, st):
-        if len(tr.runs) < need:
-            continue
+    long = [tr for tr in tracks(scores, cands, st) if len(tr.runs) >= need]
+    for tr in long:
         if others:
             pic = [picture_shift(f, tr, edges) for f in flows]
             found, drift = relative_motion(tr, centre, others, offsets, pic, st)
-            gate = st.static and all(abs(p) < STILL for p in pic) and is_gate_line(tr, n_bands)
-            if 2 * found < len(others) or (drift < MIN_DRIFT and not gate):
+            if 2 * found < len(others):
                 continue
+            if drift < MIN_DRIFT and not (all(abs(p) < STILL for p in pic) and is_gate_line(tr.runs, n_bands)):
+                continue
+            if drift < MIN_DRIFT and not st.static:  # fixed in the gate: the picture must continue through it
+                if luma is None or not continues_across(luma, *line_span(tr.runs, [t.runs for t in long if t is not tr])):
+                    continue
         for band, (x0, x1) in fill_gaps(tr, scores, st).items():
             a, b = edges[band]
             mask[a:b, x0:x1] = True
     return mask
-
-
-def is_gate_line(track: Track, n_bands: int) -> bool:
-    """Whether a track looks like a scratch fixed in the gate: the film slides past it, so it
-    spans (nearly) the whole frame (`GATE_LENGTH` of the bands from its first to its last),
-    shows in at least half the bands (the picture hides it in places), and is dead straight
-    (its centre within a pixel from band to band)."""
-    bands = sorted(track.runs)
-    centres = [track.centre(b) for b in bands]
-    return (bands[-1] - bands[0] + 1 >= GATE_LENGTH * n_bands and 2 * len(bands) >= n_bands
-            and max(centres) - min(centres) <= 1.0)
 
 
 def fill_gaps(track: Track, scores: np.ndarray, st: Settings) -> dict[int, tuple[int, int]]:
@@ -404,6 +402,7 @@ class Scratch:
             flows,
             self.settings,
             centre.height,
+            motion.perceptual_luma(centre),
         )
         pixels = centre.pixels.copy()
         if mask.any():
@@ -419,7 +418,7 @@ class Scratch:
 SPEC = NodeSpec(
     name=NAME,
     label="Scratch Repair",
-    help="Repairs vertical line scratches (bright or dark, 1-4 px, drifting slowly) that persist over frames: "
+    help="Repairs vertical line scratches (bright or dark, 1-4 px, drifting slowly or fixed in the gate) that persist over frames: "
     "interpolated across, or taken from the motion-compensated neighbours where the camera moved. Matte: repaired pixels.",
     params=(
         Param("sensitivity", float, 0.5, "0..1: higher finds fainter scratches (and risks more false repairs)", min=0.0, max=1.0),
@@ -429,9 +428,9 @@ SPEC = NodeSpec(
             "static",
             bool,
             False,
-            "on a static shot, also repair lines that do not move at all (a scratch fixed in the gate): dead straight, over "
-            "nearly the whole height; a still picture line of that shape (a pole or a wire across the frame) cannot be told "
-            "from one and is removed too",
+            "on a static shot, repair every line that does not move at all and has the shape of a scratch fixed in the gate "
+            "(dead straight, over nearly the whole height), also opaque ones; by default only those the picture shows through "
+            "are, since a pole or a wire of that shape is removed too with this",
         ),
     ),
     keeps_brightness=True,
