@@ -7,7 +7,9 @@ about equal; see `reelfix.motion.perceptual`), where scanned grain behaves simpl
 - its strength depends on the local brightness: `sigma` gives the standard deviation at the
   centres of `BANDS` luminance bands (typically strongest in the mid-tones);
 - it is spatially correlated: white noise blurred by a Gaussian of `size` pixels
-  (0 = one-pixel grain), then scaled back to unit variance;
+  (0 = one-pixel grain), then scaled back to unit variance; or, where a plate's grain was
+  measured, white noise shaped to its measured `spectrum` (power by radial frequency), which
+  also holds grain a Gaussian blur cannot (clumps of grains, a flat or band-pass spectrum);
 - its channels are correlated (`colour`: 1 = the same grain in R, G and B, as on
   monochrome stock; 0 = independent per channel, as dye clouds of colour stock tend to).
 """
@@ -22,22 +24,29 @@ import numpy as np
 
 BANDS = 8
 BAND_CENTRES = (np.arange(BANDS, dtype=np.float32) + 0.5) / BANDS
+SPECTRUM_BINS = 24  # GrainProfile.spectrum: power at this many radial frequencies ...
+SPECTRUM_STEP = 1.0 / 32.0  # ... this many cycles per pixel apart, from 0 (past the corners, 0.71)
 _LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
 @dataclass(frozen=True)
 class GrainProfile:
-    """Measured or chosen grain: standard deviation per luminance band, size, colour correlation."""
+    """Measured or chosen grain: standard deviation per luminance band, size, colour
+    correlation, and (measured grain) its power by radial frequency: SPECTRUM_BINS values of
+    mean 1, or None for the Gaussian grain of `size`."""
 
     sigma: tuple[float, ...]
     size: float = 0.8
     colour: float = 0.7
+    spectrum: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if len(self.sigma) != BANDS:
             raise ValueError(f"GrainProfile.sigma needs {BANDS} values (one per luminance band), got {len(self.sigma)}")
         if self.size < 0 or not 0.0 <= self.colour <= 1.0:
             raise ValueError(f"GrainProfile: size must be >= 0 and colour in [0, 1], got {self.size}, {self.colour}")
+        if self.spectrum is not None and (len(self.spectrum) != SPECTRUM_BINS or min(self.spectrum) < 0 or max(self.spectrum) <= 0):
+            raise ValueError(f"GrainProfile.spectrum needs {SPECTRUM_BINS} values >= 0, not all 0")
 
     def sigma_at(self, luma: np.ndarray) -> np.ndarray:
         """Grain standard deviation for each luma value (linear between band centres, flat beyond)."""
@@ -46,11 +55,21 @@ class GrainProfile:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["sigma"] = [round(float(s), 6) for s in self.sigma]
+        if self.spectrum is None:
+            del d["spectrum"]
+        else:
+            d["spectrum"] = [round(float(s), 4) for s in self.spectrum]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GrainProfile":
-        return cls(sigma=tuple(float(s) for s in d["sigma"]), size=float(d["size"]), colour=float(d["colour"]))
+        spectrum = d.get("spectrum")
+        return cls(
+            sigma=tuple(float(s) for s in d["sigma"]),
+            size=float(d["size"]),
+            colour=float(d["colour"]),
+            spectrum=tuple(float(s) for s in spectrum) if spectrum else None,
+        )
 
 
 def film_profile(strength: float = 0.04, size: float = 0.8, colour: float = 0.7, shadows: float = 0.35) -> GrainProfile:
@@ -83,8 +102,44 @@ def _ksize(size: float) -> int:
     return int(2 * np.ceil(3 * size) + 1)
 
 
-def unit_field(shape: tuple[int, int, int], size: float, colour: float, rng: np.random.Generator) -> np.ndarray:
-    """Zero-mean grain of unit standard deviation per channel, HxWxC float32."""
+def _radius(height: int, width: int) -> np.ndarray:
+    return np.hypot(np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :])
+
+
+def radial_values(height: int, width: int, values: Any, scale: float = 1.0) -> np.ndarray:
+    """Per-radius `values` (at SPECTRUM_BINS radii SPECTRUM_STEP apart, as in
+    `GrainProfile.spectrum`) on each bin of an height x width FFT, linear between radii, the
+    last held beyond; `scale`: they were measured on a picture that many times smaller."""
+    radii = np.arange(SPECTRUM_BINS) * SPECTRUM_STEP
+    return np.interp(_radius(height, width) * scale, radii, np.asarray(values, np.float64))
+
+
+def spectrum_gain(height: int, width: int, spectrum: tuple[float, ...], scale: float = 1.0) -> np.ndarray:
+    """Amplitude gain of each bin of an height x width FFT that gives white noise the radial
+    power `spectrum` (measured on a picture `scale` times smaller: its frequencies shrink by
+    that much, none past the measured ones), and unit variance."""
+    log_power = np.log(np.maximum(np.asarray(spectrum, np.float64), 1e-12))
+    power = np.exp(radial_values(height, width, log_power, scale))  # log-linear: exact for Gaussian-like fall-off
+    power[_radius(height, width) * scale > (SPECTRUM_BINS - 1) * SPECTRUM_STEP] = 0.0
+    if scale > 1.0:  # grain of a larger picture holds nothing past the measured picture's Nyquist (as resized grain)
+        power[(np.abs(np.fft.fftfreq(height))[:, None] * scale > 0.5) | (np.abs(np.fft.fftfreq(width))[None, :] * scale > 0.5)] = 0.0
+    power[0, 0] = 0.0
+    return np.sqrt(power / max(float(power.mean()), 1e-30))
+
+
+def shape_spectrum(field: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Each channel of `field` (HxWxC) filtered by an FFT amplitude `gain` (HxW, periodic)."""
+    out = np.empty(field.shape, np.float32)
+    for c in range(field.shape[2]):
+        out[:, :, c] = np.fft.ifft2(np.fft.fft2(field[:, :, c]) * gain).real
+    return out
+
+
+def unit_field(
+    shape: tuple[int, int, int], size: float, colour: float, rng: np.random.Generator, spectrum: tuple[float, ...] | None = None, scale: float = 1.0
+) -> np.ndarray:
+    """Zero-mean grain of unit standard deviation per channel, HxWxC float32: white noise
+    blurred to `size`, or shaped to the radial power `spectrum` (measured `scale` times smaller)."""
     h, w, c = shape
     common = rng.standard_normal((h, w, 1), dtype=np.float32)
     if c > 1 and colour < 1.0:
@@ -92,6 +147,8 @@ def unit_field(shape: tuple[int, int, int], size: float, colour: float, rng: np.
         field = np.float32(np.sqrt(colour)) * common + np.float32(np.sqrt(1.0 - colour)) * own
     else:
         field = np.repeat(common, c, axis=2)
+    if spectrum is not None:
+        return shape_spectrum(field, spectrum_gain(h, w, spectrum, scale))
     if size > 0:
         k = _ksize(size)
         field = cv2.GaussianBlur(field, (k, k), size, borderType=cv2.BORDER_REFLECT_101).reshape(h, w, c)
@@ -104,7 +161,7 @@ def add_grain(picture: np.ndarray, profile: GrainProfile, rng: np.random.Generat
     luma of `signal` (the clean picture; `picture` itself when not given)."""
     pic = picture if picture.ndim == 3 else picture[:, :, None]
     ref = luma(pic if signal is None else (signal if signal.ndim == 3 else signal[:, :, None]))
-    field = unit_field(pic.shape, profile.size, profile.colour, rng)  # type: ignore[arg-type]
+    field = unit_field(pic.shape, profile.size, profile.colour, rng, profile.spectrum)  # type: ignore[arg-type]
     field *= profile.sigma_at(ref)[:, :, None]
     out = pic + field
     return out if picture.ndim == 3 else out[:, :, 0]

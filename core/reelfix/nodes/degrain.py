@@ -145,6 +145,13 @@ def smooth_luma(picture: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(luma(picture), (0, 0), 2.0)
 
 
+def detail(picture: np.ndarray) -> np.ndarray:
+    """The picture's local detail (squared luma gradient), HxW: where a residual also holds
+    some of the picture (edges that a flow or an interpolation misplaces)."""
+    lum = luma(picture)
+    return (cv2.Sobel(lum, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(lum, cv2.CV_32F, 0, 1) ** 2).astype(np.float32)
+
+
 def _highpass(plane: np.ndarray) -> np.ndarray:
     return plane - cv2.GaussianBlur(plane, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT_101)
 
@@ -213,7 +220,7 @@ class Degrain:
         numbers = choose_neighbours(window.number, list(window.frames), self.radius)
         if numbers:
             clean, noise, sigma, residual = self._temporal(centre, work, [window.frames[n] for n in numbers], idx, linear, mono)
-            profile = stats.measure(residual, smooth_luma(clean), sigma)
+            profile = stats.measure(residual, smooth_luma(clean), sigma, np.any(residual != 0, axis=2), detail(clean))
         else:
             if not self._warned:
                 self._warned = True
@@ -249,13 +256,17 @@ class Degrain:
         lum = smooth_luma(work)
         sub = (slice(None, None, 2), slice(None, None, 2))
         diff_c = work[sub] - aligned[0][sub]
-        if len(aligned) >= 2:
-            va = stats.std_per_band(aligned[0][sub] - aligned[1][sub], lum[sub])
-            vc = stats.std_per_band(diff_c, lum[sub])
+        # for the weights: what grain alone would make, read from the median absolute deviation,
+        # which picture misaligned in a few places cannot inflate
+        robust = stats.robust_std
+        diff_n = aligned[0][sub] - aligned[1][sub] if len(aligned) >= 2 else None
+        if diff_n is not None:
+            va = stats.std_per_band(diff_n, lum[sub], estimator=robust)
+            vc = stats.std_per_band(diff_c, lum[sub], estimator=robust)
             var_n = (va**2) / 2 if va is not None else None
             var_c = np.maximum(vc**2 - var_n, 0.25 * vc**2) if vc is not None and var_n is not None else None
         else:
-            vc = stats.std_per_band(diff_c, lum[sub])
+            vc = stats.std_per_band(diff_c, lum[sub], estimator=robust)
             var_c = var_n = vc**2 / 2 if vc is not None else None
         if var_c is None or var_n is None:
             var_c = var_n = np.full(BANDS, SIGMA_FLOOR**2)
@@ -285,10 +296,14 @@ class Degrain:
         # measured again from all neighbours: the centre minus their plain mean holds the
         # centre's grain and 1/N of theirs. Only pixels where a neighbour was left out
         # altogether (misaligned) are ignored: selecting by the weights would favour pixels
-        # whose grain happens to be small
+        # whose grain happens to be small. On those pixels the std itself (`grain_std`) is
+        # read, which the median absolute deviation is not for grain that is not Gaussian
         kept = ~rejected[sub]
         if int(kept.sum()) >= 16 * stats.MIN_SAMPLES:
             refined = stats.std_per_band(plain[kept][:, None, :], lum[sub][kept][:, None])
+            if diff_n is not None:
+                std_n = stats.std_per_band(diff_n[kept][:, None, :], lum[sub][kept][:, None])
+                var_n = std_n**2 / 2 if std_n is not None else var_n
             if refined is not None:
                 var_c = np.maximum(refined**2 - var_n / len(aligned), 0.25 * refined**2)
                 sigma_c = np.sqrt(np.maximum(var_c, SIGMA_FLOOR**2))

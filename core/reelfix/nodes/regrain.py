@@ -29,12 +29,14 @@ import numpy as np
 from .. import motion
 from ..frames.frame import Frame, picture_indices
 from ..grain import stats
-from ..grain.synth import GrainProfile, film_profile, from_perceptual, luma, unit_field
+from ..grain.synth import GrainProfile, film_profile, from_perceptual, luma, radial_values, shape_spectrum, unit_field
 from .degrain import LAYER, LAYER_LUMA, META, is_mono, smooth_luma
 from .spec import NodeContext, NodeSpec, Param, Window
 
 NAME = "regrain"
 LUMA_SCALE_LIMITS = (0.25, 4.0)  # how far a repair's change of brightness may rescale plate grain
+SPECTRUM_GAIN_LIMITS = (0.5, 2.0)  # how far plate grain's amplitude at a frequency may be reshaped
+SPECTRUM_PAD = 16  # px of reflection around the layer while it is reshaped (FFTs wrap around)
 
 
 def frame_seed(seed: int, number: int) -> np.random.Generator:
@@ -53,6 +55,25 @@ def resize_grain(layer: np.ndarray, height: int, width: int) -> np.ndarray:
         if after > 0:
             out[:, :, c] *= np.float32(before / after)
     return out
+
+
+def to_measured_spectrum(layer: np.ndarray, spectrum: tuple[float, ...] | None) -> np.ndarray:
+    """The removed grain's spectrum shaped to the plate's measured one: a denoiser leaves the
+    grain's coarsest part in the picture (it looks like picture) and takes its finest, so
+    what it removed has too little low-frequency and too much high-frequency power. Gains
+    per radial frequency within SPECTRUM_GAIN_LIMITS; the layer's mean is kept."""
+    have = stats.radial_spectrum(layer) if spectrum is not None else None
+    if have is None:
+        return layer
+    lo, hi = SPECTRUM_GAIN_LIMITS
+    gain = np.clip(np.sqrt(np.asarray(spectrum) / np.maximum(np.asarray(have), 1e-6)), lo, hi)
+    pad = SPECTRUM_PAD
+    padded = cv2.copyMakeBorder(np.ascontiguousarray(layer, np.float32), pad, pad, pad, pad, cv2.BORDER_REFLECT_101).reshape(
+        layer.shape[0] + 2 * pad, layer.shape[1] + 2 * pad, layer.shape[2]
+    )
+    grid = radial_values(padded.shape[0], padded.shape[1], gain)
+    grid[0, 0] = 1.0
+    return shape_spectrum(padded, grid)[pad:-pad, pad:-pad]
 
 
 def to_measured_strength(layer: np.ndarray, lum: np.ndarray, profile: GrainProfile) -> np.ndarray:
@@ -101,6 +122,7 @@ class Regrain:
         h, w, c = picture.shape
         then = frame.layers.get(LAYER_LUMA)
         layer = layer.astype(np.float32)
+        layer = to_measured_spectrum(layer, profile.spectrum)
         if then is not None and then.shape == layer.shape[:2]:
             layer = to_measured_strength(layer, then, profile)
         grain = resize_grain(layer, h, w)
@@ -117,7 +139,8 @@ class Regrain:
         profile = GrainProfile.from_dict(measured) if measured is not None else self.fallback
         scale = frame.width / float(measured["width"]) if measured and measured.get("width") else 1.0
         mono = is_mono(picture) or bool(measured and measured.get("mono"))
-        field = unit_field(picture.shape, profile.size * scale, 1.0 if mono else profile.colour, frame_seed(self.params["seed"], frame.number))  # type: ignore[arg-type]
+        colour = 1.0 if mono else profile.colour
+        field = unit_field(picture.shape, profile.size * scale, colour, frame_seed(self.params["seed"], frame.number), profile.spectrum, scale)  # type: ignore[arg-type]
         return field * profile.sigma_at(luma(picture))[:, :, None]
 
 
