@@ -24,6 +24,7 @@ import time
 import weakref
 from collections import OrderedDict
 from functools import lru_cache
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -34,6 +35,8 @@ FLOW_MAX_SIDE = 1024  # long side of the luma the flow is estimated on
 CACHE_PAIRS = 16  # canonical (low-resolution) flows kept
 INVERSE_ITERATIONS = 4
 MAP_WIDTH = 4096  # points per row of the maps `sample_at` hands to cv2.remap
+CHUNK = 1 << 20  # values per step of `perceptual` (bounds its temporaries)
+LUMA_MEMO_BYTES = 64 * 1024**2  # a frame's full-resolution luma is kept beside it only up to this size
 _LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
 _lock = threading.RLock()
@@ -68,13 +71,20 @@ def perceptual(values: np.ndarray, linear: bool) -> np.ndarray:
     v = np.asarray(values, dtype=np.float32)
     if not linear:
         return v
-    a = np.abs(v)
-    out = np.where(a <= 0.0031308, a * 12.92, 1.055 * np.power(np.maximum(a, 1e-12), 1 / 2.4) - 0.055)
-    return (np.sign(v) * out).astype(np.float32)
+    flat = np.ascontiguousarray(v).reshape(-1)
+    res = np.empty(flat.shape, np.float32)
+    # in runs of CHUNK values: the same values (element by element) without a whole frame's
+    # worth of temporaries per step (an 8K plate's took gigabytes)
+    for i in range(0, flat.size, CHUNK):
+        x = flat[i : i + CHUNK]
+        a = np.abs(x)
+        out = np.where(a <= 0.0031308, a * 12.92, 1.055 * np.power(np.maximum(a, 1e-12), 1 / 2.4) - 0.055)
+        res[i : i + CHUNK] = np.sign(x) * out
+    return res.reshape(v.shape)
 
 
-def _luma(frame: Frame) -> np.ndarray:
-    pix = frame.pixels
+def _luma(frame: Frame, pix: np.ndarray | None = None) -> np.ndarray:
+    pix = frame.pixels if pix is None else pix
     idx = picture_indices(frame.channels)
     if len(idx) >= 3:
         y = pix[:, :, idx[0]] * np.float32(_LUMA_WEIGHTS[0])
@@ -88,7 +98,7 @@ def flow_scale(height: int, width: int) -> float:
     return min(1.0, FLOW_MAX_SIDE / max(height, width))
 
 
-def _prepare(frame: Frame) -> tuple[np.ndarray, np.ndarray, bytes]:
+def _prepare(frame: Frame) -> tuple[np.ndarray | None, np.ndarray, bytes]:
     """(perceptual luma HxW, 8-bit low-resolution luma for flow, its digest), memoised per
     pixel array for as long as that array lives."""
     pix = frame.pixels
@@ -105,13 +115,40 @@ def _prepare(frame: Frame) -> tuple[np.ndarray, np.ndarray, bytes]:
     with _lock:
         for k in [k for k, v in _luma_memo.items() if v[0]() is None]:
             del _luma_memo[k]
-        _luma_memo[key] = (weakref.ref(pix), q, u8, digest)
+        # a big frame's luma is not kept (every frame of a temporal window held one: 133 MB each
+        # at 8K); it is made again when asked for, the same values
+        _luma_memo[key] = (weakref.ref(pix), q if q.nbytes <= LUMA_MEMO_BYTES else None, u8, digest)
     return q, u8, digest
 
 
 def perceptual_luma(frame: Frame) -> np.ndarray:
     """The frame's luma on a perceptual scale (see `perceptual`), HxW float32. Do not modify."""
-    return _prepare(frame)[0]
+    q = _prepare(frame)[0]
+    return q if q is not None else perceptual(_luma(frame), is_scene_linear(frame.colorspace))
+
+
+def _kept_luma(frame: Frame) -> np.ndarray | None:
+    """The frame's full-resolution luma where it is kept (see LUMA_MEMO_BYTES), else None."""
+    with _lock:
+        hit = _luma_memo.get(id(frame.pixels))
+    return hit[1] if hit is not None and hit[0]() is frame.pixels else None
+
+
+def luma_rows(frame: Frame, y0: int, y1: int, x0: int = 0, x1: int | None = None) -> np.ndarray:
+    """`perceptual_luma(frame)[y0:y1, x0:x1]` (do not modify), the same values: from the kept
+    luma, or made from those pixels alone."""
+    q = _kept_luma(frame)
+    if q is not None:
+        return q[y0:y1, x0:x1]
+    return perceptual(_luma(frame, frame.pixels[y0:y1, x0:x1]), is_scene_linear(frame.colorspace))
+
+
+def luma_at(frame: Frame, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """`perceptual_luma(frame)[ys, xs]`, the same values, made from those pixels alone."""
+    q = _kept_luma(frame)
+    if q is not None:
+        return q[ys, xs]
+    return perceptual(_luma(frame, frame.pixels[ys, xs][:, None, :]), is_scene_linear(frame.colorspace))[:, 0]
 
 
 def _dis(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -201,8 +238,20 @@ def sample(img: np.ndarray, flow_: np.ndarray, ys: np.ndarray, xs: np.ndarray, i
     return sample_at(img, ys, xs, flow_[ys, xs], interpolation)
 
 
-def sample_at(img: np.ndarray, ys: np.ndarray, xs: np.ndarray, offsets: np.ndarray, interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
-    """`img` (H, W[, C]) resampled at (xs + offsets[:, 0], ys + offsets[:, 1]): (N, C) float32."""
+def sample_rows(source: Crop, shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray, offsets: np.ndarray, interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
+    """`sample_at(img, ys, xs, offsets)` for an image of `shape` that `source(a, b, c, d)`
+    gives the part [a:b, c:d] of: only the part the points reach is asked for."""
+    if not len(ys):
+        return sample_at(source(0, 1, 0, 1), ys, xs, offsets, interpolation)
+    (top, bottom), (left, right) = _reach(ys.astype(np.float32) + offsets[:, 1], shape[0]), _reach(xs.astype(np.float32) + offsets[:, 0], shape[1])
+    return sample_at(source(top, bottom, left, right), ys, xs, offsets, interpolation, origin=(top, left))
+
+
+def sample_at(
+    img: np.ndarray, ys: np.ndarray, xs: np.ndarray, offsets: np.ndarray, interpolation: int = cv2.INTER_CUBIC, origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """`img` (H, W[, C]) resampled at (xs + offsets[:, 0], ys + offsets[:, 1]): (N, C) float32.
+    With `origin` (y, x), `img` is the part of the image the points refer to from there on."""
     channels = 1 if img.ndim == 2 else img.shape[2]
     n = len(ys)
     if not n:
@@ -215,6 +264,9 @@ def sample_at(img: np.ndarray, ys: np.ndarray, xs: np.ndarray, offsets: np.ndarr
     my = np.zeros(rows * width, np.float32)
     mx[:n] = xs.astype(np.float32) + offsets[:, 0]
     my[:n] = ys.astype(np.float32) + offsets[:, 1]
+    if origin != (0, 0):
+        mx[:n] -= np.float32(origin[1])
+        my[:n] -= np.float32(origin[0])
     mx, my = mx.reshape(rows, width), my.reshape(rows, width)
     src = img if img.dtype == np.float32 and img.flags.c_contiguous else np.ascontiguousarray(img, dtype=np.float32)
     parts = [
@@ -222,6 +274,81 @@ def sample_at(img: np.ndarray, ys: np.ndarray, xs: np.ndarray, offsets: np.ndarr
         for c in range(0, channels if channels > 4 else 1, 4)
     ]
     return np.concatenate([p.reshape(rows * width, -1)[:n] for p in parts], axis=1)
+
+
+class Upsampled:
+    """`cv2.resize(field, (width, height), interpolation=cv2.INTER_LINEAR)` (times `gain`),
+    made a few rows (`rows`) or points (`at`) at a time, the same values bit for bit, while
+    holding only the field resized in width: OpenCV's own horizontal pass, then its vertical
+    blend `S0 * b0 + S1 * b1` in float32 with its coefficients (a whole 8K flow field is 265 MB)."""
+
+    def __init__(self, field: np.ndarray, height: int, width: int, gain: float | None = None) -> None:
+        h, w = field.shape[:2]
+        self.height, self.width, self.gain = height, width, gain
+        self.same = (h, w) == (height, width)
+        self.mid = field if w == width else cv2.resize(field, (width, h), interpolation=cv2.INTER_LINEAR)
+        fy = ((np.arange(height, dtype=np.float64) + 0.5) * (1.0 / (height / h)) - 0.5).astype(np.float32)
+        sy = np.floor(fy)
+        self.b1 = (fy - sy).astype(np.float32)
+        self.b0 = np.float32(1.0) - self.b1
+        self.r0 = np.clip(sy.astype(np.int64), 0, h - 1)
+        self.r1 = np.clip(sy.astype(np.int64) + 1, 0, h - 1)
+
+    def _finish(self, v: np.ndarray) -> np.ndarray:
+        return v if self.gain is None else np.multiply(v, self.gain, dtype=np.float32)
+
+    def rows(self, y0: int, y1: int, x0: int = 0, x1: int | None = None) -> np.ndarray:
+        """Rows y0..y1-1 (columns x0..x1-1), a new array."""
+        if self.same:
+            return self._finish(self.mid[y0:y1, x0:x1].copy())
+        shape = (-1,) + (1,) * (self.mid.ndim - 1)
+        v = self.mid[self.r0[y0:y1], x0:x1] * self.b0[y0:y1].reshape(shape)
+        v += self.mid[self.r1[y0:y1], x0:x1] * self.b1[y0:y1].reshape(shape)
+        return self._finish(v)
+
+    def at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        if self.same:
+            return self._finish(self.mid[ys, xs])
+        shape = (-1,) + (1,) * (self.mid.ndim - 2)
+        v = self.mid[self.r0[ys], xs] * self.b0[ys].reshape(shape)
+        v += self.mid[self.r1[ys], xs] * self.b1[ys].reshape(shape)
+        return self._finish(v)
+
+
+def flow_field(a: Frame, b: Frame) -> Upsampled:
+    """`flow(a, b)` a few rows or points at a time (see `Upsampled`), the same values."""
+    low = flow_lowres(a, b)
+    s = flow_scale(a.height, a.width)
+    return Upsampled(low, a.height, a.width, None if s == 1.0 else 1.0 / s)
+
+
+Crop = Callable[[int, int, int, int], np.ndarray]  # (y0, y1, x0, x1) -> that part of an image
+
+
+def _reach(m: np.ndarray, length: int) -> tuple[int, int]:
+    """The span of source pixels a resampling at coordinates `m` reads along one axis (cubic
+    taps, with remap's rounding to its grid of 1/32 px)."""
+    lo = min(max(int(np.floor(m.min())) - 3, 0), length - 1)
+    return lo, max(min(int(np.ceil(m.max())) + 4, length), lo + 1)
+
+
+def warp_rows(source: Crop, shape: tuple[int, int], y0: int, flow_rows: np.ndarray, interpolation: int = cv2.INTER_CUBIC, x0: int = 0) -> np.ndarray:
+    """`warp(img, flow)[y0 : y0 + n, x0 : x0 + w]` given that part (n x w) of the flow, for an
+    image of `shape` (height, width) that `source(a, b, c, d)` gives the part [a:b, c:d] of:
+    only the part the displaced positions reach is asked for (remap's result at a pixel
+    depends on its map value and the source around it alone, and the crop's offset is taken
+    off the map exactly: an integer off a float32 that holds it, on its grid)."""
+    n, w = flow_rows.shape[:2]
+    mx = np.arange(x0, x0 + w, dtype=np.float32)[None, :] + flow_rows[:, :, 0]
+    my = np.arange(y0, y0 + n, dtype=np.float32)[:, None] + flow_rows[:, :, 1]
+    (top, bottom), (left, right) = _reach(my, shape[0]), _reach(mx, shape[1])
+    my -= np.float32(top)
+    mx -= np.float32(left)
+    src = np.ascontiguousarray(source(top, bottom, left, right), dtype=np.float32)
+    if src.ndim == 3 and src.shape[2] > 4:
+        return np.stack([cv2.remap(np.ascontiguousarray(src[:, :, c]), mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE) for c in range(src.shape[2])], axis=2)
+    out = cv2.remap(src, mx, my, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape((n, w) + src.shape[2:]) if out.ndim != src.ndim else out
 
 
 def aligned_luma(a: Frame, b: Frame) -> tuple[np.ndarray, np.ndarray]:

@@ -22,13 +22,13 @@ bit-identical to the input. The repaired area is the node's matte.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
-from .. import motion
 from ..frames.frame import Frame, picture_indices
+from . import dustbust_bands as bands
 from .spec import NodeContext, NodeSpec, Param, Window
 
 NAME = "dustbust"
@@ -74,29 +74,53 @@ def settings(params: dict[str, Any]) -> Settings:
     )
 
 
-def noise_sigma(q: np.ndarray, aligned: np.ndarray) -> float:
-    """Robust noise (grain) level of the centre-minus-aligned-neighbour difference."""
-    d = (q[::3, ::3] - aligned[::3, ::3]).ravel()
+class View(Protocol):
+    """What the speck decisions read of a frame's planes (see `dustbust_bands.Pass`): the
+    centre's perceptual luma, each neighbour's (as it is, and aligned to the centre by the
+    pass's flow) and that flow, in boxes or at points, the values whole planes would hold."""
+
+    height: int
+    width: int
+    count: int  # neighbours, nearest first
+
+    def q_box(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray: ...
+
+    def q_at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray: ...
+
+    def aligned_box(self, i: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray: ...
+
+    def aligned_at(self, i: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray: ...
+
+    def neighbour_box(self, i: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray: ...
+
+    def flow_at(self, i: int, y: int, x: int) -> np.ndarray: ...
+
+
+def sigma_of(d: np.ndarray) -> float:
+    """Robust noise level of a difference of two frames' planes (sampled on a 3-pixel grid)."""
     return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
 
 
-def _object_match(
-    q: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray, neighbour: np.ndarray, flow: np.ndarray, aligned: np.ndarray, search: int
-) -> tuple[float, float, float]:
+def noise_sigma(q: np.ndarray, aligned: np.ndarray) -> float:
+    """Robust noise (grain) level of the centre-minus-aligned-neighbour difference."""
+    return sigma_of((q[::3, ::3] - aligned[::3, ::3]).ravel())
+
+
+def _object_match(view: View, i: int, box: tuple[int, int, int, int], mask: np.ndarray, search: int) -> tuple[float, float, float]:
     """Where the speck's content (`mask`, float32 over `box` = x, y, w, h) is best found
-    displaced in a neighbour: (SSD there / SSD at the flow's position, dx, dy of that match)."""
-    h, w = q.shape
+    displaced in neighbour i: (SSD there / SSD at the flow's position, dx, dy of that match)."""
+    h, w = view.height, view.width
     x0, y0, bw, bh = box
     x1, y1 = x0 + bw, y0 + bh
-    tmpl = np.ascontiguousarray(q[y0:y1, x0:x1])
-    aligned_err = float((((tmpl - aligned[y0:y1, x0:x1]) ** 2) * mask).sum())
+    tmpl = np.ascontiguousarray(view.q_box(y0, y1, x0, x1))
+    aligned_err = float((((tmpl - view.aligned_box(i, y0, y1, x0, x1)) ** 2) * mask).sum())
     cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
-    dx, dy = (int(round(float(v))) for v in flow[cy, cx])
+    dx, dy = (int(round(float(v))) for v in view.flow_at(i, cy, cx))
     sx0, sy0 = max(x0 + dx - search, 0), max(y0 + dy - search, 0)
     sx1, sy1 = min(x1 + dx + search, w), min(y1 + dy + search, h)
     if aligned_err <= 0 or sx1 - sx0 < tmpl.shape[1] or sy1 - sy0 < tmpl.shape[0]:
         return float("inf"), 0.0, 0.0
-    region = np.ascontiguousarray(neighbour[sy0:sy1, sx0:sx1])
+    region = np.ascontiguousarray(view.neighbour_box(i, sy0, sy1, sx0, sx1))
     ssd = cv2.matchTemplate(region, tmpl, cv2.TM_SQDIFF, mask=mask)
     # displacements within 2 px of the flow's own position are where the flow already looked
     ay, ax = y0 + dy - sy0, x0 + dx - sx0
@@ -161,44 +185,29 @@ def spike_score(
     return score
 
 
-def detect(
-    q: np.ndarray,
-    aligned: list[np.ndarray],
-    st: Settings,
-    neighbours: list[np.ndarray] | None = None,
-    flows: list[np.ndarray] | None = None,
-    steps: list[int] | None = None,
-    colour: list[tuple[np.ndarray, list[np.ndarray]]] | None = None,
-    sigmas: list[float] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(speck mask, candidate mask, moving-object mask), HxW bool, before dilation, of centre luma `q` given the
-    neighbours' luma aligned to it (nearest first); with `colour` (per picture channel,
-    perceptual: the centre's plane and the neighbours' aligned to it) the channels are
-    tested too, with `sigmas` the planes' noise levels if known (luma first); with
-    `neighbours`/`flows` (unaligned luma and the flows), specks found displaced in a
-    neighbour are left alone as moving objects."""
-    planes = [(q, aligned)] + list(colour or [])
-    if sigmas is None or len(sigmas) != len(planes):
-        sigmas = [noise_sigma(c, a[0]) for c, a in planes]
-    score = spike_score(planes, st, sigmas)
-    sigma = sigmas[0]
-    t = max(st.threshold, 4.0 * sigma) * (1.5 if len(aligned) == 1 else 1.0)
-    weak = score > GROW
+def detect(weak: np.ndarray, strong: np.ndarray, view: View, st: Settings, sigma: float, steps: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(speck mask, candidate mask, moving-object mask), HxW bool, before dilation, given where
+    the spike score (`spike_score`, luma noise level `sigma`) exceeds GROW (`weak`) and 1
+    (`strong`), and the planes in `view`: seeds grown into specks no larger than max_size,
+    those whose surroundings no neighbour matches dropped, and specks found displaced in
+    the neighbours (`steps` frames away) left alone as moving objects."""
+    t = max(st.threshold, 4.0 * sigma) * (1.5 if view.count == 1 else 1.0)
     moving = np.zeros_like(weak)
     if not weak.any():
         return weak, weak, moving
     n, labels, stats_, _ = cv2.connectedComponentsWithStats(weak.astype(np.uint8), connectivity=8)
-    strong = (score > 1.0) & weak
+    strong = strong & weak
     seeded = np.zeros(n, bool)
     seeded[np.unique(labels[strong])] = True
     seeded[0] = False
     size_ok = np.maximum(stats_[:, cv2.CC_STAT_WIDTH], stats_[:, cv2.CC_STAT_HEIGHT]) <= st.max_size
     keep = seeded & size_ok
     kept = keep[labels]
+    del labels
     if st.ring_limit > 0 and kept.any():
-        _reject_poorly_aligned(q, kept, weak, aligned[:2], max(t / 3.0, 3.0 * sigma), st.ring_limit)
-    if neighbours is not None and flows is not None and st.search > 0:
-        moving = _protect_moving_objects(q, kept, aligned, neighbours, flows, list(steps or [1] * len(aligned)), st, max(0.5 * t, 3.0 * sigma))
+        _reject_poorly_aligned(view, kept, weak, max(t / 3.0, 3.0 * sigma), st.ring_limit)
+    if st.search > 0:
+        moving = _protect_moving_objects(view, kept, steps, st, max(0.5 * t, 3.0 * sigma))
     return kept, weak, moving
 
 
@@ -211,7 +220,7 @@ def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     return hit[labels]
 
 
-def _reject_poorly_aligned(q: np.ndarray, kept: np.ndarray, weak: np.ndarray, aligned: list[np.ndarray], level: float, limit: float) -> None:
+def _reject_poorly_aligned(view: View, kept: np.ndarray, weak: np.ndarray, level: float, limit: float) -> None:
     """Clear from `kept` the specks whose surroundings (a ring 4-6 px out, other specks left
     out) no neighbour matches: where more than `limit` of the ring is off by more than
     `level` in every neighbour, the flow failed there (a limb, a turning head) and a spike is
@@ -220,25 +229,21 @@ def _reject_poorly_aligned(q: np.ndarray, kept: np.ndarray, weak: np.ndarray, al
     far = cv2.dilate(kept.astype(np.uint8), np.ones((13, 13), np.uint8))
     n, groups = cv2.connectedComponents(far, connectivity=8)
     ring = (far > 0) & (near == 0)
-    g = groups[ring]
+    del near, far
+    ys, xs = np.nonzero(ring)
+    g = groups[ys, xs]
+    del groups, ring
     count = np.maximum(np.bincount(g, minlength=n), 1)
-    off = [np.bincount(g, (np.abs(q - a)[ring] > level).astype(np.float64), minlength=n) / count for a in aligned]
+    q = view.q_at(ys, xs)
+    off = [np.bincount(g, (np.abs(q - view.aligned_at(i, ys, xs)) > level).astype(np.float64), minlength=n) / count for i in range(min(view.count, 2))]
     bad = np.min(off, axis=0) > limit
     bad[0] = False
     if bad.any():
+        _, groups = cv2.connectedComponents(cv2.dilate(kept.astype(np.uint8), np.ones((13, 13), np.uint8)), connectivity=8)
         kept &= ~bad[groups]
 
 
-def _protect_moving_objects(
-    q: np.ndarray,
-    kept: np.ndarray,
-    aligned: list[np.ndarray],
-    neighbours: list[np.ndarray],
-    flows: list[np.ndarray],
-    steps: list[int],
-    st: Settings,
-    flat: float,
-) -> np.ndarray:
+def _protect_moving_objects(view: View, kept: np.ndarray, steps: list[int], st: Settings, flat: float) -> np.ndarray:
     """Clear from `kept` the specks found displaced in the neighbours (real moving objects),
     and return where they were. Nearby fragments are judged together, as the one object they
     usually are."""
@@ -250,14 +255,11 @@ def _protect_moving_objects(
         x, y, bw, bh = (int(v) for v in stats_[g, :4])
         local = (groups[y : y + bh, x : x + bw] == g) & kept[y : y + bh, x : x + bw]
         mask = cv2.morphologyEx(local.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-        if float(q[y : y + bh, x : x + bw][mask > 0].std()) < flat:
+        if float(view.q_box(y, y + bh, x, x + bw)[mask > 0].std()) < flat:
             # a featureless speck matches any patch of its shade: judge it with its surroundings
             mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
         mask = mask.astype(np.float32)
-        matches = [
-            _object_match(q, (x, y, bw, bh), mask, nb, f, al, st.search * abs(k))
-            for nb, f, al, k in zip(neighbours[:2], flows[:2], aligned[:2], steps[:2])
-        ]
+        matches = [_object_match(view, i, (x, y, bw, bh), mask, st.search * abs(k)) for i, k in enumerate(steps[:2])]
         if is_moving_object(matches, steps[:2], st):
             kept[y : y + bh, x : x + bw] &= ~local
             moving[y : y + bh, x : x + bw] |= local
@@ -286,69 +288,17 @@ class DustBust:
             set_matte(out, NAME, np.zeros((h, w), np.float32))
             return out
         frames = [window.frames[n] for n in numbers]
-        q = motion.perceptual_luma(centre)
-        flows = [motion.flow(centre, f) for f in frames]
-        lumas = [motion.perceptual_luma(f) for f in frames]
-        aligned = [motion.warp(lq, fl) for lq, fl in zip(lumas, flows)]
         steps = [n - window.number for n in numbers]
-        pic = np.asarray(picture_indices(centre.channels))
-        lin = motion.is_scene_linear(centre.colorspace)
-        colour = colour_planes(centre, frames, flows, pic, lin)
-        sigmas = [noise_sigma(c, a[0]) for c, a in [(q, aligned)] + colour]
-        specks, candidates, moving = detect(q, aligned, self.settings, lumas, flows, steps, colour, sigmas)
-        # inside a large speck the flow may follow the dirt: look again with the flow of the
-        # surroundings, filled in over every candidate
-        size = self.settings.max_size
-        filled = [fill_flow(fl, candidates | flow_anomaly(fl, size), size) for fl in flows]
-        # the filled-in flow differs from the own only around candidates: resample just there
-        changed = [np.nonzero((ff != fl).any(axis=2)) for fl, ff in zip(flows, filled)]
-        aligned_f = [patched(al, ys, xs, motion.sample(lq, ff, ys, xs)[:, 0]) for al, lq, ff, (ys, xs) in zip(aligned, lumas, filled, changed)]
-        if colour:
-            values = [motion.perceptual(motion.sample(picture(f, pic), ff, ys, xs), lin) for f, ff, (ys, xs) in zip(frames, filled, changed)]
-            colour = [(c, [patched(a, ys, xs, v[:, j]) for a, v, (ys, xs) in zip(al, values, changed)]) for j, (c, al) in enumerate(colour)]
-        again, _, moving_f = detect(q, aligned_f, self.settings, lumas, filled, steps, colour, sigmas)
-        # a speck found displaced in both neighbours with either flow is a real object
-        moving = cv2.dilate((moving | moving_f).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        specks = (specks | again) & ~_touching(specks | again, moving)
-        if DILATE and specks.any():
-            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * DILATE + 1, 2 * DILATE + 1))
-            specks = cv2.dilate(specks.astype(np.uint8), k).astype(bool)
+        held = sum(f.pixels.nbytes for f in window.frames.values())
+        specks, nbs = bands.find_specks(centre, frames, steps, self.settings, self.ctx.max_memory, held)
         pixels = centre.pixels.copy()
         if specks.any():
-            ys, xs, values = repair(specks, [f.pixels for f in frames], flows, filled)
-            values = values[:, pic]
-            pixels[ys[:, None], xs[:, None], pic[None, :]] = values
+            ys, xs, values = bands.repair(specks, nbs)
+            pic = np.asarray(picture_indices(centre.channels))
+            pixels[ys[:, None], xs[:, None], pic[None, :]] = values[:, pic]
         out = centre.with_pixels(pixels)
         set_matte(out, NAME, specks.astype(np.float32))
         return out
-
-
-def colour_planes(
-    centre: Frame, frames: list[Frame], flows: list[np.ndarray], pic: np.ndarray, lin: bool
-) -> list[tuple[np.ndarray, list[np.ndarray]]]:
-    """Per picture channel (none unless there are three or more), on the perceptual scale:
-    the centre's plane and the neighbours' aligned to it by `flows`."""
-    if len(pic) < 3:
-        return []
-    planes = cv2.split(np.ascontiguousarray(motion.perceptual(picture(centre, pic), lin)))
-    warped = [cv2.split(motion.perceptual(motion.warp(picture(f, pic), fl), lin)) for f, fl in zip(frames, flows)]
-    return [(c, [w[j] for w in warped]) for j, c in enumerate(planes)]
-
-
-def picture(frame: Frame, pic: np.ndarray) -> np.ndarray:
-    """The frame's picture channels (at most 4), without a copy where they are all it holds."""
-    if frame.pixels.shape[2] == len(pic) <= 4 and list(pic) == list(range(len(pic))):
-        return frame.pixels
-    return np.ascontiguousarray(frame.pixels[:, :, pic[:4]])
-
-
-def patched(img: np.ndarray, ys: np.ndarray, xs: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """`img` with the pixels (ys, xs) set to `values` (a copy; `img` itself where none)."""
-    if not len(ys):
-        return img
-    out = img.copy()
-    out[ys, xs] = values
-    return out
 
 
 def choose_neighbours(number: int, available: list[int], radius: int) -> list[int]:
@@ -362,57 +312,6 @@ def choose_neighbours(number: int, available: list[int], radius: int) -> list[in
         take_a = after[: want - len(take_b)]
         take_b = before[: want - len(take_a)]
     return sorted(take_b + take_a, key=lambda n: (abs(n - number), n))
-
-
-def flow_anomaly(flow: np.ndarray, size: int, tolerance: float = 0.75) -> np.ndarray:
-    """Where the flow departs from its surroundings' (Gaussian over about the largest speck)
-    by more than `tolerance` px: where a speck may have pulled the flow after itself."""
-    f = 4
-    h, w = flow.shape[:2]
-    small = cv2.resize(flow, (max(w // f, 1), max(h // f, 1)), interpolation=cv2.INTER_AREA)
-    dev = np.hypot(*np.moveaxis(small - cv2.GaussianBlur(small, (0, 0), max(size / f, 1.0)), 2, 0))
-    return cv2.resize((dev > tolerance).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-
-
-def fill_flow(flow: np.ndarray, hole: np.ndarray, size: int) -> np.ndarray:
-    """The flow with `hole` (dilated 2 px) filled in from around it: normalised convolution
-    at a quarter resolution over about the largest speck; unchanged outside the hole."""
-    if not hole.any():
-        return flow
-    f = 4
-    h, w = hole.shape
-    small = (max(w // f, 1), max(h // f, 1))
-    grown = cv2.dilate(hole.astype(np.uint8), np.ones((17, 17), np.uint8)).astype(bool)
-    weight = (~grown).astype(np.float32)
-    num = cv2.resize(flow * weight[:, :, None], small, interpolation=cv2.INTER_AREA)
-    den = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
-    sigma = max(size / f, 1.0)
-    num = cv2.GaussianBlur(num, (0, 0), sigma)
-    den = cv2.GaussianBlur(den, (0, 0), sigma)[:, :, None]
-    low = cv2.resize(num / np.maximum(den, 1e-3), (w, h), interpolation=cv2.INTER_LINEAR)
-    out = flow.copy()
-    out[grown] = low[grown]
-    return out
-
-
-def repair(
-    mask: np.ndarray, pictures: list[np.ndarray], flows: list[np.ndarray], filled: list[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Values for the masked pixels: per speck, the per-channel median of the aligned
-    neighbours, aligned either by their own flow or by the flow filled in from the speck's
-    surroundings, whichever makes the neighbours agree better inside the speck."""
-    ys, xs = np.nonzero(mask)
-    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    lab = labels[ys, xs]
-    count = np.maximum(np.bincount(lab, minlength=n), 1)
-    results = []
-    for fields in (flows, filled):
-        c = np.stack([motion.sample(pic, fl, ys, xs) for pic, fl in zip(pictures, fields)])
-        spread = (c.max(axis=0) - c.min(axis=0)).max(axis=1)
-        results.append((np.median(c, axis=0), np.bincount(lab, spread, minlength=n) / count))
-    use_own = results[0][1] < results[1][1]
-    values = np.where(use_own[lab][:, None], results[0][0], results[1][0])
-    return ys, xs, values.astype(np.float32)
 
 
 SPEC = NodeSpec(
