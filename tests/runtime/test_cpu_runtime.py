@@ -13,7 +13,7 @@ import pytest
 from reelfix.errors import DeviceError, UserError
 from reelfix.runtime import clear_session_cache, get_session
 from reelfix.runtime import cpu_runtime
-from reelfix.runtime.cpu_runtime import OPENVINO_PROVIDER, auto_rule, choose_cpu_runtime, runtime_record
+from reelfix.runtime.cpu_runtime import OPENVINO_PROVIDER, OV_STATIC_SHAPES, OpenVINOSession, auto_rule, choose_cpu_runtime, runtime_record
 
 from tests.onnx_models import make_card, make_sr_model
 
@@ -21,8 +21,9 @@ AVX2 = frozenset({"sse4_2", "avx", "avx2", "fma"})
 
 
 @pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+def _fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("REELFIX_CPU_RUNTIME", raising=False)
+    monkeypatch.setenv("REELFIX_CACHE", str(tmp_path / "cache"))  # OpenVINO's compiled models
     clear_session_cache()
 
 
@@ -107,6 +108,21 @@ def test_manifest_records_the_cpu_runtime(tmp_path: Path, monkeypatch: pytest.Mo
     assert run["chain"][0]["provider"] == "CPUExecutionProvider"
 
 
+def test_manifest_record_says_how_openvino_compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where OpenVINO is chosen, the record carries its options: fp32 kernels, static shapes, the cache."""
+    monkeypatch.setattr(cpu_runtime, "openvino_available", lambda: True)
+    monkeypatch.setattr(cpu_runtime.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(cpu_runtime, "cpu_flags", lambda: AVX2)
+    record = runtime_record()
+    assert record["cpu"] == "openvino" and record["reason"].startswith("auto: OpenVINO is installed")
+    assert record["openvino_options"] == {
+        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32", "static_shapes": True,
+        "CACHE_DIR": str(tmp_path / "cache" / "openvino"),
+    }  # fmt: skip
+    monkeypatch.setenv("REELFIX_CPU_RUNTIME", "onnxruntime")
+    assert "openvino_options" not in runtime_record()
+
+
 # --------------------------------------------------------------------------- the OpenVINO route
 
 
@@ -144,3 +160,26 @@ def test_openvino_is_what_auto_picks_here_where_installed(tmp_path: Path) -> Non
     path = make_sr_model(tmp_path / "sr.onnx", scale=2, layers=2)
     ms = get_session(path, make_card(path, scale=2), "cpu")
     assert ms.provider == (OPENVINO_PROVIDER if runtime == "openvino" else "CPUExecutionProvider"), reason
+
+
+def test_openvino_compiles_each_shape_once_and_the_next_process_reuses_it(tmp_path: Path) -> None:
+    """Static shapes: one compiled model per input shape (the last OV_STATIC_SHAPES kept); the
+    compiled models land in CACHE_DIR, and a new session with the same cache adds none."""
+    pytest.importorskip("openvino")
+    path = make_sr_model(tmp_path / "sr.onnx", scale=2, layers=2)
+    cache = tmp_path / "ov"
+    first = OpenVINOSession(path, 1, cache)
+    results = {hw: first.run(None, {"input": smooth(*hw, seed=hw[0])})[0] for hw in ((16, 16), (24, 32))}
+    again = first.run(None, {"input": smooth(16, 16, seed=16)})[0]
+    assert first.compiled_shapes() == [(1, 3, 24, 32), (1, 3, 16, 16)]
+    np.testing.assert_array_equal(again, results[(16, 16)])
+    blobs = sorted(p.name for p in cache.iterdir())
+    assert len(blobs) == 2
+    second = OpenVINOSession(path, 1, cache)  # what the next process does
+    for hw, want in results.items():
+        np.testing.assert_array_equal(second.run(None, {"input": smooth(*hw, seed=hw[0])})[0], want)
+    assert sorted(p.name for p in cache.iterdir()) == blobs
+    for side in range(17, 18 + OV_STATIC_SHAPES):  # more shapes than are kept: the oldest go, results stay right
+        second.run(None, {"input": smooth(side, side)})
+    assert len(second.compiled_shapes()) == OV_STATIC_SHAPES and (1, 3, 16, 16) not in second.compiled_shapes()
+    np.testing.assert_array_equal(second.run(None, {"input": smooth(16, 16, seed=16)})[0], results[(16, 16)])

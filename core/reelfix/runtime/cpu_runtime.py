@@ -24,6 +24,7 @@ import importlib.util
 import os
 import platform
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -91,7 +92,11 @@ def runtime_record() -> dict[str, Any]:
         chosen, reason = choose_cpu_runtime()
     except (UserError, DeviceError) as exc:
         chosen, reason = "unknown", exc.message
-    return {"cpu": chosen, "reason": reason, "onnxruntime": _version("onnxruntime") or _version("onnxruntime-gpu"), "openvino": _version("openvino")}
+    record = {"cpu": chosen, "reason": reason, "onnxruntime": _version("onnxruntime") or _version("onnxruntime-gpu"), "openvino": _version("openvino")}
+    if chosen == "openvino":  # how it compiles (threads: the run's own thread count)
+        options = {k: v for k, v in openvino_config(0).items() if k != "INFERENCE_NUM_THREADS"}
+        record["openvino_options"] = {**options, "static_shapes": True, "CACHE_DIR": str(openvino_cache_dir())}
+    return record
 
 
 class _Arg(NamedTuple):
@@ -105,27 +110,60 @@ class _Arg(NamedTuple):
 _OV_TYPES = {"f32": "tensor(float)", "f16": "tensor(float16)"}
 
 
+OV_STATIC_SHAPES = 4  # input shapes compiled for (LRU); tiles of a frame share one shape (tiling.plan_tiles)
+
+
+def openvino_config(threads: int) -> dict[str, Any]:
+    """reelfix's OpenVINO CPU options (docs/bench/cpu_speed.md measured the alternatives): fp32
+    kernels (INFERENCE_PRECISION_HINT f32: no bf16 even on AMX CPUs), latency hint (one stream:
+    reelfix runs one tile at a time), `threads` compute threads."""
+    return {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": int(threads)}
+
+
+def openvino_cache_dir() -> Path:
+    """Where OpenVINO keeps compiled models (`$REELFIX_CACHE/openvino` or
+    `~/.cache/reelfix/openvino`, beside the TensorRT engines): a later process loads the
+    compiled blob instead of compiling again."""
+    root = os.environ.get("REELFIX_CACHE")
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "reelfix") / "openvino"
+
+
 class OpenVINOSession:
     """An OpenVINO compiled model behind the part of `onnxruntime.InferenceSession`'s interface
-    reelfix uses (`get_inputs`, `get_outputs`, `get_providers`, `run`). fp32 throughout
-    (INFERENCE_PRECISION_HINT f32: no bf16/fp16 kernels even where the CPU has them), latency
-    hint, `threads` compute threads. Thread-safe: one infer request per calling thread."""
+    reelfix uses (`get_inputs`, `get_outputs`, `get_providers`, `run`), with `openvino_config`.
 
-    def __init__(self, path: Path | str, threads: int) -> None:
+    Static shapes: each input shape is compiled for on first use (the model reshaped to it),
+    so OpenVINO plans its buffers and kernels once for that shape instead of on every call;
+    the last `OV_STATIC_SHAPES` shapes are kept. Compiled models go to `openvino_cache_dir()`
+    (CACHE_DIR) so the next process imports them. Thread-safe: one infer request per
+    calling thread and shape. `static=False` compiles once for dynamic shapes and `options`
+    override `openvino_config` (benchmarks.cpu_speed measures both)."""
+
+    def __init__(
+        self, path: Path | str, threads: int, cache_dir: Path | None = None, *, static: bool = True, options: dict[str, Any] | None = None
+    ) -> None:
         import openvino as ov
 
-        core = ov.Core()
-        model = core.read_model(str(path))
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": int(threads)}
-        self.compiled = core.compile_model(model, "CPU", config)
+        self._core = ov.Core()
+        self.cache_dir = cache_dir if cache_dir is not None else openvino_cache_dir()
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            self._core.set_property({"CACHE_DIR": str(self.cache_dir)})
+        except (OSError, RuntimeError):
+            self.cache_dir = None  # a read-only home: compile every time
+        self._model = self._core.read_model(str(path))
+        self.config = {**openvino_config(threads), **(options or {})}
+        self.static = static
+        self._compiled: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
         self._local = threading.local()
 
         def describe(port: Any) -> _Arg:
             shape = [d.get_length() if d.is_static else None for d in port.get_partial_shape()]
             return _Arg(port.get_any_name(), shape, _OV_TYPES.get(port.get_element_type().get_type_name(), "other"))
 
-        self._inputs = [describe(p) for p in model.inputs]
-        self._outputs = [describe(p) for p in model.outputs]
+        self._inputs = [describe(p) for p in self._model.inputs]
+        self._outputs = [describe(p) for p in self._model.outputs]
 
     def get_inputs(self) -> list[_Arg]:
         return list(self._inputs)
@@ -136,12 +174,41 @@ class OpenVINOSession:
     def get_providers(self) -> list[str]:
         return [OPENVINO_PROVIDER]
 
+    def compiled_shapes(self) -> list[tuple[int, ...]]:
+        """The input shapes compiled for, oldest first."""
+        with self._lock:
+            return list(self._compiled)
+
+    def _compiled_for(self, shape: tuple[int, ...]) -> Any:
+        with self._lock:
+            hit = self._compiled.get(shape)
+            if hit is not None:
+                self._compiled.move_to_end(shape)
+                return hit
+            model = self._model.clone()
+            if shape:  # () = dynamic shapes
+                model.reshape({self._inputs[0].name: list(shape)})
+            compiled = self._core.compile_model(model, "CPU", self.config)
+            self._compiled[shape] = compiled
+            while len(self._compiled) > OV_STATIC_SHAPES:
+                self._compiled.popitem(last=False)
+            return compiled
+
     def run(self, output_names: Sequence[str] | None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self.compiled.create_infer_request()
+        arrays = {k: np.ascontiguousarray(v) for k, v in feeds.items()}
+        shape = tuple(int(n) for n in arrays[self._inputs[0].name].shape) if self.static else ()
+        compiled = self._compiled_for(shape)
+        requests = getattr(self._local, "requests", None)
+        if requests is None:
+            requests = self._local.requests = {}
+        request = requests.get(shape)
+        if request is None or request[0] is not compiled:  # new shape, or recompiled after eviction
+            live = set(self.compiled_shapes())
+            for old in [s for s in requests if s not in live]:
+                del requests[old]  # this thread's requests for evicted shapes
+            request = requests[shape] = (compiled, compiled.create_infer_request())
         # share_inputs: the arrays are read in place (infer waits for the result); outputs come back as copies
-        result = request.infer({k: np.ascontiguousarray(v) for k, v in feeds.items()}, share_inputs=True)
+        result = request[1].infer(arrays, share_inputs=True)
         by_name = {port.get_any_name(): np.asarray(value) for port, value in result.items()}
         names = list(output_names) if output_names else [o.name for o in self._outputs]
         return [by_name[n] for n in names]
