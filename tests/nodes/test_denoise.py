@@ -113,7 +113,7 @@ def test_command_line_writes_frames_with_the_model_in_the_header(tiny_model, tmp
 
 # --- grain that differs between channels: the luma / colour-difference route ---------------------
 
-from reelfix.nodes.denoise import COLOUR_JOINT, estimate_colour, remove_grain  # noqa: E402
+from reelfix.nodes.denoise import CHROMA_HALF, COLOUR_JOINT, estimate_colour, remove_grain  # noqa: E402
 from tests.nodes import grain_independent  # noqa: E402
 
 
@@ -185,8 +185,13 @@ def test_colour_route_is_exact_when_the_model_changes_nothing(identity_model) ->
     pic = photo()
     pic[5:15, 5:15] = (1.8, -0.2, 0.5)  # out of range: comes back untouched
     sigma = np.full(pic.shape[:2], 0.05, np.float32)
-    for c in (0.0, 0.5, 0.9):
+    for c in (CHROMA_HALF, 0.5, 0.9):
         np.testing.assert_allclose(remove_grain(den, pic, sigma, c), pic, rtol=0, atol=1e-6)
+    # sensor-like noise: luma exact, the colour differences from half resolution (detail finer than 2 px goes)
+    out = remove_grain(den, pic, sigma, 0.0)
+    np.testing.assert_allclose(out.mean(axis=2), pic.mean(axis=2), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(out[8:12, 8:12], pic[8:12, 8:12], rtol=0, atol=1e-6)  # inside the flat patch out of range
+    assert 0 < np.abs(out - pic).mean() < 0.01
 
 
 def test_nearly_shared_grain_takes_the_one_picture_route_bit_identical(tiny_model) -> None:

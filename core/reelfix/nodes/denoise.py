@@ -39,6 +39,7 @@ MIN_BLOCKS = 16  # a band with fewer blocks borrows from its neighbours
 _SIZES = np.array([0.0, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.8, 2.1, 2.5])
 FLAT_SHARE = 0.2  # of all blocks: the flattest, where the channel correlation of the residual is the grain's
 COLOUR_JOINT = 0.95  # grain at least this correlated between R, G and B goes through the model as one picture
+CHROMA_HALF = 0.3  # grain less correlated than this (sensor-like): colour differences denoised at half resolution
 # Luma and two opposite-colour channels: orthogonal rows, each scaled and offset so that 0..1 maps into 0..1.
 _OPP = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0.0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]], np.float32)
 _OPP_OFFSET = np.array([0.0, 0.5, 0.5], np.float32)
@@ -131,7 +132,12 @@ def remove_grain(denoiser: Denoiser, picture: np.ndarray, sigma: np.ndarray, col
     COLOUR_JOINT) or the picture has one channel; otherwise three, on luma and two
     opposite-colour channels, each a grey picture told its share of the grain (for channel
     correlation c: sqrt((1 + 2c) / 3), sqrt((1 - c) / 2), sqrt(6 (1 - c)) / 4 of sigma). As in
-    `Denoiser.run`, what lies outside 0..1 comes back untouched."""
+    `Denoiser.run`, what lies outside 0..1 comes back untouched.
+
+    Grain much less shared than film grain (colour < CHROMA_HALF: a sensor's independent
+    noise) is strong in the colour differences, where pictures have little fine detail: those
+    two go through the model at half resolution (2x2 area mean, sigma scaled by how much the
+    node's own estimate falls at that size) and come back bilinearly; a quarter of the work each."""
     if picture.shape[2] != 3 or colour >= COLOUR_JOINT or not np.any(sigma > 0):
         return denoiser.run(picture, sigma)
     pic = np.asarray(picture, dtype=np.float32)
@@ -139,8 +145,21 @@ def remove_grain(denoiser: Denoiser, picture: np.ndarray, sigma: np.ndarray, col
     opp = clipped @ _OPP.T + _OPP_OFFSET
     c = float(np.clip(colour, 0.0, 1.0))
     shares = (np.sqrt((1 + 2 * c) / 3), np.sqrt((1 - c) / 2), np.sqrt(6 * (1 - c)) / 4)
+    h, w = pic.shape[:2]
+    half = c < CHROMA_HALF and min(h, w) >= 4 * BLOCK
+    if half:
+        small = cv2.resize(clipped, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+        small_opp = small @ _OPP.T + _OPP_OFFSET
+        full_level, half_level = float(np.mean(estimate_sigma(clipped))), float(np.mean(estimate_sigma(small)))
+        small_sigma = cv2.resize(sigma, small.shape[1::-1], interpolation=cv2.INTER_AREA) * np.float32(
+            half_level / full_level if full_level > 0 else 0.5
+        )
     for k, share in enumerate(shares):
-        opp[:, :, k] = denoiser.run(np.ascontiguousarray(opp[:, :, k : k + 1]), sigma * np.float32(share))[:, :, 0]
+        if half and k > 0:
+            plane = denoiser.run(np.ascontiguousarray(small_opp[:, :, k : k + 1]), small_sigma * np.float32(share))
+            opp[:, :, k] = cv2.resize(plane[:, :, 0], (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            opp[:, :, k] = denoiser.run(np.ascontiguousarray(opp[:, :, k : k + 1]), sigma * np.float32(share))[:, :, 0]
     return (opp - _OPP_OFFSET) @ _OPP_INVERSE.T + (pic - clipped)
 
 
