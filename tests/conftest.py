@@ -19,6 +19,9 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     """No test sees the user's models or caches."""
     monkeypatch.setenv("REELFIX_HOME", str(tmp_path_factory.mktemp("reelfix_home")))
     monkeypatch.delenv("REELFIX_MODEL_PATH", raising=False)
+    # ONNX Runtime's CPU provider, also where OpenVINO is installed (`make bench` installs it);
+    # tests/runtime/test_cpu_runtime.py unpins it to test the choice
+    monkeypatch.setenv("REELFIX_CPU_RUNTIME", "onnxruntime")
 
 
 @pytest.fixture
