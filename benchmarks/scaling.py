@@ -97,9 +97,24 @@ def child(model: str, height: int, width: int, frames: int, warm: bool = True) -
     wall, cpu = (time.perf_counter() - t0) / frames, (time.process_time() - c0) / frames
     if summary.failed:
         raise SystemExit(f"scaling run failed: {summary.failed[0].error}")
+    tiles, work_factor = tile_work(model, height, width, summary.providers[0], job.max_memory_bytes)
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(home, ignore_errors=True)
-    return {"s_per_frame": wall, "cpu_s_per_frame": cpu, "peak_gib": vm_hwm_gib(), "providers": summary.providers}
+    return {"s_per_frame": wall, "cpu_s_per_frame": cpu, "peak_gib": vm_hwm_gib(), "providers": summary.providers, "tiles": tiles, "work": work_factor}
+
+
+def tile_work(model: str, height: int, width: int, provider: str, max_memory: int) -> tuple[int, float]:
+    """How upscale tiles this frame: the number of tiles and the model's input pixels per frame
+    pixel (1.0 = one tile; above it, the tiles' overlap the model computes twice)."""
+    from reelfix.models.catalog import find_model
+    from reelfix.nodes.upscale import tiling_for
+    from reelfix.tiling import plan_tiles
+
+    card = find_model(model).card
+    tile, overlap = tiling_for(card, height, width, provider, max_memory)
+    tiles = plan_tiles(height, width, tile, overlap, card.multiple_of)
+    pixels = sum((t.input.y1 - t.input.y0) * (t.input.x1 - t.input.x0) for t in tiles)
+    return len(tiles), pixels / (height * width)
 
 
 def run_child(model: str, size: str, frames: int, warm: bool = True) -> dict[str, Any]:
@@ -126,6 +141,7 @@ def _median_rows(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main(nearfree: list[str], span: list[str], rss_size: str | None, rounds: int = 2, frames: int = 2) -> dict[str, Any]:
     """Per model and size the median over `rounds` (sizes interleaved within each round)."""
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    load = os.getloadavg()[0]
     for _ in range(rounds):
         for model, sizes in (("nearfree-x2", nearfree), ("span-x2", span)):
             for size in sizes:
@@ -136,6 +152,9 @@ def main(nearfree: list[str], span: list[str], rss_size: str | None, rounds: int
     for model in ("nearfree-x2", "span-x2"):
         per_mp = [r["s_per_mp"] for (m, _), r in rows.items() if m == model]
         result[f"{model}_spread"] = max(per_mp) / min(per_mp) if len(per_mp) > 1 else float("nan")
+        cpu_mp = [r["cpu_s_per_mp"] for (m, _), r in rows.items() if m == model]
+        result[f"{model}_cpu_spread"] = max(cpu_mp) / min(cpu_mp) if len(cpu_mp) > 1 else float("nan")
+    result["load"] = (load, os.getloadavg()[0])
     return result
 
 
@@ -178,18 +197,18 @@ def markdown(r: dict[str, Any], command: str) -> list[str]:
         f"through `run_job`; one warm-up frame, then {r['frames']} timed frame(s) (the peak-RSS run: one cold frame); median over {r['rounds']} rounds with the "
         "sizes interleaved. `nearfree-x2` is a 1x1 convolution + DepthToSpace (reelfix's own work); `span-x2` the built-in model.",
         "",
-        "| model | input | megapixels | seconds per frame | seconds per MP | CPU seconds per MP | peak RSS (GiB) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| model | input | megapixels | tiles (model input / frame) | seconds per frame | seconds per MP | CPU seconds per MP | peak RSS (GiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for (model, size), row in sorted(r["rows"].items(), key=lambda kv: (kv[0][0], kv[1]["mp"])):
         lines.append(
-            f"| {model} | {size} ({SIZES[size][1]}x{SIZES[size][0]}) | {row['mp']:.2f} | {row['s_per_frame']:.2f} | "
+            f"| {model} | {size} ({SIZES[size][1]}x{SIZES[size][0]}) | {row['mp']:.2f} | {row['tiles']} ({row['work']:.2f}x) | {row['s_per_frame']:.2f} | "
             f"{row['s_per_mp']:.3f} | {row['cpu_s_per_mp']:.3f} | {row['peak_gib']:.2f} |"
         )
     if r["rss"]:
         h, w = SIZES[r["rss_size"]]
         lines.append(
-            f"| span-x2 (peak RSS run, 1 frame) | {r['rss_size']} ({w}x{h} -> {2 * w}x{2 * h}) | {r['rss']['mp']:.2f} | "
+            f"| span-x2 (peak RSS run, 1 frame) | {r['rss_size']} ({w}x{h} -> {2 * w}x{2 * h}) | {r['rss']['mp']:.2f} | {r['rss']['tiles']} ({r['rss']['work']:.2f}x) | "
             f"{r['rss']['s_per_frame']:.1f} | {r['rss']['s_per_mp']:.3f} | {r['rss']['cpu_s_per_mp']:.3f} | {r['rss']['peak_gib']:.2f} |"
         )
     spread = r["nearfree-x2_spread"]
@@ -198,7 +217,10 @@ def markdown(r: dict[str, Any], command: str) -> list[str]:
         f"![time per megapixel and peak RSS against input size]({PLOT.name})",
         "",
         f"Goal: time per megapixel flat within 15% from 0.5K to 8K input: near-free model max/min {spread:.2f}x "
-        f"({ok(spread <= FLAT)}); span-x2 over the sizes it ran {r['span-x2_spread']:.2f}x.",
+        f"({ok(spread <= FLAT)}); span-x2 over the sizes it ran {r['span-x2_spread']:.2f}x. "
+        f"CPU seconds per MP (less sensitive to the load: {r['load'][0]:.1f} at the start, {r['load'][1]:.1f} at the end) "
+        f"max/min: near-free {r['nearfree-x2_cpu_spread']:.2f}x, span-x2 {r['span-x2_cpu_spread']:.2f}x. "
+        f"Runtime: {', '.join(sorted({p for row in r['rows'].values() for p in row['providers']}))}.",
     ]
     if r["rss"]:
         lines.append(f"Goal: peak RSS under 2 GB for an 8K output: span-x2 {r['rss']['peak_gib']:.2f} GiB ({ok(r['rss']['peak_gib'] < RSS_GOAL_GIB)}).")
