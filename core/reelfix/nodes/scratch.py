@@ -50,7 +50,7 @@ import numpy as np
 from .. import motion
 from ..frames.frame import Frame, picture_indices
 from .dustbust import set_matte
-from .scratch_gate import continues_across, is_gate_line, line_span
+from .scratch_gate import fixed_in_gate, is_gate_line
 from .scratch_repair import repair
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -339,7 +339,7 @@ def detect(
             if drift < MIN_DRIFT and not (all(abs(p) < STILL for p in pic) and is_gate_line(tr.runs, n_bands)):
                 continue
             if drift < MIN_DRIFT and not st.static:  # fixed in the gate: the picture must continue through it
-                if luma is None or not continues_across(luma, *line_span(tr.runs, [t.runs for t in long if t is not tr])):
+                if luma is None or not fixed_in_gate(luma, tr.runs, [t.runs for t in long if t is not tr]):
                     continue
         for band, (x0, x1) in fill_gaps(tr, scores, st).items():
             a, b = edges[band]
