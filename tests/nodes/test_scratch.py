@@ -15,7 +15,7 @@ from reelfix.frames.image_io import read_image, write_image
 from reelfix.jobs.load import job_from_data
 from reelfix.nodes import get_node
 from reelfix.nodes.scratch import SPEC
-from reelfix.nodes.scratch_gate import continues_across
+from reelfix.nodes.scratch_gate import continues_across, fixed_in_gate
 from reelfix.nodes.spec import NodeContext, Window
 from reelfix.pipeline import run_job
 from tests.nodes import clips
@@ -154,6 +154,13 @@ def test_the_picture_continues_through_a_scratch_not_through_an_object() -> None
     assert not continues_across(opaque, 20, 22) and not continues_across(own, 20, 22)
     assert not continues_across(np.full((256, 40), 0.5, np.float32), 20, 22)
     assert not continues_across(veil, 0, 2)  # at the frame's side: nothing to compare with
+    # a line is judged with the lines touching it: the picture column beside an opaque wire
+    # (the wire's faint other side in the detector's profiles) goes with the wire
+    wire = luma.copy()
+    wire[:, 20] = 0.1
+    assert not fixed_in_gate(wire, {b: (21, 22) for b in range(4)}, [{b: (20, 21) for b in range(4)}])
+    assert fixed_in_gate(veil, {b: (20, 22) for b in range(4)}, [])
+    assert not fixed_in_gate(veil, {b: (20, 22) for b in range(4)}, [{b: (0, 20) for b in range(4)}])
 
 
 def test_one_frame_sequence_uses_the_frame_alone(clip: clips.Clip) -> None:
