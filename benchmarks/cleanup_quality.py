@@ -14,10 +14,15 @@ Dust clips come from two generators:
 
 The peer is the classic spike detector (SDIp: the centre outside both motion-compensated
 neighbours by more than 0.06, on the same flows) with the neighbours' mean as the repair.
-Scratch clips: slowly drifting scratches, and scratches fixed in the gate on a static shot
-(with the default and with `static: true`), plus a static shot with a full-height pole and
-no scratch (what `static: true` costs). Real footage: opencv-doc's vtest.avi (static
-camera, people walking) when installed. Figures, per clip:
+Scratch clips: slowly drifting scratches, and scratches fixed in the gate on static shots
+(coffee with grain, astronaut, a real photo, real footage; with the default and with
+`static: true`), plus static shots without a scratch where things of the scene stand still
+over the whole height: a thin dark pole, a mast, a wire and a door's edge drawn before the
+grain, and a real photo of door frames and siding (lomiri-wallpapers' friends_by_Aitzol_
+Berasategi.jpg). `photo_sweep` runs every installed wallpaper photo as a static shot, clean
+and with gate scratches. Real footage: opencv-doc's vtest.avi (static camera, people
+walking) when installed. Photos and footage are read where installed, never committed;
+their rows are skipped when absent. Figures, per clip:
 
 - repaired: share of defect pixels (damage > 0.02 on a display-like scale) whose error
   against the truth is at least halved;
@@ -51,9 +56,12 @@ from reelfix.nodes.dustbust import choose_neighbours  # noqa: E402
 from reelfix.nodes.scratch import SPEC as SCRATCH  # noqa: E402
 from tests.nodes import clips, dirt_clips  # noqa: E402
 
-GOALS = {"dust_repaired": 0.90, "dust_false": 0.002, "scratch_repaired": 0.80, "scratch_false": 0.002}
+GOALS = {"dust_repaired": 0.90, "dust_false": 0.002, "scratch_repaired": 0.80, "scratch_false": 0.002, "gate_repaired": 0.90}
+GATE = "fixed in the gate"  # rows with this in their name have the gate goal (issue 13)
 OUT = Path(__file__).resolve().parents[1] / "docs" / "bench" / "cleanup.md"
+WALLPAPERS = Path("/usr/share/backgrounds")
 INDEPENDENT, OWN = "independent (dirt_clips)", "own (clips.add_dust)"
+PHOTO = "friends_by_Aitzol_Berasategi.jpg"  # lomiri-wallpapers-16.04, CC-BY-SA-4.0: read where installed, never committed
 
 
 def _dust_clips(h: int, w: int, n: int) -> dict[str, tuple[str, clips.Clip]]:
@@ -87,19 +95,75 @@ def _scratch_clips(h: int, w: int, n: int) -> dict[str, tuple[clips.Clip, dict[s
     poles = [f.copy() for f in grainy]
     for f in poles:  # a thin dark pole of the picture over the whole height, no scratch
         f[:, w // 3 : w // 3 + 2] = 0.05
+    none = [np.zeros((h, w), np.float32)] * n
+    scene = clips.add_grain(clips.scene_lines(clips.pan(1, h, w, name="coffee", velocity=(0.0, 0.0))[0]), n, 0.02, seed=3)
     out = {
         "pan, astronaut": (clips.scratch_clip(n, h, w, source=clips.pan(n, h, w, velocity=(1.2, 0.3))), {}),
         "pan, coffee, grain": (clips.scratch_clip(n, h, w, source=clips.pan(n, h, w, name="coffee", velocity=(1.3, -0.6), grain=0.03)), {}),
         "static shot, astronaut, drifting scratches": (clips.scratch_clip(n, h, w, source=static), {}),
         "static shot, coffee, grain, scratches fixed in the gate": (gate, {}),
+        "static shot, astronaut, no grain, scratches fixed in the gate": (clips.scratch_clip(n, h, w, source=static, gate=True), {}),
         "static shot, coffee, grain, scratches fixed in the gate, `static: true`": (gate, {"static": True}),
+        "static shot, coffee, grain, a full-height pole and no scratch": (clips.Clip(poles, poles, scratch=none), {}),
         "static shot, coffee, grain, a full-height pole and no scratch, `static: true`": (
-            clips.Clip(poles, poles, scratch=[np.zeros((h, w), np.float32)] * n), {"static": True}),
+            clips.Clip(poles, poles, scratch=none), {"static": True}),
+        "static shot, coffee, grain, scratches fixed in the gate and the full-height pole": (
+            clips.scratch_clip(n, h, w, source=poles, gate=True), {}),
+        "static shot, coffee, a mast, a wire and a door's edge over the whole height, grain over them, no scratch": (
+            clips.Clip(scene, scene, scratch=none), {}),
     }
+    photo = clips.wallpaper(PHOTO, h, w)
+    if photo is not None:
+        shot = clips.add_grain(photo, n, 0.02, seed=4)
+        out[f"real photo ({PHOTO}: door frames, siding), static, grain, no scratch"] = (clips.Clip(shot, shot, scratch=none), {})
+        out["the same photo with scratches fixed in the gate"] = (clips.scratch_clip(n, source=shot, gate=True), {})
     footage = clips.footage(n, start=200)
     if footage is not None:
         out["vtest.avi (real footage, static camera)"] = (clips.scratch_clip(n, source=footage), {})
+        out["vtest.avi, scratches fixed in the gate"] = (clips.scratch_clip(n, source=footage, gate=True), {})
     return out
+
+
+def _centre_only(clip: clips.Clip, params: dict[str, Any]) -> tuple[np.ndarray, Any]:
+    """The node's output pixels and matte for the middle frame of a short clip."""
+    from reelfix.nodes.spec import NodeContext, Window
+
+    runner = SCRATCH.factory(SCRATCH.validate(params, "bench"), NodeContext())
+    frames = {i: Frame(d, ("R", "G", "B"), clip.colorspace, i) for i, d in enumerate(clip.damaged)}
+    out = runner.process(Window(len(clip) // 2, frames))
+    return out.pixels, out.mattes.get(SCRATCH.name)
+
+
+def photo_sweep(h: int, w: int, frames: int = 5) -> dict[str, float] | None:
+    """Every installed wallpaper photo (lomiri-wallpapers-16.04, mate-backgrounds; read where
+    installed, never committed), cut from its middle, as a static grainy shot: the middle
+    frame through `scratch` with defaults, once clean (changed pixels: all false) and once
+    with the benchmark's three scratches fixed in the gate (repaired, false, identity)."""
+    names = sorted(str(p.relative_to(WALLPAPERS)) for p in [*WALLPAPERS.glob("*.jpg"), *WALLPAPERS.glob("mate/nature/*.jpg")])
+    pictures = [p for p in (clips.wallpaper(n, h, w, top=0.5) for n in names) if p is not None]
+    if not pictures:
+        return None
+    changed = lines_changed = 0
+    clean_c, damaged_c, truth_c, outs, mattes = [], [], [], [], []
+    for i, picture in enumerate(pictures):
+        shot = clips.add_grain(picture, frames, 0.02, seed=i)
+        motion.clear_cache()
+        out, _ = _centre_only(clips.Clip(shot, shot), {})
+        n_changed = int((out != shot[frames // 2]).any(axis=2).sum())
+        changed += n_changed
+        lines_changed += n_changed > 0
+        gate = clips.scratch_clip(frames, source=shot, gate=True)
+        motion.clear_cache()
+        out, matte = _centre_only(gate, {})
+        c = frames // 2
+        clean_c.append(gate.clean[c])
+        damaged_c.append(gate.damaged[c])
+        truth_c.append(gate.scratch[c])
+        outs.append(out)
+        mattes.append(matte)
+    figures = clips.score(clips.Clip(clean_c, damaged_c, scratch=truth_c), outs, truth_c, mattes, dilate=2)
+    return {"photos": len(pictures), "clean_changed": changed / (len(pictures) * h * w),
+            "clean_photos_changed": lines_changed, **figures}
 
 
 def peer_sdi(clip: clips.Clip, threshold: float = 0.06) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -162,7 +226,9 @@ def main(height: int = 540, width: int = 960, frames: int = 7, speed: tuple[int,
     dust = {name: _dust(name, gen, c) for name, (gen, c) in _dust_clips(height, width, frames).items()}
     scratch = {name: {**_measure(SCRATCH, c, c.scratch, params, 2), "params": params}
                for name, (c, params) in _scratch_clips(height, width, frames).items()}
+    sweep = photo_sweep(height, width)
     return {
+        "photo_sweep": sweep,
         "size": [height, width],
         "frames": frames,
         "dust": dust,
@@ -215,7 +281,11 @@ def markdown(r: dict[str, Any]) -> list[str]:
         "now each colour channel is tested too and the threshold is lower on flat picture. That costs CPU: about 1.0 "
         "against 0.5 CPU s per 1920x1080 frame for the node itself (measured on this machine with both versions).",
         "",
-        f"Scratch: goals >= {g['scratch_repaired']:.0%} repaired, <= {g['scratch_false']:.1%} false (outside the scratches + 2 px).",
+        f"Scratch: goals >= {g['scratch_repaired']:.0%} repaired ({g.get('gate_repaired', 0.9):.0%} for scratches {GATE} on a static "
+        f"shot, issue 13), <= {g['scratch_false']:.1%} false (outside the scratches + 2 px; on clips without a scratch every "
+        "changed pixel), every pixel outside the matte bit-identical. Scratches drift 0.15-0.3 px/frame, or are fixed in the "
+        "gate (no drift, no weave); 1, 2 and 3 px, bright and dark. Things of the scene (pole, mast, wire, door edge) are drawn "
+        "before the grain, as a camera would record them.",
         "",
         "| clip | params | repaired | goal | false changes | goal | identical outside matte |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -224,7 +294,7 @@ def markdown(r: dict[str, Any]) -> list[str]:
         params = ", ".join(f"{k}: {v}" for k, v in f["params"].items()) or "defaults"
         has = f["defect_pixels"] > 0
         rep = f"{f['repaired']:.1%}" if has else "- (no scratch)"
-        goal = _ok(f["repaired"] >= g["scratch_repaired"]) if has else "-"
+        goal = _ok(f["repaired"] >= g.get("gate_repaired", 0.9) if GATE in name else f["repaired"] >= g["scratch_repaired"]) if has else "-"
         lines.append(
             f"| {name} | {params} | {rep} | {goal} | {f['false_changes']:.3%} | {_ok(f['false_changes'] <= g['scratch_false'])} | "
             f"{'yes' if f['identical_outside_matte'] else 'NO'} |"
@@ -232,12 +302,31 @@ def markdown(r: dict[str, Any]) -> list[str]:
     s = r["speed"]
     if not clips.VTEST.exists():
         lines += ["", f"Real footage rows skipped: {clips.VTEST} is absent (Debian package `opencv-doc`)."]
+    sw = r.get("photo_sweep")
+    if sw:
+        lines += [
+            "",
+            f"All {sw['photos']} installed wallpaper photos (Debian lomiri-wallpapers-16.04 and mate-backgrounds, cut from their "
+            "middle, read where installed and never committed), each a static grainy shot of 5 frames, the middle frame through "
+            f"the node with defaults: clean, {sw['clean_changed']:.3%} of the pixels changed ({sw['clean_photos_changed']} photos "
+            f"with any change; goal <= {g['scratch_false']:.1%}: {_ok(sw['clean_changed'] <= g['scratch_false'])}); with the three "
+            f"scratches {GATE}: {sw['repaired']:.1%} repaired (goal {g.get('gate_repaired', 0.9):.0%}: "
+            f"{_ok(sw['repaired'] >= g.get('gate_repaired', 0.9))}), {sw['false_changes']:.3%} false, identical outside the matte: "
+            f"{'yes' if sw['identical_outside_matte'] else 'NO'}.",
+        ]
     lines += [
         "",
-        "A scratch fixed in the gate on a static shot does not move against the picture, exactly like a pole of the picture: "
-        "by default the node keeps it (not repaired). With `static: true`, on a still picture a dead-straight line over at least "
-        "80% of the height is taken for a gate scratch; a pole or wire of that shape is then removed too (the last scratch row: "
-        "its false changes are that pole).",
+        "A scratch fixed in the gate on a static shot does not move against the picture, exactly like a pole of the picture, "
+        "so the picture decides (core/reelfix/nodes/scratch_gate.py): a still line with the shape of a gate scratch (dead "
+        "straight over at least 80% of the height) is repaired when the picture's vertical detail continues through every "
+        "column of it (each column's detail correlates >= 0.6 with the detail interpolated from both sides, at a gain >= "
+        "0.25: a veil), and kept when it hides what is behind it (a pole, a mast, a nearly opaque wire, a door's gap). Where "
+        "the picture beside the line does not continue across it (fine texture, an edge or a line of the picture right "
+        "beside it) the test cannot tell and the scratch is kept: that is the shortfall on real photos. An opaque scratch "
+        "is kept by default too; `static: true` takes every still line of that shape, opaque ones and the pole included "
+        "(its row's false changes are that pole). Before this (commit b636379) a gate scratch on a static shot was repaired "
+        "only with `static: true` (by default 0.0% on the coffee gate row), which also removed the full-height pole "
+        "(0.208% false).",
         "",
         f"Speed at {r['speed_size'][1]}x{r['speed_size'][0]} on this CPU: dustbust {s['dustbust_s']:.2f} s/frame "
         f"({s.get('dustbust_cpu_s', 0):.2f} CPU s), scratch {s['scratch_s']:.2f} s/frame ({s.get('scratch_cpu_s', 0):.2f} CPU s); "
