@@ -17,6 +17,7 @@ about equal; see `reelfix.motion.perceptual`), where scanned grain behaves simpl
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import cv2
@@ -102,16 +103,20 @@ def _ksize(size: float) -> int:
     return int(2 * np.ceil(3 * size) + 1)
 
 
+@lru_cache(maxsize=4)
 def _radius(height: int, width: int) -> np.ndarray:
-    return np.hypot(np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :])
+    """Radial frequency (cycles per pixel) of each bin of an height x width FFT (kept: frames repeat their size)."""
+    r = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :]).astype(np.float32)
+    r.setflags(write=False)
+    return r
 
 
 def radial_values(height: int, width: int, values: Any, scale: float = 1.0) -> np.ndarray:
     """Per-radius `values` (at SPECTRUM_BINS radii SPECTRUM_STEP apart, as in
     `GrainProfile.spectrum`) on each bin of an height x width FFT, linear between radii, the
     last held beyond; `scale`: they were measured on a picture that many times smaller."""
-    radii = np.arange(SPECTRUM_BINS) * SPECTRUM_STEP
-    return np.interp(_radius(height, width) * scale, radii, np.asarray(values, np.float64))
+    radii = np.arange(SPECTRUM_BINS) * SPECTRUM_STEP / scale
+    return np.interp(_radius(height, width), radii, np.asarray(values, np.float64))
 
 
 def spectrum_gain(height: int, width: int, spectrum: tuple[float, ...], scale: float = 1.0) -> np.ndarray:
@@ -119,19 +124,22 @@ def spectrum_gain(height: int, width: int, spectrum: tuple[float, ...], scale: f
     power `spectrum` (measured on a picture `scale` times smaller: its frequencies shrink by
     that much, none past the measured ones), and unit variance."""
     log_power = np.log(np.maximum(np.asarray(spectrum, np.float64), 1e-12))
-    power = np.exp(radial_values(height, width, log_power, scale))  # log-linear: exact for Gaussian-like fall-off
-    power[_radius(height, width) * scale > (SPECTRUM_BINS - 1) * SPECTRUM_STEP] = 0.0
+    power = np.exp(radial_values(height, width, log_power, scale).astype(np.float32))  # log-linear: exact for Gaussian-like fall-off
+    power[_radius(height, width) > (SPECTRUM_BINS - 1) * SPECTRUM_STEP / scale] = 0.0
     if scale > 1.0:  # grain of a larger picture holds nothing past the measured picture's Nyquist (as resized grain)
         power[(np.abs(np.fft.fftfreq(height))[:, None] * scale > 0.5) | (np.abs(np.fft.fftfreq(width))[None, :] * scale > 0.5)] = 0.0
     power[0, 0] = 0.0
-    return np.sqrt(power / max(float(power.mean()), 1e-30))
+    return np.sqrt(power / np.float32(max(float(power.mean(dtype=np.float64)), 1e-30)))
 
 
 def shape_spectrum(field: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """Each channel of `field` (HxWxC) filtered by an FFT amplitude `gain` (HxW, periodic)."""
+    """Each channel of `field` (HxWxC) filtered by an FFT amplitude `gain` (HxW, periodic;
+    OpenCV's float32 DFT)."""
+    g = np.asarray(gain, np.float32)[:, :, None]
     out = np.empty(field.shape, np.float32)
     for c in range(field.shape[2]):
-        out[:, :, c] = np.fft.ifft2(np.fft.fft2(field[:, :, c]) * gain).real
+        spectrum = cv2.dft(np.ascontiguousarray(field[:, :, c], np.float32), flags=cv2.DFT_COMPLEX_OUTPUT)
+        out[:, :, c] = cv2.idft(spectrum * g, flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
     return out
 
 
