@@ -4,8 +4,8 @@
 
 Held-out real photos (reelfix.training.photos.HELD_OUT: never trained on; install the
 photo packages named there; photos that are absent are left out and listed) get synthetic
-film grain (reelfix.grain.synth.film_profile: size 0.8 px, colour correlation 0.7) at three
-mid-tone strengths, and two degradations made apart from that generator
+film grain (reelfix.grain.synth.film_profile: size 0.8 px, colour correlation 0.7) at five
+mid-tone strengths (0.005 to 0.07), and two degradations made apart from that generator
 (tests/nodes/grain_independent.py): Poisson-Gaussian sensor noise made in linear light, and
 clumped Boolean-model grain. PSNR against the clean photo, on the perceptual 0..1 scale, for:
 - the `denoise` node's route (`reelfix.nodes.denoise.remove_grain`): `grain-denoise` with the
@@ -47,7 +47,7 @@ from reelfix.errors import UserError
 from reelfix.training.photos import held_out_keys, load
 from tests.nodes import grain_independent as gi
 
-STRENGTHS = (0.02, 0.04, 0.07)
+STRENGTHS = (0.005, 0.01, 0.02, 0.04, 0.07)  # light grain too: there the photo's own texture outweighs the grain
 PEER_FACTORS = (0.4, 0.6, 0.9, 1.2)  # peer strength = factor x grain std in 8-bit levels; best of the four kept
 
 
@@ -148,6 +148,7 @@ def main(size: int = 384, speed: bool = True) -> dict[str, Any]:
                 peers["opencv"][f].append(psnr(opencv_nlmeans(noisy, level), clean))
                 peers["ffmpeg"][f].append(psnr(ffmpeg_nlmeans(noisy, level), clean))
         row: dict[str, Any] = {"kind": kind, "strength": strength, **{k: float(np.mean(v)) for k, v in scores.items()}}
+        row["worst_gain"] = float(np.min(np.subtract(scores["ours_estimated"], scores["grainy"])))  # the worst photo
         for name, by_factor in peers.items():
             best = max(by_factor, key=lambda f: float(np.mean(by_factor[f])))
             row[name] = float(np.mean(by_factor[best]))
@@ -201,26 +202,27 @@ def markdown(r: dict[str, Any]) -> list[str]:
         "level function before one colour pass (the generalised-Anscombe idea; not shipped). Rows marked 'independent' "
         "carry noise not made by `reelfix.grain.synth` (tests/nodes/grain_independent.py).",
         "",
-        "| grain | grainy | `denoise` node (headline) | estimated colour correlation | one colour pass (route before) | VST + one colour pass | node route told the true sigma map and colour | OpenCV fastNlMeansDenoisingColored | FFmpeg nlmeans (PyAV) | headline vs best peer |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| grain | grainy | `denoise` node (headline) | node gain on the worst photo | estimated colour correlation | one colour pass (route before) | VST + one colour pass | node route told the true sigma map and colour | OpenCV fastNlMeansDenoisingColored | FFmpeg nlmeans (PyAV) | headline vs best peer |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in r["rows"]:
         best = max(row["opencv"], row["ffmpeg"])
-        label = f"synth, mid-tone std {row['strength']:.2f}" if row.get("kind", "synth") == "synth" else f"{row['kind']} (std {row['noise_std']:.3f})"
+        label = f"synth, mid-tone std {row['strength']:g}" if row.get("kind", "synth") == "synth" else f"{row['kind']} (std {row['noise_std']:.3f})"
         true = f"{row['ours_true_sigma']:.2f}" if "ours_true_sigma" in row else "- (no sigma map)"
         lines.append(
-            f"| {label} | {row['grainy']:.2f} | {row['ours_estimated']:.2f} | {row['colour']:.2f} | {row['one_pass']:.2f} | "
+            f"| {label} | {row['grainy']:.2f} | {row['ours_estimated']:.2f} | {row['worst_gain']:+.2f} dB | {row['colour']:.2f} | {row['one_pass']:.2f} | "
             f"{row['vst']:.2f} | {true} | "
             f"{row['opencv']:.2f} (h = {row['opencv_factor']} x std) | {row['ffmpeg']:.2f} (s = {row['ffmpeg_factor']} x std) | "
             f"{row['ours_estimated'] - best:+.2f} dB |"
         )
     gaps = [row["ours_estimated"] - max(row["opencv"], row["ffmpeg"]) for row in r["rows"]]
     behind = [g for g in gaps if g < 0]
-    low = min(row["ours_estimated"] - row["grainy"] for row in r["rows"])
+    low = min(row["worst_gain"] for row in r["rows"])
     peer_goal = "met" if not behind else f"NOT met on {len(behind)} of {len(gaps)} rows, down to {min(behind):+.2f} dB"
     lines += [
         "",
-        f"Goal: never worse than the grainy input ({'met' if low >= 0 else 'NOT met'}: lowest gain {low:+.2f} dB); "
+        f"Goal: never worse than the grainy input, on any photo ({'met' if low >= 0 else 'NOT met'}: lowest gain {low:+.2f} dB"
+        f"{'' if low >= 0 else ': the one-frame estimate reads the own texture of a detailed photo as grain, most where the grain is light'}); "
         f"at or above the best peer on every row ({peer_goal}).",
     ]
     if "speed" in r:

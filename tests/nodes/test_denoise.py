@@ -149,6 +149,9 @@ def test_colour_correlation_of_the_grain_is_measured() -> None:
         assert abs(estimate_colour(add_grain(pic, film_profile(0.04, colour=c), rng)) - c) < 0.1
     assert estimate_colour(add_grain(pic, film_profile(0.04, colour=1.0), rng)) > COLOUR_JOINT
     assert estimate_colour(pic[:, :, :1]) == 1.0
+    flat_sky = np.full((64, 64, 3), 0.6, np.float32)
+    flat_sky[:32] = 0.3  # flat areas without any residual (a clean render): nothing measurable
+    assert estimate_colour(flat_sky) == 1.0
 
 
 @pytest.fixture()

@@ -115,15 +115,18 @@ def estimate_colour(picture: np.ndarray) -> float:
     """Correlation of the grain between R, G and B (0..1; 1 for fewer than three channels or a
     picture smaller than a block), measured on the fine high-pass residual in the flattest
     FLAT_SHARE of the blocks, where grain dominates picture detail (detail left there reads as
-    shared grain: the estimate errs towards the one-picture route)."""
+    shared grain: the estimate errs towards the one-picture route); 1 where nothing is measurable."""
     if picture.ndim < 3 or picture.shape[2] < 3 or min(picture.shape[:2]) < BLOCK:
         return 1.0
     residual = _highpass(np.ascontiguousarray(picture[:, :, :3]), FINE)
     h, w = (residual.shape[0] // BLOCK) * BLOCK, (residual.shape[1] // BLOCK) * BLOCK
     blocks = residual[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK, 3).transpose(0, 2, 1, 3, 4).reshape(-1, BLOCK * BLOCK, 3)
     std = np.sqrt(np.mean(blocks.astype(np.float64) ** 2, axis=(1, 2)))
-    flat = blocks[std <= np.quantile(std, FLAT_SHARE)]
-    return stats.colour_correlation(flat.reshape(-1, 1, 3))
+    flat = blocks[std <= np.quantile(std, FLAT_SHARE)].reshape(-1, 1, 3)
+    if np.any(np.std(flat, axis=(0, 1)) <= 1e-7):  # a channel without any residual there: nothing to correlate
+        return 1.0
+    rho = stats.colour_correlation(flat)
+    return rho if np.isfinite(rho) else 1.0
 
 
 def remove_grain(denoiser: Denoiser, picture: np.ndarray, sigma: np.ndarray, colour: float) -> np.ndarray:
