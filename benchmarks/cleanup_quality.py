@@ -310,7 +310,7 @@ def markdown(r: dict[str, Any]) -> list[str]:
             "middle, read where installed and never committed), each a static grainy shot of 5 frames, the middle frame through "
             f"the node with defaults: clean, {sw['clean_changed']:.3%} of the pixels changed ({sw['clean_photos_changed']} photos "
             f"with any change; goal <= {g['scratch_false']:.1%}: {_ok(sw['clean_changed'] <= g['scratch_false'])}); with the three "
-            f"scratches {GATE}: {sw['repaired']:.1%} repaired (goal {g.get('gate_repaired', 0.9):.0%}: "
+            f"scratches {GATE}: {sw['repaired']:.4%} of {sw['defect_pixels']:.0f} damaged pixels repaired (goal {g.get('gate_repaired', 0.9):.0%}: "
             f"{_ok(sw['repaired'] >= g.get('gate_repaired', 0.9))}), {sw['false_changes']:.3%} false, identical outside the matte: "
             f"{'yes' if sw['identical_outside_matte'] else 'NO'}.",
         ]
