@@ -87,22 +87,9 @@ def run_section(name: str, quick: bool) -> list[str]:  # noqa: C901 - one branch
     if name == "scaling":
         return scaling.run("0.5K,1K,2K", "0.5K", "", 1) if quick else scaling.run("0.5K,1K,2K,4K,8K", "0.5K,1K", "4K", 2)
     if name == "peak_memory":
-        mem_args = (1080, 1920) if quick else (2160, 3840)
-        m = peak_memory.main(*mem_args, "span-x2")
-        lines += [
-            f"## Peak memory, one {mem_args[1]}x{mem_args[0]} frame x2 (default 2 GB budget)",
-            "",
-            f"Command: `python -m benchmarks.peak_memory --height {mem_args[0]} --width {mem_args[1]}`",
-            "",
-            "| route | peak RSS (GiB) | seconds |",
-            "| --- | --- | --- |",
-            f"| `reelfix upscale` (whole process: read, tiles, write) | {m['reelfix_peak_gib']:.2f} | {m['reelfix_s']:.1f} |",
-            f"| bare ONNX Runtime on one whole {m['bare_size']} frame (no tiling; a quarter of 4K) | {m['bare_whole_frame_peak_gib']:.2f} | {m['bare_s']:.1f} |",
-            "",
-            f"Goal: under 2 GB for 4K x2 ({ok(m['reelfix_peak_gib'] < 2.0)}).",
-            "",
-        ]
-        return write_section(name, lines)
+        mem_args, t_args = ((1080, 1920), (2160, 3840)) if quick else ((2160, 3840), (4320, 7680))
+        m, t = peak_memory.main(*mem_args, "span-x2"), peak_memory.temporal(*t_args, others=not quick)
+        return write_section(name, peak_memory.section(m, t, mem_args, t_args))
     if name == "colour":
         c = colour_quality.main(2 if quick else 4, 256 if quick else 384, "span-x2")
         lines += [

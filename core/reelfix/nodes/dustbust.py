@@ -290,10 +290,10 @@ class DustBust:
         frames = [window.frames[n] for n in numbers]
         steps = [n - window.number for n in numbers]
         held = sum(f.pixels.nbytes for f in window.frames.values())
-        specks, nbs = bands.find_specks(centre, frames, steps, self.settings, self.ctx.max_memory, held)
+        specks, repaired = bands.find_specks(centre, frames, steps, self.settings, self.ctx.max_memory, held)
         pixels = centre.pixels.copy()
-        if specks.any():
-            ys, xs, values = bands.repair(specks, nbs)
+        if repaired is not None:
+            ys, xs, values = repaired
             pic = np.asarray(picture_indices(centre.channels))
             pixels[ys[:, None], xs[:, None], pic[None, :]] = values[:, pic]
         out = centre.with_pixels(pixels)

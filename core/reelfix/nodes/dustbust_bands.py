@@ -270,10 +270,11 @@ def _fill(nb: Neighbour, small: np.ndarray, candidates: np.ndarray, size: int, b
 
 def find_specks(
     centre: Frame, frames: list[Frame], steps: list[int], st: db.Settings, max_memory: int, held: int
-) -> tuple[np.ndarray, list[Neighbour]]:
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
     """The repair mask (HxW bool, dilated) of the centre given its neighbours (nearest first,
     `steps` frames away), found band by band within `max_memory` (`held`: bytes of frames the
-    window holds anyway); and the neighbours with their flows, for `repair`."""
+    window holds anyway); and `repair`'s (ys, xs, values) where it is not empty. Nothing
+    else of the work outlives the call (the caller then makes the output frame)."""
     h, w = centre.height, centre.width
     pic = np.asarray(picture_indices(centre.channels))
     lin = motion.is_scene_linear(centre.colorspace)
@@ -303,8 +304,8 @@ def find_specks(
             return not any(nb.grown is not None and nb.grown[a:b].any() for nb in nbs)
 
         weak2, strong2, skipped = _scores(filled, st, sigmas, pic, lin, skip=untouched, store=store)
-        for k in skipped:
-            y0, y1 = bands[k]
+        for band in skipped:
+            y0, y1 = bands[band]
             weak2[y0:y1], strong2[y0:y1] = weak[y0:y1], strong[y0:y1]
         del weak, strong
         again, _, moving_f = db.detect(weak2, strong2, filled, st, sigmas[0], steps)
@@ -318,7 +319,7 @@ def find_specks(
     if db.DILATE and specks.any():
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * db.DILATE + 1, 2 * db.DILATE + 1))
         specks = cv2.dilate(specks.astype(np.uint8), k).astype(bool)
-    return specks, nbs
+    return specks, repair(specks, nbs) if specks.any() else None
 
 
 def repair(mask: np.ndarray, nbs: list[Neighbour]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
