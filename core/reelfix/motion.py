@@ -41,7 +41,7 @@ _LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
 _lock = threading.RLock()
 _flows: OrderedDict[tuple[bytes, bytes, tuple[int, int]], np.ndarray] = OrderedDict()
-_luma_memo: dict[int, tuple[weakref.ref[np.ndarray], np.ndarray, np.ndarray, bytes]] = {}
+_luma_memo: dict[int, tuple[weakref.ref[np.ndarray], np.ndarray | None, np.ndarray, bytes]] = {}
 stats = {"estimated": 0, "reused": 0, "seconds": 0.0}
 
 
