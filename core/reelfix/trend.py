@@ -20,7 +20,8 @@ there), in linear light with weights for multiplicative jitter (a fade made in l
 straight there), and in display values, light to the power 1/2.4 (sRGB, Rec.1886), with jitter of the values
 themselves (a fade made on display-encoded pictures is straight there, and an offset of
 those values, a common flicker, weighs more on dark frames); the best by its likelihood
-plus penalty is kept. All arithmetic is deterministic for a given series, so a
+plus penalty is kept. A short series' jitter can be measured again from what its strongest change
+leaves (`short_sigma`). All arithmetic is deterministic for a given series, so a
 farm chunk gets the same trend as a whole run.
 """
 
@@ -39,6 +40,7 @@ KNOT_PENALTY = 3.0  # x ln n per knot (a ramp has two)
 KNOT_AVERAGE = 3  # a step or kink is averaged over places this many frames either side
 RAMP_AVERAGE = 8  # a ramp's ends likewise (a ramp's ends are less sharply placed)
 SIGMA_FLOOR = 0.002  # stops: jitter below this is measurement noise
+SHORT_SERIES = 64  # below this many frames the jitter is measured again from what the strongest change leaves
 # where the trend is fitted: light raised to a power (0: stops) and the jitter's kind there ('gain':
 # proportional to the level; 'offset': the same at every level, so darker frames jitter more in stops).
 # Display values: a fade made on display-encoded pictures scales them, and light goes as their ~2.4th
@@ -155,13 +157,14 @@ def _extend(kinds: tuple[Kind, ...], pens: np.ndarray, cw: np.ndarray, extra_w: 
 
 
 def _select(
-    y: np.ndarray, w: np.ndarray, times: np.ndarray, cols: np.ndarray, kinds: tuple[Kind, ...], pens: np.ndarray, sigma2: float
+    y: np.ndarray, w: np.ndarray, times: np.ndarray, cols: np.ndarray, kinds: tuple[Kind, ...], pens: np.ndarray, sigma2: float,
+    max_terms: int = MAX_TERMS,
 ) -> tuple[np.ndarray, list[Kind], float]:
     """Weighted fit of y: (fitted values, chosen changes, their penalty). See the module docstring."""
     sw = np.sqrt(w)
     yw, cw = y * sw, cols * sw[:, None]
     chosen: list[int] = []
-    for _ in range(MAX_TERMS):
+    for _ in range(max_terms):
         net = _gains(_basis(sw, cw, chosen), yw, cw) / sigma2 - pens
         net[chosen] = -np.inf
         j = int(np.argmax(net))
@@ -236,8 +239,26 @@ def fit_trend(
     return changes + wander, kinds, domain
 
 
+def short_sigma(times: Sequence[float] | np.ndarray, levels: np.ndarray, sigma: float, domains: Sequence[str] = DOMAIN_NAMES) -> float:
+    """The jitter of a series shorter than `SHORT_SERIES` frames, measured again: the RMS (per
+    degree of freedom) of what the constant plus the single strongest change leaves. The MAD
+    of 20-odd second differences (`jitter_sigma`) is off by 25% either way from one flicker
+    draw to the next, and where it reads low the flicker buys knots (a step inside a 1-s
+    shot's fade) or the wrong domain; what one change leaves is a steadier measure, a little
+    high where the shot holds two changes (a short shot then needs stronger evidence for
+    the second). Longer series keep `sigma` (the MAD of 60 or more is steady enough)."""
+    y = np.asarray(levels, dtype=np.float64)
+    n = y.size
+    if n >= SHORT_SERIES or n < 2 * MARGIN + 2:
+        return sigma
+    fit, kinds, _ = fit_changes(times, y, sigma, domains, max_terms=1)
+    dof = n - 1 - sum(2 if k[0] == "ramp" else 1 for k in kinds)
+    return max(float(np.sqrt(((y - fit) ** 2).sum() / max(dof, 1))), SIGMA_FLOOR)
+
+
 def _fit_in(
-    y: np.ndarray, t: np.ndarray, table: tuple[np.ndarray, tuple[Kind, ...], np.ndarray], s2: float, domain: str, start: tuple[np.ndarray, list[Kind], float]
+    y: np.ndarray, t: np.ndarray, table: tuple[np.ndarray, tuple[Kind, ...], np.ndarray], s2: float, domain: str, start: tuple[np.ndarray, list[Kind], float],
+    max_terms: int = MAX_TERMS,
 ) -> tuple[float, np.ndarray, list[Kind]]:
     """(score, fitted log2 levels, changes) of the fit in one domain (`DOMAINS`); `start`: the fit in stops."""
     cols, kinds, pens = table
@@ -251,7 +272,7 @@ def _fit_in(
     s2z = s2 * (power * np.log(2.0)) ** 2
     for _ in range(3 if jitter == "gain" else 1):  # a gain's jitter: weights 1 / level^2, from the previous fit
         w = 1.0 / np.maximum(np.exp2(power * f), 1e-6) ** 2 if jitter == "gain" else np.full(n, 1.0 / zref**2)
-        fz, ch, pen = _select(z, w, t, cols, kinds, pens, s2z)
+        fz, ch, pen = _select(z, w, t, cols, kinds, pens, s2z, max_terms)
         f = np.log2(np.maximum(fz, 1e-6)) / power
     if jitter == "gain":  # to first order the same jitter in stops: the same score
         return float(((y - f) ** 2).sum()) / s2 + pen, f, ch
@@ -262,7 +283,7 @@ def _fit_in(
 
 
 def fit_changes(
-    times: Sequence[float] | np.ndarray, levels: np.ndarray, sigma: float, domains: Sequence[str] = DOMAIN_NAMES
+    times: Sequence[float] | np.ndarray, levels: np.ndarray, sigma: float, domains: Sequence[str] = DOMAIN_NAMES, max_terms: int = MAX_TERMS
 ) -> tuple[np.ndarray, list[Kind], str]:
     """The constant plus the changes a series clearly holds, fitted in each of `domains` and
     the best by score (residual plus penalty) kept (see the module docstring)."""
@@ -273,10 +294,10 @@ def fit_changes(
     table = dictionary(tuple(float(t) for t in times))
     s2 = max(float(sigma), SIGMA_FLOOR) ** 2
     t = np.asarray(times, dtype=np.float64)
-    start = _select(y, np.ones(n), t, *table, s2)
+    start = _select(y, np.ones(n), t, *table, s2, max_terms)
     if not start[1]:
         return start[0], [], "stops"
-    fits = [(*_fit_in(y, t, table, s2, name, start), name) for name in domains]
+    fits = [(*_fit_in(y, t, table, s2, name, start, max_terms), name) for name in domains]
     best = min(fits, key=lambda f: f[0])
     return best[1], best[2], best[3]
 

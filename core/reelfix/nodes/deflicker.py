@@ -14,7 +14,10 @@ Per segment (computed once, shared by all its frames):
 2. the intended trend of each series (`trend.fit_trend`): a constant plus the few steps,
    kinks and ramps that the series clearly holds (a light switched on, a fade, an
    exposure ramp), fitted in stops, in linear light or in display values (whichever the
-   series supports best); flicker buys no change;
+   series supports best); flicker buys no change. On a short segment (under 64 frames, a
+   shot of a few seconds) the whole frame's jitter is measured from what its strongest
+   change leaves (`trend.short_sigma`): the MAD of so few second differences reads it low
+   on some draws, and the flicker then buys knots;
 3. uneven flicker: the cells share most of their flicker, so the common part (the cells'
    mean departure from their trends) is taken out of each cell before its trend is
    fitted again (three rounds). A light switched on over part of the frame is then found
@@ -39,7 +42,7 @@ import numpy as np
 from .. import brightness, colour
 from ..frames.frame import Frame, picture_indices
 from ..motion import is_scene_linear
-from ..trend import fit_trend, jitter_sigma
+from ..trend import fit_trend, jitter_sigma, short_sigma
 from .spec import NodeContext, NodeSpec, Param, Window
 
 CELL_ROUNDS = 3  # rounds of taking the cells' common flicker out before fitting each cell
@@ -84,7 +87,7 @@ class Segment:
         times = np.array([numbers[i] for i in use], dtype=np.float64)
         lev = levels[use]
         corr = np.zeros_like(lev)
-        trend, kinds, domain = fit_trend(times, lev[:, 0], float(jitter_sigma(lev[:, :1])[0]))
+        trend, kinds, domain = fit_trend(times, lev[:, 0], short_sigma(times, lev[:, 0], float(jitter_sigma(lev[:, :1])[0])))
         corr[:, 0] = trend - lev[:, 0]
         self.changes = [f"{k[0]}@{numbers[use[k[1]]]}" + (f"-{numbers[use[k[2]]]}" if k[0] == "ramp" else "") for k in kinds if k[0] != "line"]
         self.changes += [f"line ({domain})"] if any(k[0] == "line" for k in kinds) else []
