@@ -22,7 +22,7 @@ from ..parallel import over_rows
 from ..resize import resize
 from ..runtime.providers import GPU_PROVIDERS, gpu_memory_budget, providers_for
 from ..runtime.session import ModelSession, get_session
-from ..tiling import run_tiled, tile_size_for_budget
+from ..tiling import interleave, run_tiled, tile_size_for_budget
 from . import highlights as hl
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -98,10 +98,11 @@ class Upscaler:
         pix = frame.pixels
         colour_idx = picture_indices(frame.channels)
         rest_idx = [i for i in range(len(frame.channels)) if i not in colour_idx]
-        picture = self._model(pix[:, :, colour_idx], frame.colorspace)
+        whole = colour_idx == list(range(len(frame.channels)))
+        picture = self._model(pix if whole else pix[:, :, colour_idx], frame.colorspace)
         if picture.shape[:2] != (out_h, out_w):  # x3 with no model named: the built-in x4's result resampled to x3
             picture = resize(picture, out_h, out_w, "lanczos3")
-        if colour_idx == list(range(len(frame.channels))):
+        if whole:
             return frame.with_pixels(picture, mattes=self._mattes(frame))  # plain RGB or Y: no extra copy
         out = np.empty((out_h, out_w, len(frame.channels)), dtype=np.float32)
         out[:, :, colour_idx] = picture
@@ -122,10 +123,20 @@ class Upscaler:
         grey = rgb.shape[2] == 1
         if grey:
             rgb = np.repeat(rgb, 3, axis=2)
-        x_space = colour.convert(rgb, space, card.colorspace) if space else np.array(rgb, dtype=np.float32)
         mode = self.highlights
-        x = self.range_map.forward(x_space) if mode == "rolloff" else np.clip(x_space, *card.input_range)
-        outside = mode in ("split", "auto") and bool(((x_space < card.input_range[0]) | (x_space > card.input_range[1])).any())
+        lo, hi = card.input_range
+        if space and mode != "rolloff":
+            # the usual case: OCIO converts straight into the model's planar layout, and back from it into
+            # the plate's interleaved one (the values of the general path below, bit for bit, three copies fewer)
+            planes = colour.convert_to_planes(rgb, space, card.colorspace)
+            if mode == "clip" or not ((planes < lo) | (planes > hi)).any():
+                y = colour.convert_planes(self._run_planes(np.clip(planes, lo, hi, out=planes)), card.colorspace, space, fast=True)
+                return y.mean(axis=2, keepdims=True) if grey else y
+            x_space = interleave(planes)  # values outside the range: the general path, from the same conversion
+        else:
+            x_space = colour.convert(rgb, space, card.colorspace) if space else np.array(rgb, dtype=np.float32)
+        x = self.range_map.forward(x_space) if mode == "rolloff" else np.clip(x_space, lo, hi)
+        outside = mode in ("split", "auto") and bool(((x_space < lo) | (x_space > hi)).any())
         y = self._run(x)
         if outside:  # values outside the range (see nodes/highlights.py); in range, `auto` is exactly `clip`
             hl.add_clipped_residual(y, x_space, x)
@@ -157,9 +168,12 @@ class Upscaler:
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         """The model over an HxWx3 picture in its range, tiled within the memory budget: (H*s)x(W*s)x3."""
+        return self._run_planes(np.ascontiguousarray(x.transpose(2, 0, 1)), channels_last=True)
+
+    def _run_planes(self, chw: np.ndarray, channels_last: bool = False) -> np.ndarray:
+        """`_run` of a 3xHxW picture: 3x(H*s)x(W*s) as the model gives it (`channels_last`: (H*s)x(W*s)x3)."""
         card = self.entry.card
-        chw = np.ascontiguousarray(x.transpose(2, 0, 1))
-        tile, overlap = tiling_for(card, x.shape[0], x.shape[1], self.session.provider, self.ctx.max_memory)
+        tile, overlap = tiling_for(card, chw.shape[1], chw.shape[2], self.session.provider, self.ctx.max_memory)
         tile = self.params["tile"] or tile
         fixed = self.session.fixed_size  # a model exported for one (square) size: tiles of exactly that size
         if fixed is not None:
@@ -172,7 +186,7 @@ class Upscaler:
             overlap=overlap,
             multiple_of=card.multiple_of,
             receptive_field=card.receptive_field,
-            channels_last=True,
+            channels_last=channels_last,
             fixed=fixed[0] if fixed is not None else None,
         )
 

@@ -1,0 +1,57 @@
+"""Upscale's host work takes shortcuts that must not change a bit: OCIO converts straight into
+the model's planar layout and back out of it (colour.convert_to_planes / convert_planes), where
+the general path interleaves, transposes and converts in place. Real ORT sessions on a tiny
+generated model, whole-frame and tiled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reelfix import colour
+from reelfix.frames.frame import Frame
+from reelfix.nodes.spec import NodeContext, Window
+from reelfix.nodes.upscale import SPEC
+from tests.conftest import gradient
+
+
+def _runner(mode: str, tile: int = 0):  # type: ignore[no-untyped-def]
+    return SPEC.factory(SPEC.validate({"scale": 2, "model": "tiny-x2", "highlights": mode, "tile": tile}, "test"), NodeContext(device="cpu"))
+
+
+@pytest.mark.parametrize("tile", [0, 24])
+@pytest.mark.parametrize("mode", ["auto", "clip"])
+def test_planar_route_equals_the_interleaved_one_bit_for_bit(model_dir: Path, mode: str, tile: int) -> None:
+    plate = np.clip(gradient(40, 56, hdr=False), 0.0, 1.0)  # scene-linear, in the model's range once encoded
+    runner = _runner(mode, tile)
+    space = runner.entry.card.colorspace
+    got = runner.process(Window(1, {1: Frame(plate, ("R", "G", "B"), "lin_srgb", 1)})).pixels
+    x = np.clip(colour.convert(plate, "lin_srgb", space), 0.0, 1.0)
+    want = colour.convert(runner._run(x), space, "lin_srgb", in_place=True, fast=True)  # the general path's steps
+    assert got.flags.c_contiguous and got.shape == (80, 112, 3)
+    assert got.tobytes() == want.tobytes()
+
+
+def test_clip_mode_clips_highlights_on_the_planar_route(model_dir: Path) -> None:
+    plate = gradient(40, 56, hdr=True)
+    runner = _runner("clip")
+    space = runner.entry.card.colorspace
+    got = runner.process(Window(1, {1: Frame(plate, ("R", "G", "B"), "lin_srgb", 1)})).pixels
+    x = np.clip(colour.convert(plate, "lin_srgb", space), 0.0, 1.0)
+    assert got.tobytes() == colour.convert(runner._run(x), space, "lin_srgb", fast=True).tobytes()
+
+
+@pytest.mark.parametrize("fast", [False, True])
+@pytest.mark.parametrize(("src", "dst"), [("lin_srgb", "srgb_tx"), ("srgb_tx", "lin_srgb"), ("ACEScg", "ACEScct"), ("lin_srgb", "lin_srgb")])
+def test_planar_conversions_equal_convert_bit_for_bit(src: str, dst: str, fast: bool) -> None:
+    rng = np.random.default_rng(7)
+    rgb = np.concatenate([rng.uniform(-0.2, 1.3, (700, 800, 3)), rng.uniform(-50, 5000, (50, 800, 3))]).astype(np.float32)
+    rgb[0, :2] = [[0.0, -0.0, 1e-40], [-1e-40, 65504.0, -1.0]]  # zeros, denormals
+    want = colour.convert(rgb, src, dst, fast=fast)  # 750x800: split over threads like a frame
+    planes = np.ascontiguousarray(rgb.transpose(2, 0, 1))
+    assert colour.convert_planes(planes, src, dst, fast=fast).tobytes() == want.tobytes()
+    if not fast:
+        got = colour.convert_to_planes(rgb, src, dst)
+        assert got.shape == (3, 750, 800) and np.ascontiguousarray(got.transpose(1, 2, 0)).tobytes() == want.tobytes()
