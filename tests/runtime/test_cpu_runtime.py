@@ -183,3 +183,17 @@ def test_openvino_compiles_each_shape_once_and_the_next_process_reuses_it(tmp_pa
         second.run(None, {"input": smooth(side, side)})
     assert len(second.compiled_shapes()) == OV_STATIC_SHAPES and (1, 3, 16, 16) not in second.compiled_shapes()
     np.testing.assert_array_equal(second.run(None, {"input": smooth(16, 16, seed=16)})[0], results[(16, 16)])
+
+
+def test_openvino_keeps_one_large_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compiled shape holds its working memory: of the shapes above OV_SMALL_SHAPE only the
+    latest stays (small ones, like the load-time probe, stay beside it)."""
+    pytest.importorskip("openvino")
+    monkeypatch.setattr(cpu_runtime, "OV_SMALL_SHAPE", 20 * 20)
+    path = make_sr_model(tmp_path / "sr.onnx", scale=2, layers=2)
+    ov_ms = OpenVINOSession(path, 1, tmp_path / "ov")
+    for hw in ((16, 16), (24, 32), (30, 20), (16, 16)):
+        y = ov_ms.run(None, {"input": smooth(*hw)})[0]
+        assert y.shape == (1, 3, 2 * hw[0], 2 * hw[1])
+    assert ov_ms.compiled_shapes() == [(1, 3, 30, 20), (1, 3, 16, 16)]
+    assert set(ov_ms._local.requests) == {(1, 3, 30, 20), (1, 3, 16, 16)}  # this thread dropped its request for 24x32

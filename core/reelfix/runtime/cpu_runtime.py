@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import math
 import os
 import platform
 import threading
@@ -111,6 +112,10 @@ _OV_TYPES = {"f32": "tensor(float)", "f16": "tensor(float16)"}
 
 
 OV_STATIC_SHAPES = 4  # input shapes compiled for (LRU); tiles of a frame share one shape (tiling.plan_tiles)
+# A compiled model holds its shape's working memory (~1.7 KB per input pixel for SPAN) until it
+# is dropped, so of the shapes above this many input pixels only the latest is kept: a process
+# that meets several tile sizes holds one working set, as ONNX Runtime's arena does.
+OV_SMALL_SHAPE = 128 * 128
 
 
 def openvino_config(threads: int) -> dict[str, Any]:
@@ -134,8 +139,9 @@ class OpenVINOSession:
 
     Static shapes: each input shape is compiled for on first use (the model reshaped to it),
     so OpenVINO plans its buffers and kernels once for that shape instead of on every call;
-    the last `OV_STATIC_SHAPES` shapes are kept. Compiled models go to `openvino_cache_dir()`
-    (CACHE_DIR) so the next process imports them. Thread-safe: one infer request per
+    the last `OV_STATIC_SHAPES` shapes are kept, of them only one above `OV_SMALL_SHAPE`.
+    Compiled models go to `openvino_cache_dir()` (CACHE_DIR) so the next process imports
+    them. Thread-safe: one infer request per
     calling thread and shape. `static=False` compiles once for dynamic shapes and `options`
     override `openvino_config` (benchmarks.cpu_speed measures both)."""
 
@@ -190,6 +196,9 @@ class OpenVINOSession:
                 model.reshape({self._inputs[0].name: list(shape)})
             compiled = self._core.compile_model(model, "CPU", self.config)
             self._compiled[shape] = compiled
+            large = [k for k in self._compiled if k != shape and math.prod(k[2:]) > OV_SMALL_SHAPE]
+            for old in large if math.prod(shape[2:]) > OV_SMALL_SHAPE else []:
+                del self._compiled[old]
             while len(self._compiled) > OV_STATIC_SHAPES:
                 self._compiled.popitem(last=False)
             return compiled
