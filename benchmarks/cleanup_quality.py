@@ -18,7 +18,7 @@ Scratch clips: slowly drifting scratches, and scratches fixed in the gate on sta
 (coffee with grain, astronaut, a real photo, real footage; with the default and with
 `static: true`), plus static shots without a scratch where things of the scene stand still
 over the whole height: a thin dark pole, a mast, a wire and a door's edge drawn before the
-grain, and a real photo of door frames and siding (lomiri-wallpapers' friends_by_Aitzol_
+grain, thin poles against a flat sky under coarse grain, and a real photo of door frames and siding (lomiri-wallpapers' friends_by_Aitzol_
 Berasategi.jpg). `photo_sweep` runs every installed wallpaper photo as a static shot, clean
 and with gate scratches. Real footage: opencv-doc's vtest.avi (static camera, people
 walking) when installed. Photos and footage are read where installed, never committed;
@@ -96,6 +96,7 @@ def _scratch_clips(h: int, w: int, n: int) -> dict[str, tuple[clips.Clip, dict[s
     for f in poles:  # a thin dark pole of the picture over the whole height, no scratch
         f[:, w // 3 : w // 3 + 2] = 0.05
     none = [np.zeros((h, w), np.float32)] * n
+    sky = clips.sky_with_poles(n, h, w)
     scene = clips.add_grain(clips.scene_lines(clips.pan(1, h, w, name="coffee", velocity=(0.0, 0.0))[0]), n, 0.02, seed=3)
     out = {
         "pan, astronaut": (clips.scratch_clip(n, h, w, source=clips.pan(n, h, w, velocity=(1.2, 0.3))), {}),
@@ -111,6 +112,8 @@ def _scratch_clips(h: int, w: int, n: int) -> dict[str, tuple[clips.Clip, dict[s
             clips.scratch_clip(n, h, w, source=poles, gate=True), {}),
         "static shot, coffee, a mast, a wire and a door's edge over the whole height, grain over them, no scratch": (
             clips.Clip(scene, scene, scratch=none), {}),
+        "static shot, flat sky, two thin poles under coarse grain, no scratch": (
+            clips.Clip(sky, sky, scratch=none), {}),
     }
     photo = clips.wallpaper(PHOTO, h, w)
     if photo is not None:

@@ -104,6 +104,22 @@ def scene_lines(picture: np.ndarray, seed: int = 5) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
+def sky_with_poles(frames: int, height: int, width: int, seed: int = 7) -> list[np.ndarray]:
+    """A static shot of a flat sky (a vertical gradient) with two thin poles over the whole
+    height, a dark 1-px one at 0.3 of the width and a bright 2-px one at 0.6, under coarse
+    film grain (clumps of about 1.3 px, drawn over the poles, independent per frame)."""
+    rng = np.random.default_rng(seed)
+    sky = np.repeat((0.55 + 0.25 * np.arange(height, dtype=np.float32) / height)[:, None], width, axis=1)
+    picture = np.repeat(sky[:, :, None], 3, axis=2) * np.float32([0.8, 0.9, 1.0])
+    picture[:, int(width * 0.3)] = 0.1
+    picture[:, int(width * 0.6) : int(width * 0.6) + 2] = 0.85
+    out = []
+    for _ in range(frames):
+        clumps = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), 1.3)
+        out.append(np.clip(picture + 0.075 * clumps[:, :, None], 0.0, 1.0).astype(np.float32))
+    return out
+
+
 def wallpaper(name: str, height: int, width: int, top: float = 0.0) -> np.ndarray | None:
     """A real photo from the Debian lomiri-wallpapers package (`/usr/share/backgrounds`, never
     committed), scaled to `width` and cut to `height` from `top` (share of the rest), or None."""
