@@ -60,6 +60,7 @@ BASELINE = 15  # columns each side for the profile's local baseline
 DRIFT = 2  # px a scratch may move between neighbouring frames
 MIN_LENGTH = 0.3  # share of the frame's bands a scratch runs over
 MIN_DRIFT = 0.08  # px per frame a scratch moves relative to the picture
+SURE = 2.0  # standard errors the measured drift is taken down by
 STILL = 0.5  # px: a picture shift below this is measured on the band means
 PICTURE_SPAN = 20  # columns each side of a line whose flow is the picture's motion
 GAP_LEVEL = 0.0  # share of the threshold a track's profile keeps where it is carried over a gap
@@ -254,10 +255,12 @@ def position(profile: np.ndarray, start: float, half: float, floor: float) -> fl
     return pos
 
 
-def picture_shift(flow: np.ndarray, track: Track, edges: list[tuple[int, int]]) -> float:
+def picture_shift(flow: np.ndarray, track: Track, edges: list[tuple[int, int]]) -> tuple[float, float]:
     """How far the picture beside a track moves to the other frame (px, horizontal): the
     median flow over the track's bands, `PICTURE_SPAN` columns each side of the line, the
-    line's own columns left out (a scratch drags the flow at its columns along with it)."""
+    line's own columns left out (a scratch drags the flow at its columns along with it); and
+    its error, from the flow's spread there over the track's bands (on flat, grainy picture
+    the flow is noise of a few tenths of a pixel)."""
     width = flow.shape[1]
     parts = []
     for band, (x0, x1) in track.runs.items():
@@ -265,11 +268,14 @@ def picture_shift(flow: np.ndarray, track: Track, edges: list[tuple[int, int]]) 
         for lo, hi in ((max(x0 - 2 - PICTURE_SPAN, 0), max(x0 - 2, 0)), (min(x1 + 2, width), min(x1 + 2 + PICTURE_SPAN, width))):
             if hi > lo:
                 parts.append(flow[a:b:4, lo:hi, 0].ravel())
-    return float(np.median(np.concatenate(parts))) if parts else 0.0
+    if not parts:
+        return 0.0, 0.0
+    v = np.concatenate(parts)
+    return float(np.median(v)), 1.4826 * float(np.median(np.abs(v - np.median(v)))) / np.sqrt(len(track.runs))
 
 
 def relative_motion(track: Track, centre: Found, others: list[Found], offsets: list[int], shifts: list[float],
-                    st: Settings) -> tuple[int, float]:
+                    st: Settings, errors: list[float] | None = None) -> tuple[int, float]:
     """(frames where the line is found again, its drift relative to the picture in px per
     frame). The line's shift to each other frame is the median over its bands; the
     picture's (`shifts`) comes from the flow beside the line. Where the picture moved, the
@@ -280,7 +286,7 @@ def relative_motion(track: Track, centre: Found, others: list[Found], offsets: l
     bands = sorted(track.runs)
     half = max(x1 - x0 for x0, x1 in track.runs.values()) / 2 + 1
     rel, found = [], 0
-    for other, d, pic in zip(others, offsets, shifts):
+    for other, d, pic, pic_error in zip(others, offsets, shifts, errors or [0.0] * len(shifts)):
         still = abs(pic) < STILL
         k = 2 if still else 0
         locate = position if still else peak_position
@@ -299,11 +305,14 @@ def relative_motion(track: Track, centre: Found, others: list[Found], offsets: l
                 moves.append(best - p0)
         if 2 * len(moves) >= len(bands):
             found += 1
-            rel.append((d, float(np.median(moves)) - pic))
+            m = np.asarray(moves)
+            spread = 1.4826 * float(np.median(np.abs(m - np.median(m)))) * 1.2533 / np.sqrt(len(m))  # the median's error
+            rel.append((d, float(np.median(m)) - pic, float(np.hypot(spread, pic_error))))
     if not rel:
         return found, 0.0
-    ds, rs = np.array(rel).T
-    return found, float(abs((ds * rs).sum() / (ds * ds).sum()))
+    ds, rs, es = np.array(rel).T
+    slope, error = abs((ds * rs).sum() / (ds * ds).sum()), np.sqrt((ds * ds * es * es).sum()) / (ds * ds).sum()
+    return found, float(max(slope - SURE * error, 0.0))  # a drift the measurements' errors cannot explain
 
 
 def detect(
@@ -332,8 +341,8 @@ def detect(
     long = [tr for tr in tracks(scores, cands, st) if len(tr.runs) >= need]
     for tr in long:
         if others:
-            pic = [picture_shift(f, tr, edges) for f in flows]
-            found, drift = relative_motion(tr, centre, others, offsets, pic, st)
+            pic, errors = (list(v) for v in zip(*[picture_shift(f, tr, edges) for f in flows]))
+            found, drift = relative_motion(tr, centre, others, offsets, pic, st, errors)
             if 2 * found < len(others):
                 continue
             if drift < MIN_DRIFT and not (all(abs(p) < STILL for p in pic) and is_gate_line(tr.runs, n_bands)):
