@@ -4,8 +4,12 @@ The picture channels go into the model's colour space (its card says which: the
 sRGB-encoded, perceptual scale it was trained on) with OpenColorIO, exactly as `upscale`
 does, and come back the same way; alpha and other channels are never touched. The grain's
 standard deviation per luminance band is measured from the frame itself
-(`estimate_sigma`), or given (`sigma`), and scaled by `strength`; the model is told it at
-every pixel (the band curve at the pixel's smoothed luma) and removes that much.
+(`estimate_sigma`: in each block, the residual's change across its least-changing direction,
+so oriented detail such as fur hardly reads as grain), or given (`sigma`), and scaled by
+`strength`; the model is told it at every pixel (the band curve at the pixel's smoothed luma)
+and removes that much. Where the sigma is measured, a method-noise guard (`guarded`) then
+blends the input back where what the model removed looks like the picture's own detail
+rather than grain: a light grain on a detailed picture must not cost the picture its detail.
 How much the grain is shared between R, G and B is measured too (`estimate_colour`, or given
 as `colour`): grain that differs between the channels (sensor noise, dye clouds) goes through
 the model as luma and two opposite-colour channels, each as a grey picture with its own share
@@ -34,7 +38,7 @@ from .spec import NodeContext, NodeSpec, Param, Window
 NAME = "denoise"
 FINE, COARSE = 1.0, 2.0  # Gaussian sigmas of the two high-pass residuals the estimate compares
 BLOCK = 8  # px: blocks whose std is measured
-QUANTILE = 0.1  # of block stds per band: the flattest tenth
+QUANTILE = 0.1  # of block levels per band: the flattest tenth
 MIN_BLOCKS = 16  # a band with fewer blocks borrows from its neighbours
 _SIZES = np.array([0.0, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.8, 2.1, 2.5])
 FLAT_SHARE = 0.2  # of all blocks: the flattest, where the channel correlation of the residual is the grain's
@@ -44,6 +48,9 @@ CHROMA_HALF = 0.3  # grain less correlated than this (sensor-like): colour diffe
 _OPP = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0.0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]], np.float32)
 _OPP_OFFSET = np.array([0.0, 0.5, 0.5], np.float32)
 _OPP_INVERSE = np.linalg.inv(_OPP.astype(np.float64)).astype(np.float32)
+GUARD_WINDOW = 4.0  # px: Gaussian window of the guard's local statistics and of its weight's smoothing
+GUARD_GAIN = 20.0  # how fast the removed part is given back where it looks like the picture's detail
+GUARD_CHANCE = 0.09  # squared correlation that removing grain alone reaches against the output's detail
 
 
 def _highpass(picture: np.ndarray, blur: float) -> np.ndarray:
@@ -51,15 +58,29 @@ def _highpass(picture: np.ndarray, blur: float) -> np.ndarray:
 
 
 def _block_std(residual: np.ndarray, lum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(std of the residual in each BLOCK x BLOCK block, channels pooled; the block's mean luma)."""
-    h, w = (residual.shape[0] // BLOCK) * BLOCK, (residual.shape[1] // BLOCK) * BLOCK
-    r = residual[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK, -1)
-    std = np.sqrt(np.mean(r.astype(np.float64) ** 2, axis=(1, 3, 4)))
+    """(the level of the residual in each BLOCK x BLOCK block, channels pooled; the block's mean
+    luma). The level is the square root of the smaller eigenvalue of the block's structure
+    tensor (the mean outer product of the residual's horizontal and vertical central differences):
+    grain changes as much across every direction, while picture detail (hair, fur, edges,
+    foliage) changes mostly across one, which the larger eigenvalue takes (Liu, Tanaka and
+    Okutomi's weak-texture idea, per block). Calibrated on synthetic grain like the rest."""
+    r = residual if residual.ndim == 3 else residual[:, :, None]
+    dx, dy = np.zeros_like(r), np.zeros_like(r)  # central differences: on a straight pattern both are in phase
+    dx[:, 1:-1] = (r[:, 2:] - r[:, :-2]) / 2
+    dy[1:-1] = (r[2:] - r[:-2]) / 2
+    h, w = (r.shape[0] // BLOCK) * BLOCK, (r.shape[1] // BLOCK) * BLOCK
+
+    def mean(a: np.ndarray) -> np.ndarray:
+        return a[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK, -1).astype(np.float64).mean(axis=(1, 3, 4))
+
+    xx, xy, yy = mean(dx * dx), mean(dx * dy), mean(dy * dy)
+    small = (xx + yy) / 2 - np.sqrt(((xx - yy) / 2) ** 2 + xy * xy)
+    std = np.sqrt(np.maximum(small, 0.0))
     return std.ravel(), lum[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(axis=(1, 3)).ravel()
 
 
 def _flat_level(residual: np.ndarray, lum: np.ndarray) -> np.ndarray | None:
-    """Per luminance band, the QUANTILE of the block stds: the flattest blocks, where the
+    """Per luminance band, the QUANTILE of the block levels: the flattest blocks, where the
     residual is grain rather than picture. Bands with too few blocks are interpolated."""
     if min(residual.shape[:2]) < BLOCK:  # smaller than one block: nothing to measure
         return None
@@ -95,7 +116,8 @@ def estimate_sigma(picture: np.ndarray) -> np.ndarray:
     """Grain std per luminance band (BANDS values, perceptual scale) from one picture.
 
     A fine high-pass residual is measured in the flattest 8x8 blocks of each band (a low
-    quantile of the block stds), where grain dominates picture detail; the grain's size, read
+    quantile of the block levels: the residual's change across the block's least-changing
+    direction, so oriented detail hardly counts), where grain dominates picture detail; the grain's size, read
     from how much more of it a coarser residual holds, undoes the share of correlated grain
     the fine residual misses and the quantile's bias (both calibrated on synthetic grain)."""
     lum = cv2.GaussianBlur(luma(picture), (0, 0), 2.0)
@@ -166,6 +188,49 @@ def remove_grain(denoiser: Denoiser, picture: np.ndarray, sigma: np.ndarray, col
     return (opp - _OPP_OFFSET) @ _OPP_INVERSE.T + (pic - clipped)
 
 
+def _local(values: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(values, (0, 0), GUARD_WINDOW, borderType=cv2.BORDER_REFLECT_101)
+
+
+def guard_weight(picture: np.ndarray, clean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """How much of the removed part (`picture` - `clean`) to keep removing at each pixel (HxW,
+    0..1, smooth). Grain removed alone is unrelated to the picture left behind; detail that
+    went with it is not: where the removed part correlates with the output's fine detail
+    (squared local correlation above the GUARD_CHANCE that grain removal reaches by itself)
+    and that detail is strong against the grain level told to the model (`sigma`, HxW), the
+    weight falls, smoothly (Gaussian windows), so no seams. Where the model removed nothing
+    the weight is 1."""
+    removed = np.asarray(picture, np.float32) - clean
+    detail = _highpass(np.ascontiguousarray(clean, dtype=np.float32), FINE).reshape(removed.shape)
+    rr, dd = _local(np.sum(removed * removed, axis=2)), _local(np.sum(detail * detail, axis=2))
+    rd = np.maximum(_local(np.sum(removed * detail, axis=2)), 0.0)
+    rho2 = rd * rd / np.maximum(rr * dd, 1e-20)
+    strong = dd / (removed.shape[2] * np.square(sigma, dtype=np.float32) + 1e-12)  # detail power over grain power
+    weight = 1.0 / (1.0 + GUARD_GAIN * np.maximum(rho2 - GUARD_CHANCE, 0.0) * strong)
+    return np.clip(_local(weight.astype(np.float32)), 0.0, 1.0)
+
+
+def guarded(picture: np.ndarray, clean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """`clean` blended back towards `picture` by `guard_weight` (the method-noise guard)."""
+    pic = np.asarray(picture, np.float32)
+    return pic - guard_weight(pic, clean, sigma)[:, :, None] * (pic - clean)
+
+
+def denoise_picture(denoiser: Denoiser, work: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """The node's whole route on a picture on the model's scale: sigma (given or estimated) times
+    strength, colour (given or estimated), `remove_grain`, then the guard where it is on
+    (`guard` 1; -1 = on only where sigma is estimated, so a given sigma keeps the plain route)."""
+    given = params["sigma"] > 0
+    per_band = np.full(BANDS, float(params["sigma"])) if given else estimate_sigma(work)
+    sigma = sigma_map(work, per_band * float(params["strength"]))
+    colour_share = float(params["colour"]) if params["colour"] >= 0 else estimate_colour(work)
+    clean = remove_grain(denoiser, work, sigma, colour_share)
+    guard = params.get("guard", -1)
+    if guard > 0 or (guard < 0 and not given):
+        clean = guarded(work, clean, sigma)
+    return clean
+
+
 def sigma_map(picture: np.ndarray, per_band: np.ndarray) -> np.ndarray:
     """The per-pixel grain std: the band curve at each pixel's smoothed luma (HxW float32)."""
     lum = cv2.GaussianBlur(luma(picture), (0, 0), 2.0)
@@ -194,13 +259,7 @@ class DenoiseNode:
         space, model_space = frame.colorspace, self.denoiser.card.colorspace
         rgb = frame.pixels[:, :, idx]
         work = colour.convert(rgb, space, model_space) if space else np.array(rgb, dtype=np.float32)
-        if self.params["sigma"] > 0:
-            per_band = np.full(BANDS, float(self.params["sigma"]))
-        else:
-            per_band = estimate_sigma(work)
-        sigma = sigma_map(work, per_band * float(self.params["strength"]))
-        colour_share = float(self.params["colour"]) if self.params["colour"] >= 0 else estimate_colour(work)
-        clean = remove_grain(self.denoiser, work, sigma, colour_share)
+        clean = denoise_picture(self.denoiser, work, self.params)
         if space:
             clean = colour.convert(clean, model_space, space, in_place=clean.shape[2] == 3)
         out = frame.pixels.copy()
@@ -234,6 +293,16 @@ SPEC = NodeSpec(
             "grain that differs between channels)",
             min=-1.0,
             max=1.0,
+        ),
+        Param(
+            "guard",
+            int,
+            -1,
+            "method-noise guard: where what the model removes looks like the picture's own detail rather than "
+            "grain, the input is blended back (smoothly); 1 = on, 0 = off, -1 = on where sigma is measured "
+            "(a given sigma is trusted)",
+            min=-1,
+            max=1,
         ),
         Param("model", str, "", f"denoise model name or .onnx path; empty = the built-in '{MODEL}'"),
         Param("tile", int, 0, "tile size in pixels; 0 = from the memory budget", min=0),
