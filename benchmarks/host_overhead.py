@@ -79,7 +79,7 @@ def _median(values: list[float]) -> float:
 
 
 def main(
-    frames: int = 6, height: int = 1080, width: int = 1920, compression: str = "zip", rounds: int = 3
+    frames: int = 6, height: int = 1080, width: int = 1920, compression: str = "zip", rounds: int = 5
 ) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="reelfix-bench-home-"))
     os.environ["REELFIX_HOME"] = str(home)
@@ -179,6 +179,6 @@ if __name__ == "__main__":
     ap.add_argument("--height", type=int, default=1080)
     ap.add_argument("--width", type=int, default=1920)
     ap.add_argument("--compression", default="zip")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
     print("\n".join(markdown(main(a.frames, a.height, a.width, a.compression, a.rounds))))
