@@ -14,11 +14,11 @@ track). A scratch is a track that
 - is found again, within a couple of pixels, in at least half the other frames of the
   window (it persists, and drifts only slowly across the frame);
 - moves against the picture: its shift to each other frame, minus the picture's shift
-  beside it (from the flow), has a slope of at least `MIN_DRIFT` px per frame. Picture
-  detail (a pole, an edge, a seam) moves exactly with the picture, whether the camera pans
-  or stands still; a scratch stays put while the camera moves, and on a static shot it
-  drifts on its own. On static pictures the drift is measured on the band means, which
-  follow a sub-pixel shift without locking to whole pixels;
+  beside it (from the flow), has a slope of at least `MIN_DRIFT` px per frame beyond `SURE`
+  standard errors (flow on flat grain is noise). Picture detail (a pole, an edge) moves
+  exactly with the picture, whether the camera pans or stands still; a scratch stays put
+  while the camera moves, and on a static shot it drifts on its own. On static pictures the
+  drift is measured on band means (sub-pixel shifts, no locking to whole pixels);
 - or, on a still picture, stands still with the shape of a scratch fixed in the gate (over
   nearly the whole height, dead straight) and lets the picture's detail continue through
   every column of it, where a pole or a wire of the scene hides what is behind it
