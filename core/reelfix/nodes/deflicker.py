@@ -28,7 +28,8 @@ frame's place between their centres), as a gain in linear light per cell, smooth
 interpolated between cell centres. Display- and log-encoded frames are converted to
 linear light for it and back. Nothing is clipped; alpha and extra channels are
 untouched. The correction is written to the frame's `reelfix:deflicker` metadata, which
-the run manifest records per frame: read in order, the shot's correction curve.
+the run manifest records per frame: read in order, the shot's correction curve (`stops`:
+the gain the frame's light got on the whole, what the cells' field applied).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class Segment:
             for _ in range(CELL_ROUNDS):
                 z = cells - common[:, None]
                 sig = jitter_sigma(z)
-                fits = np.stack([fit_trend(times, z[:, j], float(sig[j]), (domain,))[0] for j in range(z.shape[1])], axis=1)
+                fits = np.stack([fit_trend(times, z[:, j], short_sigma(times, z[:, j], float(sig[j]), (domain,)), (domain,))[0] for j in range(z.shape[1])], axis=1)
                 common = np.mean(cells - fits, axis=1)
             corr[:, 1:] = fits - cells
         for pos, i in enumerate(use):
@@ -197,11 +198,12 @@ class Deflicker:
             out_pix = frame.pixels.copy()
             pic = np.ascontiguousarray(out_pix[:, :, idx])
             linear = is_scene_linear(frame.colorspace) or not frame.colorspace or len(idx) != 3
-            if linear:
-                pic *= gain
-            else:  # a gain of light: in linear light, and back to the frame's encoding
-                lin = colour.canonical_name(brightness.LINEAR_SPACE)
-                pic = colour.convert(colour.convert(pic, frame.colorspace, lin) * gain, lin, frame.colorspace)
+            light = pic if linear else colour.convert(pic, frame.colorspace, colour.canonical_name(brightness.LINEAR_SPACE))
+            lit = light * gain  # a gain of light: in linear light, and back to the frame's encoding
+            if self.grid > 1:  # the record: the gain the frame's light got on the whole (the cells' field)
+                before, after = float(light.sum(dtype=np.float64)), float(lit.sum(dtype=np.float64))
+                glob = float(np.log2(after / before)) if before > 0 and after > 0 else glob
+            pic = lit if linear else colour.convert(lit, colour.canonical_name(brightness.LINEAR_SPACE), frame.colorspace)
             out_pix[:, :, idx] = pic
         out = frame.with_pixels(out_pix)
         record: dict[str, Any] = {"stops": round(glob, 5), "frames": used}
