@@ -17,6 +17,9 @@ surroundings. At the ends of a range or shot, both witnesses come from the one s
 Repair replaces only the kept specks (dilated a little) with the per-channel median of the
 aligned neighbours; every other pixel (and alpha, and any non-picture channel) is
 bit-identical to the input. The repaired area is the node's matte.
+
+Memory: the work runs a band of rows at a time, the bands sized from the job's `max_memory`
+(`dustbust_bands`); the result does not depend on them, bit for bit.
 """
 
 from __future__ import annotations
