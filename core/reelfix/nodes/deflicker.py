@@ -17,7 +17,8 @@ Per segment (computed once, shared by all its frames):
    series supports best); flicker buys no change. On a short segment (under 64 frames, a
    shot of a few seconds) the whole frame's jitter is measured from what its strongest
    change leaves (`trend.short_sigma`): the MAD of so few second differences reads it low
-   on some draws, and the flicker then buys knots;
+   on some draws, and the flicker then buys knots; a cell's, halfway (geometric mean of
+   the two: a cell's series can hold two changes, a light switched on and the shot's fade);
 3. uneven flicker: the cells share most of their flicker, so the common part (the cells'
    mean departure from their trends) is taken out of each cell before its trend is
    fitted again (three rounds). A light switched on over part of the frame is then found
@@ -99,7 +100,7 @@ class Segment:
             for _ in range(CELL_ROUNDS):
                 z = cells - common[:, None]
                 sig = jitter_sigma(z)
-                fits = np.stack([fit_trend(times, z[:, j], short_sigma(times, z[:, j], float(sig[j]), (domain,)), (domain,))[0] for j in range(z.shape[1])], axis=1)
+                fits = np.stack([fit_trend(times, z[:, j], float(np.sqrt(sig[j] * short_sigma(times, z[:, j], float(sig[j]), (domain,)))), (domain,))[0] for j in range(z.shape[1])], axis=1)
                 common = np.mean(cells - fits, axis=1)
             corr[:, 1:] = fits - cells
         for pos, i in enumerate(use):
