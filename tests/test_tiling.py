@@ -355,3 +355,58 @@ def test_fixed_size_model_gets_tiles_of_exactly_its_size(tmp_path: Path) -> None
             assert np.abs(got[inner] - want[inner]).max() < 1e-5
     assert shapes == {(1, 3, 48, 48)}
     assert len(plan_tiles(70, 130, 999, 4, 48, fixed=48)) == 2 * 4  # cores of at most 48 - 8 = 40
+
+
+def _general_formula(fn, image: np.ndarray, *, scale: int, tile: int, overlap: int, multiple_of: int, blend: int, channels_last: bool) -> np.ndarray:
+    """The assembly as run_tiled did it before it skipped the weights of 1: every tile's output
+    times its weights (wy x wx) over its nonzero weights, added into zeros in tile order."""
+    from reelfix.tiling import _read_tile, interleave
+
+    _, height, width = image.shape
+    tiles = plan_tiles(height, width, tile, overlap, multiple_of)
+    r = blend_radius(height, width, tile, overlap, blend)
+    out = None
+    for t in tiles:
+        y = fn(_read_tile(image, t.input, multiple_of))
+        if out is None:
+            out = np.zeros((height * scale, width * scale, y.shape[1]) if channels_last else (y.shape[1], height * scale, width * scale), np.float32)
+        wy = blend_weights((t.core.y0, t.core.y1), (t.input.y0, t.input.y1), height, scale, r)
+        wx = blend_weights((t.core.x0, t.core.x1), (t.input.x0, t.input.x1), width, scale, r)
+        ys, xs = np.flatnonzero(wy), np.flatnonzero(wx)
+        a, b, c, d = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
+        block = y[0, :, a:b, c:d] * (wy[a:b, None] * wx[None, c:d])
+        rows = slice(t.input.y0 * scale + a, t.input.y0 * scale + b)
+        cols = slice(t.input.x0 * scale + c, t.input.x0 * scale + d)
+        if channels_last:
+            out[rows, cols, :] += interleave(block)
+        else:
+            out[:, rows, cols] += block
+    return out
+
+
+@pytest.mark.parametrize(("h", "w", "scale", "tile", "overlap", "mult", "blend", "cout"), [
+    (101, 77, 2, 23, 8, 1, 3, 3),  # odd sizes, ramps over 3 input pixels
+    (101, 77, 3, 23, 8, 4, 0, 4),  # hard cuts, on a grid of 4 (inputs reach into the reflection), 4 channels
+    (37, 53, 2, 16, 5, 1, 2, 1),  # one output channel
+    (64, 130, 1, 40, 8, 8, 4, 3),  # scale 1
+])
+def test_assembly_equals_the_general_formula_bit_for_bit(h: int, w: int, scale: int, tile: int, overlap: int, mult: int, blend: int, cout: int) -> None:
+    """run_tiled copies a tile's output where its weight is exactly 1 and blends only the
+    overlap strips: bit for bit the general formula (weights everywhere, added into zeros), on
+    tiles that disagree, with -0, NaN and inf in their outputs, both layouts."""
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(int(x.sum() * 1000) % 2**32)  # each tile its own noise: tiles disagree
+        y = np.repeat(np.repeat(x[:, :1], scale, axis=2), scale, axis=3)
+        y = np.concatenate([y] * cout, axis=1) + rng.standard_normal((1, cout, *y.shape[2:]), dtype=np.float32)
+        y[..., ::7, ::5], y[..., 3, 3], y[..., 5, 2] = -0.0, np.nan, np.inf
+        return y
+
+    image = np.random.default_rng(1).random((3, h, w), dtype=np.float32)
+    assert len(plan_tiles(h, w, tile, overlap, mult)) >= 6
+    for channels_last in (False, True):
+        kw: dict[str, Any] = dict(scale=scale, tile=tile, overlap=overlap, multiple_of=mult, blend=blend, channels_last=channels_last)
+        fast = run_tiled(fn, image, **kw)
+        assert fast.tobytes() == _general_formula(fn, image, **kw).tobytes()
+        assert fast.flags.c_contiguous
+        assert np.signbit(fast[fast == 0]).sum() == 0  # 0 + (-0) is +0: the copy keeps that

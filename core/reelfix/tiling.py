@@ -33,6 +33,7 @@ frame unless it fits one tile.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,6 +234,75 @@ def interleave(chw: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(chw.transpose(1, 2, 0))
 
 
+@dataclass(frozen=True)
+class AxisBlend:
+    """A tile row's (or column's) share of the output along one axis: `weights` over its
+    input span (scaled, read-only), `offset` the output coordinate of weights[0], and `runs`
+    (start, stop, plain) covering the part from its first to its last nonzero weight, where
+    `plain` means that no other row reaches those pixels and the weight there is exactly 1."""
+
+    weights: np.ndarray
+    offset: int
+    runs: tuple[tuple[int, int, bool], ...]
+
+
+def _runs(mask: np.ndarray, start: int) -> tuple[tuple[int, int, bool], ...]:
+    """Maximal runs of equal values of a boolean array, as (start, stop, value) shifted by `start`."""
+    edges = [0, *(np.flatnonzero(mask[1:] != mask[:-1]) + 1).tolist(), mask.size]
+    return tuple((start + a, start + b, bool(mask[a])) for a, b in zip(edges[:-1], edges[1:]))
+
+
+@functools.lru_cache(maxsize=16)
+def _axis_blends(spans: tuple[tuple[tuple[int, int], tuple[int, int]], ...], length: int, scale: int, blend: float) -> tuple[AxisBlend, ...]:
+    """`AxisBlend`s of the (core, input span) pairs along one axis, computed once per plan."""
+    weights = [blend_weights(core, span, length, scale, blend) for core, span in spans]
+    cover = np.zeros(length * scale, np.int32)
+    boxes = []
+    for w, (_, span) in zip(weights, spans):
+        nz = np.flatnonzero(w)
+        a, b = int(nz[0]), int(nz[-1]) + 1
+        cover[span[0] * scale + a : span[0] * scale + b] += 1
+        boxes.append((a, b))
+    blends = []
+    for w, (_, span), (a, b) in zip(weights, spans, boxes):
+        w.setflags(write=False)
+        plain = (cover[span[0] * scale + a : span[0] * scale + b] == 1) & (w[a:b] == 1.0)
+        blends.append(AxisBlend(w, span[0] * scale, _runs(plain, a)))
+    return tuple(blends)
+
+
+ZERO = np.float32(0.0)
+
+
+def _place(out: np.ndarray, y: np.ndarray, rows: AxisBlend, cols: AxisBlend, channels_last: bool) -> None:
+    """Add a tile's CxHxW output `y`, weighted, into `out` (CxHxW, or HxWxC with
+    `channels_last`), which holds the sum of the tiles before it: bit for bit
+    `out += y * (wy[:, None] * wx[None, :])` over the tile's nonzero weights, with the
+    product skipped where the weight is exactly 1 and no other tile reaches (the sum there
+    is 0 + y: written as y + 0, which also turns -0 into +0 as that sum does), and the
+    transpose to channels-last done in bands of rows straight into `out` (over threads)."""
+    for ya, yb, plain_y in rows.runs:
+        for xa, xb, plain_x in cols.runs:
+            src = y[:, ya:yb, xa:xb]
+            weight = None if plain_y and plain_x else rows.weights[ya:yb, None] * cols.weights[None, xa:xb]
+            r0, c0 = rows.offset + ya, cols.offset + xa
+            dst = out[r0 : r0 + yb - ya, c0 : c0 + xb - xa] if channels_last else out[:, r0 : r0 + yb - ya, c0 : c0 + xb - xa]
+
+            def band(a: int, b: int, src: np.ndarray = src, weight: np.ndarray | None = weight, dst: np.ndarray = dst) -> None:
+                s = src[:, a:b] if weight is None else src[:, a:b] * weight[a:b]
+                d = dst[a:b] if channels_last else dst[:, a:b]
+                if weight is None and channels_last and 2 <= s.shape[0] <= 512:
+                    if cv2.merge(list(s), d) is not d:  # in place into the strided view: ~4x numpy's transposed copy
+                        raise RuntimeError("cv2.merge did not write into the output")  # pragma: no cover
+                    np.add(d, ZERO, out=d)
+                elif weight is None:
+                    np.add(s.transpose(1, 2, 0) if channels_last else s, ZERO, out=d)
+                else:
+                    d += s.transpose(1, 2, 0) if channels_last else s
+
+            over_rows(yb - ya, band, 128)
+
+
 def run_tiled(
     fn: TileFn,
     image_chw: np.ndarray,
@@ -250,7 +320,7 @@ def run_tiled(
     """Run `fn` tile by tile over a CxHxW float32 image and blend the outputs.
 
     `fn` takes a 1xCxhxw float32 array and returns 1xC'x(h*scale)x(w*scale) (C' may differ
-    from C). Every tile starts on the frame's `multiple_of` grid and is a multiple of it
+    from C; taken as float32). Every tile starts on the frame's `multiple_of` grid and is a multiple of it
     in size (see the module docstring); where the frame is not a multiple, tiles at its
     end read its reflection and that part of their output is dropped. Pass the model's
     `receptive_field` (card) to get a result equal to a whole-frame run whenever
@@ -270,13 +340,13 @@ def run_tiled(
         tile, multiple_of = max(1, fixed - 2 * overlap), fixed
     tiles = plan_tiles(height, width, tile, overlap, multiple_of, fixed)
     r = blend_radius(height, width, tile, overlap, blend, receptive_field)
+    rows = _axis_blends(tuple({t.row: ((t.core.y0, t.core.y1), (t.input.y0, t.input.y1)) for t in tiles}.values()), height, scale, r)
+    cols = _axis_blends(tuple({t.col: ((t.core.x0, t.core.x1), (t.input.x0, t.input.x1)) for t in tiles}.values()), width, scale, r)
     out: np.ndarray | None = None
-    wy_cache: dict[int, np.ndarray] = {}
-    wx_cache: dict[int, np.ndarray] = {}
     for n, t in enumerate(tiles, 1):
         reg = t.input
         x = _read_tile(image_chw, reg, multiple_of)
-        y = fn(x)
+        y = np.asarray(fn(x), np.float32)
         want_hw = (x.shape[2] * scale, x.shape[3] * scale)
         if len(tiles) == 1 and y.ndim == 4 and y.shape[0] == 1 and tuple(y.shape[2:]) == (height * scale, width * scale):
             # the whole frame in one tile: nothing to blend
@@ -292,25 +362,7 @@ def run_tiled(
             out = np.zeros(shape, np.float32)
         elif y.shape[1] != out.shape[-1 if channels_last else 0]:
             raise ModelError(f"tiles gave different output channel counts ({y.shape[1]} now)")
-        if t.row not in wy_cache:
-            wy_cache[t.row] = blend_weights((t.core.y0, t.core.y1), (reg.y0, reg.y1), height, scale, r)
-        if t.col not in wx_cache:
-            wx_cache[t.col] = blend_weights((t.core.x0, t.core.x1), (reg.x0, reg.x1), width, scale, r)
-        wy, wx = wy_cache[t.row], wx_cache[t.col]
-        ys, xs = np.flatnonzero(wy), np.flatnonzero(wx)
-        a, b, c, d = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
-        block = y[0, :, a:b, c:d]
-        weight = wy[a:b, None] * wx[None, c:d]
-        rows = slice(reg.y0 * scale + a, reg.y0 * scale + b)
-        cols = slice(reg.x0 * scale + c, reg.x0 * scale + d)
-        if block.flags.writeable:
-            block *= weight  # in the model's own output buffer: no tile-sized temporary
-        else:
-            block = block * weight
-        if channels_last:
-            out[rows, cols, :] += interleave(block)
-        else:
-            out[:, rows, cols] += block
+        _place(out, y[0], rows[t.row], cols[t.col], channels_last)
         if progress is not None:
             progress(n, len(tiles))
     return cast(np.ndarray, out)  # plan_tiles always returns at least one tile
