@@ -74,13 +74,35 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+_CARDS: dict[tuple[str, bytes], ModelCard] = {}  # (path, its bytes) -> the card read from them
+_CARDS_MAX = 256
+
+
 def load_card(path: Path) -> ModelCard:
-    """Read a card; errors name the file and the offending key."""
+    """Read a card; errors name the file and the offending key. Cards are frozen and kept per
+    process by path and content (a catalog lookup validates every card, and a job looks models
+    up several times; reading the small file is what stays), so a changed card is read again
+    even within the file system's timestamp resolution."""
     try:
-        data = json.loads(Path(path).read_text())
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ModelError(f"model card not found: {path}") from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise ModelError(f"model card {path} is not valid JSON: {exc}", hint="fix or regenerate the card") from None
+    key = (str(path), raw)
+    card = _CARDS.get(key)
+    if card is None:
+        card = _parse_card(path, raw)
+        if len(_CARDS) >= _CARDS_MAX:
+            _CARDS.clear()
+        _CARDS[key] = card
+    return card
+
+
+def _parse_card(path: Path, raw: bytes) -> ModelCard:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise ModelError(f"model card {path} is not valid JSON: {exc}", hint="fix or regenerate the card") from None
     try:
         return ModelCard.model_validate(data)
