@@ -205,3 +205,17 @@ def test_noise_not_made_by_the_projects_grain_model_is_removed_too(kind: str) ->
     outs = [o.pixels for o in run(clip)]
     assert gc.gain_db(clip, outs, [3]) >= 6.0
     assert gc.gain_db(clip, outs, [0, 6]) >= 4.0
+
+
+def test_a_clean_plate_goes_through_unchanged() -> None:
+    """No grain at all (a clean render, a graded still): nothing to measure is no reason to fail
+    (the colour correlation of zero grain was NaN), and nothing is removed beyond float rounding
+    of the temporal mean."""
+    y, x = np.mgrid[0:64, 0:96].astype(np.float32)
+    plate = np.dstack([0.2 + 0.5 * x / 96, 0.3 + 0.4 * y / 64, np.full_like(x, 0.4)])
+    clean = [plate.copy() for _ in range(5)]
+    zero = [np.zeros_like(plate) for _ in clean]
+    clip = gc.GrainClip(clean=clean, grainy=clean, grain=zero, profile=gc.GrainProfile(sigma=(0.0,) * stats.BANDS), colorspace="lin_rec709_scene")
+    for out in run(clip):
+        assert np.abs(out.pixels[:, :, :3] - plate).max() < 1e-6
+    assert stats.colour_correlation(np.zeros((8, 8, 3), np.float32)) == 1.0

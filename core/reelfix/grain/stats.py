@@ -108,10 +108,14 @@ def colour_correlation(field: np.ndarray) -> float:
         return 1.0
     x = field.reshape(-1, field.shape[2])[:, :3].astype(np.float64)
     s = np.array([robust_std(x[:, c]) for c in range(x.shape[1])])
+    keep = s > 0  # a channel without grain (a clean or clipped plate) has nothing to correlate
+    if np.count_nonzero(keep) < 2:
+        return 1.0
+    x, s = x[:, keep], s[keep]
     x = np.clip(x, -4 * s, 4 * s)
     c = np.atleast_2d(np.corrcoef(x, rowvar=False))
     off = c[~np.eye(len(c), dtype=bool)]
-    return float(np.clip(np.nanmean(off), 0.0, 1.0))
+    return float(np.clip(np.nanmean(off), 0.0, 1.0)) if np.any(np.isfinite(off)) else 1.0
 
 
 def _radius(h: int, w: int) -> np.ndarray:
