@@ -87,7 +87,7 @@ def _node_command(spec: NodeSpec) -> Callable[..., None]:
         P("compression", P.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(None, "--compression", help="e.g. zip, piz, dwaa (EXR)")),
         P("bit_depth", P.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(None, "--bit-depth", help="half|float (EXR), 8|10|16|32")),
         P("device", P.KEYWORD_ONLY, annotation=str, default=typer.Option("auto", "--device", help="|".join(DEVICES))),
-        P("max_memory", P.KEYWORD_ONLY, annotation=str, default=typer.Option("2GB", "--max-memory", help="memory budget for tiling")),
+        P("max_memory", P.KEYWORD_ONLY, annotation=str, default=typer.Option("2GB", "--max-memory", help="host memory budget for the upscaler's tiles and dustbust's bands")),
         P("no_resume", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(False, "--no-resume", help="redo finished frames")),
         P("fail_fast", P.KEYWORD_ONLY, annotation=bool, default=typer.Option(False, "--fail-fast", help="stop at the first failed frame")),
     ]

@@ -63,7 +63,7 @@ class Job(_Strict):
     output: OutputSpec
     pipeline: list[NodeEntry] = Field(min_length=1)
     device: Literal["auto", "cpu", "cuda", "tensorrt", "dml", "coreml"] = "auto"
-    max_memory: str | int = Field("2GB", description="memory budget for tiling, e.g. 2GB")
+    max_memory: str | int = Field("2GB", description="host memory budget for the upscaler's tiles and dustbust's bands, e.g. 2GB")
 
     @property
     def max_memory_bytes(self) -> int:
