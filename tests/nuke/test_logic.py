@@ -130,8 +130,9 @@ def test_snapshot_is_used_only_when_the_core_cannot_run(user_dirs, tmp_path):
     assert "cannot import onnxruntime" in note and decls == core.load_snapshot()
 
 
-def test_the_bundled_snapshot_names_nodes_the_core_has():
-    """The snapshot is only a fallback; its nodes must still exist (refresh it with
+def test_the_bundled_snapshot_is_the_cores_declarations():
+    """The snapshot is only a fallback, but a stale one gives knobs the core no longer has or
+    misses new ones: it must equal what the core declares (refresh it with
     nuke_plugin/tools/update_snapshot.py when the core's nodes change)."""
     if not CORE_BIN.exists():
         pytest.skip("no core")
@@ -139,7 +140,7 @@ def test_the_bundled_snapshot_names_nodes_the_core_has():
     env.pop("REELFIX_PLUGINS", None)
     current = json.loads(subprocess.run([str(CORE_BIN), "nodes", "--json"], capture_output=True, text=True, env=env, check=True).stdout)
     snapshot = core.load_snapshot()
-    assert {d["name"] for d in snapshot} <= {d["name"] for d in current}
+    assert snapshot == current, "stale: run nuke_plugin/tools/update_snapshot.py .venv/bin/reelfix"
     assert all(knobs.node_knobs(d) for d in snapshot if d["params"])  # and it makes knobs
 
 
