@@ -40,6 +40,7 @@ OPENVINO_PROVIDER = "OpenVINO:CPU"
 _OV_HINT = "install the optional extra: `pip install reelfix[cpu]` (or `pip install openvino`)"
 
 
+@lru_cache(maxsize=None)  # importlib.metadata scans sys.path each call: ~2 ms per job record
 def _version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
