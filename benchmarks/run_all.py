@@ -36,7 +36,9 @@ def header() -> list[str]:
         "Written by `make bench` (`python benchmarks/run_all.py`; one section: `python benchmarks/run_all.py --only NAME`). "
         "Each section below is written to docs/bench/NAME.md by its own script from committed code, with its command, "
         "its goals (met / NOT met) and the date, machine and commit it was measured on; this page joins them in order. "
-        "Every figure is compared with a peer measured in the same run; the machine is shared, so read the ratios.",
+        "Every figure is compared with a peer measured in the same run; the machine is shared, so read the ratios. "
+        "Sections may come from different commits (each names its own): the whole of `make bench` takes over an hour "
+        "on a 2-core machine, so a section is re-measured when the code it measures changes.",
         "",
     ]
 
