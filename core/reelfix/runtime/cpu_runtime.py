@@ -1,8 +1,8 @@
 """Which runtime runs fp32 models on the CPU: ONNX Runtime's CPU provider, or OpenVINO.
 
 OpenVINO (the optional `cpu` extra: `pip install reelfix[cpu]`) reads the same ONNX files and
-runs them with oneDNN's JIT kernels. On an x86-64 CPU with AVX2 it ran SPAN at least as fast as
-ONNX Runtime and clearly faster than the ncnn runtime (docs/bench/cpu_speed.md); its results
+runs them with oneDNN's JIT kernels. On an x86-64 CPU with AVX2 (2 cores, quiet) it ran SPAN
+about 6% faster than ONNX Runtime and as fast as the ncnn runtime (docs/bench/cpu_speed.md); its results
 differ from ONNX Runtime's by float32 rounding only (a few 1e-6 on 0-1 pictures, far below what a
 half-float EXR keeps), but they are not bit-identical, so the choice is a rule, not a timing:
 
