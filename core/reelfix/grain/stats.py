@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .synth import BANDS, BAND_CENTRES, SPECTRUM_BINS, SPECTRUM_STEP, GrainProfile, correlation_at_lag1, luma
+from .synth import BANDS, BAND_CENTRES, SPECTRUM_BINS, SPECTRUM_STEP, GrainProfile, correlation_at_lag1, luma, radial_frequency
 
 MAD_TO_STD = 1.4826
 CLIP_AT = 4.0  # grain_std: values past this many robust standard deviations are clipped
@@ -35,12 +35,16 @@ def band_of(lum: np.ndarray) -> np.ndarray:
     return np.clip((np.asarray(lum) * BANDS).astype(np.int64), 0, BANDS - 1)
 
 
+def _sample(values: np.ndarray) -> np.ndarray:
+    """The values, flat float32, as an even subsample of at most MAX_SAMPLES."""
+    v = np.asarray(values, dtype=np.float32).ravel()
+    return v[:: -(-v.size // MAX_SAMPLES)] if v.size > MAX_SAMPLES else v
+
+
 def robust_std(values: np.ndarray) -> float:
     """Standard deviation of zero-mean, Gaussian-like values from their median absolute value
     (from an even subsample of at most MAX_SAMPLES values: the median of more adds nothing)."""
-    v = np.asarray(values, dtype=np.float32).ravel()
-    if v.size > MAX_SAMPLES:
-        v = v[:: -(-v.size // MAX_SAMPLES)]
+    v = _sample(values)
     return float(MAD_TO_STD * np.median(np.abs(v))) if v.size else 0.0
 
 
@@ -48,9 +52,7 @@ def grain_std(values: np.ndarray) -> float:
     """Standard deviation of zero-mean values as a root mean square, with values past CLIP_AT
     robust standard deviations (from the median absolute value) clipped: the std of grain of
     any shape, few outliers barely counting (for Gaussian values it loses 0.01%)."""
-    v = np.asarray(values, dtype=np.float32).ravel()
-    if v.size > MAX_SAMPLES:
-        v = v[:: -(-v.size // MAX_SAMPLES)]
+    v = _sample(values)
     if not v.size:
         return 0.0
     lim = np.float32(CLIP_AT * MAD_TO_STD * np.median(np.abs(v)))
@@ -118,11 +120,6 @@ def colour_correlation(field: np.ndarray) -> float:
     return float(np.clip(np.nanmean(off), 0.0, 1.0)) if np.any(np.isfinite(off)) else 1.0
 
 
-def _radius(h: int, w: int) -> np.ndarray:
-    """Radial frequency (cycles per pixel) of each bin of an h x w FFT."""
-    return np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])
-
-
 def radial_spectrum(field: np.ndarray, valid: np.ndarray | None = None, detail: np.ndarray | None = None) -> tuple[float, ...] | None:
     """The grain's power spectrum by radial frequency (at SPECTRUM_BINS radii SPECTRUM_STEP
     cycles per pixel apart, the mean over all frequencies 1: the shape of unit-variance
@@ -152,7 +149,7 @@ def radial_spectrum(field: np.ndarray, valid: np.ndarray | None = None, detail: 
     win = np.outer(np.hanning(PATCH), np.hanning(PATCH))
     periodograms = np.sort(np.abs(np.fft.fft2((cells - float(np.mean(cells))) * win)) ** 2, axis=0)
     power = periodograms[: max(1, int(round(TRIM * len(cells))))].mean(axis=0)
-    r = _radius(PATCH, PATCH)
+    r = radial_frequency(PATCH, PATCH)
     which = np.minimum(np.rint(r / SPECTRUM_STEP).astype(np.int64), SPECTRUM_BINS - 1)
     keep = r > 0  # the mean is not grain
     counts = np.bincount(which[keep], None, SPECTRUM_BINS)
@@ -170,7 +167,7 @@ def band_std_by_frequency(field: np.ndarray, edges: tuple[float, ...] = (0.0, 0.
     per pixel, `edges`): how tests and benchmarks compare two grains' spectra."""
     f = field if field.ndim == 3 else field[:, :, None]
     h, w, c = f.shape
-    r = _radius(h, w)
+    r = radial_frequency(h, w)
     out = np.zeros(len(edges) - 1)
     for k in range(c):
         p = np.abs(np.fft.fft2(f[:, :, k].astype(np.float64) - float(f[:, :, k].mean()))) ** 2 / float(h * w) ** 2

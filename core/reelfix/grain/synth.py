@@ -103,10 +103,15 @@ def _ksize(size: float) -> int:
     return int(2 * np.ceil(3 * size) + 1)
 
 
+def radial_frequency(height: int, width: int) -> np.ndarray:
+    """Radial frequency (cycles per pixel) of each bin of a height x width FFT (float64)."""
+    return np.hypot(np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :])
+
+
 @lru_cache(maxsize=4)
 def _radius(height: int, width: int) -> np.ndarray:
-    """Radial frequency (cycles per pixel) of each bin of an height x width FFT (kept: frames repeat their size)."""
-    r = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :]).astype(np.float32)
+    """`radial_frequency` as float32, kept read-only (frames repeat their size)."""
+    r = radial_frequency(height, width).astype(np.float32)
     r.setflags(write=False)
     return r
 
