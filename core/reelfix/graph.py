@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import FrameReadError
 from .cuts import signature, signatures_cut
-from .frames.frame import Frame
+from .frames.frame import Frame, all_finite
 from .analysis_store import AnalysisStore
 from .nodes.spec import Analysis, NodeRunner, Window
 
@@ -33,8 +33,9 @@ HALF_MAX = 65504.0
 def sanitise(frame: Frame, warn: Callable[[str], None]) -> Frame:
     """Replace NaN with 0 and +-Inf with +-65504 (half float's largest value), with a warning."""
     pix = frame.pixels
-    bad = ~np.isfinite(pix)
-    count = int(bad.sum())
+    if all_finite(pix):
+        return frame
+    count = int(np.count_nonzero(~np.isfinite(pix)))
     if count:
         pix = np.nan_to_num(pix, nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)
         warn(f"frame {frame.number}: {count} NaN/Inf values replaced (NaN -> 0, Inf -> +-{HALF_MAX:g})")

@@ -19,7 +19,7 @@ from . import __version__, colour, faults
 import numpy as np
 
 from .errors import FrameReadError, JobError, ProcessingError, ReelfixError
-from .frames.frame import Frame, picture_indices
+from .frames.frame import Frame, all_finite, picture_indices
 from .frames.image_io import write_image
 from .frames.sequence import SequencePattern, find_gaps, format_ranges, parse_frame_range
 from .frames.sink import FrameSink, open_sink
@@ -244,7 +244,7 @@ def _first_readable(source: FrameSource, numbers: list[int]) -> Frame:
 def _check_finite(frame: Frame, job: Job) -> None:
     """Inputs are cleaned of NaN/Inf when read, so any in a result came from a node or its model
     (an fp16 overflow, a broken model): that frame fails, nothing of it is written."""
-    if np.isfinite(frame.pixels.sum(dtype=np.float64)):
+    if all_finite(frame.pixels):
         return
     bad = int(np.count_nonzero(~np.isfinite(frame.pixels)))
     models = sorted({str(e.params["model"]) for e in job.pipeline if e.params.get("model")})
