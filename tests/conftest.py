@@ -18,6 +18,7 @@ from tests.onnx_models import make_card, make_sr_model
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the user's models or caches."""
     monkeypatch.setenv("REELFIX_HOME", str(tmp_path_factory.mktemp("reelfix_home")))
+    monkeypatch.setenv("REELFIX_CACHE", str(tmp_path_factory.mktemp("reelfix_cache")))
     monkeypatch.delenv("REELFIX_MODEL_PATH", raising=False)
     # ONNX Runtime's CPU provider, also where OpenVINO is installed (`make bench` installs it);
     # tests/runtime/test_cpu_runtime.py unpins it to test the choice

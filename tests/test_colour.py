@@ -9,6 +9,7 @@ import PyOpenColorIO as OCIO
 import pytest
 from reelfix import colour
 from reelfix.errors import ColourError, ModelError
+from reelfix.range_map import RangeMap
 
 EXTREMES = np.array([0.0, 1e-4, 0.18, 1.0, 4.0, 16.0, 100.0, -0.05], np.float32)
 
@@ -162,7 +163,7 @@ def test_reelfix_ocio_points_to_another_config(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_range_map_lands_strictly_inside_the_interval() -> None:
-    rm = colour.RangeMap()
+    rm = RangeMap()
     x = np.array([-np.inf, -1e30, -1e6, -1, -0.05, 0, 0.5, 1, 4, 1e4, 1e8, 1e30, np.inf], np.float32)
     y = rm.forward(x)
     assert y.dtype == np.float32
@@ -171,7 +172,7 @@ def test_range_map_lands_strictly_inside_the_interval() -> None:
 
 
 def test_range_map_is_identity_on_its_band_and_c1_at_the_knees() -> None:
-    rm = colour.RangeMap()
+    rm = RangeMap()
     a, b = rm.knees
     assert (a, b) == pytest.approx((0.02, 0.8))
     band = np.linspace(a, b, 1001).astype(np.float32)
@@ -185,7 +186,7 @@ def test_range_map_is_identity_on_its_band_and_c1_at_the_knees() -> None:
 
 
 def test_range_map_round_trip() -> None:
-    rm = colour.RangeMap()
+    rm = RangeMap()
     x = np.concatenate([EXTREMES, np.array([1e3, 1e4, -0.646, -1.0, 0.019, 0.81], np.float32)])
     back = rm.inverse(rm.forward(x))
     assert back.dtype == np.float32
@@ -196,7 +197,7 @@ def test_range_map_round_trip() -> None:
 
 def test_range_map_other_ranges_and_nan() -> None:
     for lo, hi in [(-1.0, 1.0), (0.0, 255.0)]:
-        rm = colour.RangeMap(lo, hi)
+        rm = RangeMap(lo, hi)
         x = np.array([lo - 5 * (hi - lo), lo, (lo + hi) / 2, hi, hi + 100 * (hi - lo), np.nan], np.float32)
         y = rm.forward(x)
         assert np.all((y[:-1] > lo) & (y[:-1] < hi)) and np.isnan(y[-1])
@@ -205,7 +206,7 @@ def test_range_map_other_ranges_and_nan() -> None:
 
 
 def test_range_map_inverse_clamps_to_stay_finite() -> None:
-    rm = colour.RangeMap()
+    rm = RangeMap()
     out = rm.inverse(np.array([-1.0, 0.0, 1.0, 2.0, np.inf], np.float32))
     assert np.all(np.isfinite(out))
     assert out[0] < 0 and out[-1] > 1e6
@@ -213,12 +214,12 @@ def test_range_map_inverse_clamps_to_stay_finite() -> None:
 
 def test_range_map_rejects_empty_range() -> None:
     with pytest.raises(ModelError, match="input_range"):
-        colour.RangeMap(1.0, 0.0)
+        RangeMap(1.0, 0.0)
 
 
 def test_range_map_keeps_shape_of_images() -> None:
     img = np.random.default_rng(3).normal(0.5, 2.0, (33, 17, 3)).astype(np.float32)
-    rm = colour.RangeMap()
+    rm = RangeMap()
     y = rm.forward(img)
     assert y.shape == img.shape
     np.testing.assert_allclose(rm.inverse(y), img, rtol=1e-4, atol=1e-5)

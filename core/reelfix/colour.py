@@ -23,7 +23,6 @@ import difflib
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -32,7 +31,7 @@ import cv2
 import numpy as np
 import PyOpenColorIO as OCIO
 
-from .errors import ColourError, ModelError
+from .errors import ColourError
 from .parallel import workers
 
 log = logging.getLogger(__name__)
@@ -189,6 +188,49 @@ def convert_planes(planes: np.ndarray, src: str, dst: str, *, fast: bool = False
     return out
 
 
+def convert_shuffled(
+    pre: np.ndarray, block: int, plane: Callable[[int, int, int], int], src: str, dst: str, *, fast: bool = False
+) -> np.ndarray:
+    """`convert_planes` of a pixel-shuffled picture, with the shuffle done on the way: `pre` is
+    the (3*s*s)xhxw output of a model cut before its DepthToSpace (s = `block`; `plane(c, i, j)`
+    names the channel of colour c at sub-pixel row i, column j) and the result is the
+    (h*s)x(w*s)x3 picture `convert_planes(depth_to_space(pre), src, dst, fast=fast)` returns,
+    bit for bit: OCIO reads each sub-pixel's three planes and writes them with strides straight
+    to their places in the output (no shuffled copy is made, and the model does not make one)."""
+    if pre.ndim != 3 or pre.shape[0] != 3 * block * block:
+        raise ColourError(f"convert_shuffled takes {3 * block * block}xHxW planes, got shape {pre.shape}")
+    a, b = canonical_name(src), canonical_name(dst)
+    pre = np.ascontiguousarray(pre, dtype=np.float32)
+    _, h, w = pre.shape
+    out = np.empty((h * block, w * block, 3), np.float32)
+    flat = out.reshape(-1)
+    proc = None if a == b else _processor(config_source(), a, b, fast)
+    subs = [(i, j, [plane(c, i, j) for c in range(3)]) for i in range(block) for j in range(block)]
+    px = 3 * out.itemsize  # bytes of one output pixel
+    row = out.shape[1] * px
+
+    def rows(r0: int, r1: int) -> None:
+        n = r1 - r0
+        for i, j, (pr, pg, pb) in subs:
+            if proc is None:
+                dst_view = out[r0 * block + i : r1 * block : block, j::block]
+                for c, p in enumerate((pr, pg, pb)):
+                    dst_view[:, :, c] = pre[p, r0:r1]
+                continue
+            start = ((r0 * block + i) * out.shape[1] + j) * 3
+            # PyOpenColorIO checks that the buffer holds width*height*channels values, then writes
+            # through the strides from its first one: hand it that many, starting at the sub-pixel's
+            # first value; the writes stay inside `out` (the last one ends at or before its end)
+            end = start + ((n - 1) * block * row + (w - 1) * block * px + px) // out.itemsize
+            if end > flat.size:  # pragma: no cover - the arithmetic above
+                raise RuntimeError("convert_shuffled: strided writes would leave the output")
+            desc = OCIO.PackedImageDesc(flat[start : start + w * n * 3], w, n, 3, OCIO.BIT_DEPTH_F32, out.itemsize, block * px, block * row)
+            proc.apply(OCIO.PlanarImageDesc(pre[pr, r0:r1], pre[pg, r0:r1], pre[pb, r0:r1], w, n), desc)
+
+    _over_threads(h, w, rows)
+    return out
+
+
 def convert_to_planes(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
     """`convert` of an HxWx3 picture into a new 3xHxW float32 array (planar, as a model takes
     it), in one pass: the values of `convert(rgb, src, dst)`, bit for bit, without the
@@ -220,130 +262,6 @@ def _over_threads(h: int, w: int, rows: Callable[[int, int], None]) -> None:
         return
     edges = np.linspace(0, h, min(h, n) + 1).astype(int)
     list(_pool().map(rows, edges[:-1], edges[1:]))
-
-
-# --------------------------------------------------------------------------- range map
-
-
-@dataclass(frozen=True)
-class RangeMap:
-    """A reversible map of all reals into the open interval (lo, hi), for models trained on
-    in-range (display-referred) pixels.
-
-    Identity on the band [lo + low_band*(hi-lo), hi - high_band*(hi-lo)] (for (0, 1) and the
-    defaults: [0.02, 0.8]); outside it a C1 roll-off compresses highlights and negatives into
-    the remaining headroom instead of clipping them. With knee k, headroom H and power p, a
-    value at distance u past the knee maps to k +/- H*(1 - (1 + u/(p*H))^-p): slope 1 at the
-    knee, approaching the bound like u^-p. p=1 (rational, for the small negatives of
-    scene-linear plates) keeps black gentle: 0 -> 0.01, slope 1/4; p=0.25 on the highlight
-    side keeps huge values apart in float32 (1 -> 0.866, 16 -> 0.952, 1e4 -> 0.9906; round
-    trips of 1e4 / 1e6 are exact to ~2e-6 / ~3e-5 relative, where p=1 would lose ~1.5% at 1e4).
-
-    The band cannot start at `lo` itself: the open interval needs room below every real
-    value, so in-range values under `low_band` are lifted slightly (and restored by
-    `inverse`). Both directions compute in float64 and return float32; `forward` keeps
-    results strictly inside (lo, hi) in float32 and `inverse` clamps its input there, so
-    every result is finite; values whose image would round onto a bound saturate (for
-    (0, 1): below about -3000 and above about 1e23). NaN passes through. A 3840x2160 RGB
-    frame takes a few tens of ms each way: only values outside the identity band are computed.
-    """
-
-    lo: float = 0.0
-    hi: float = 1.0
-    low_band: float = 0.02
-    high_band: float = 0.2
-    low_power: float = 1.0
-    high_power: float = 0.25
-
-    def __post_init__(self) -> None:
-        ok = (
-            np.isfinite(self.lo)
-            and np.isfinite(self.hi)
-            and self.lo < self.hi
-            and self.low_band > 0
-            and self.high_band > 0
-            and self.low_band + self.high_band < 1
-            and self.low_power > 0
-            and self.high_power > 0
-        )
-        if not ok:
-            raise ModelError(
-                f"invalid range map {self}: needs finite lo < hi, bands > 0 summing to < 1, powers > 0",
-                hint="check the model card's input_range (e.g. [0, 1])",
-            )
-
-    @property
-    def knees(self) -> tuple[float, float]:
-        """The identity band [low knee, high knee]."""
-        span = self.hi - self.lo
-        return self.lo + self.low_band * span, self.hi - self.high_band * span
-
-    @property
-    def _margin(self) -> np.float32:
-        return np.float32(np.spacing(np.float32(max(abs(self.lo), abs(self.hi), 1.0))))
-
-    def _bounds32(self) -> tuple[np.float32, np.float32]:
-        m = self._margin
-        return np.float32(self.lo) + m, np.float32(self.hi) - m
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Map any reals into (lo, hi)."""
-        return self._outside_band(x, inverse=False)
-
-    def inverse(self, y: np.ndarray) -> np.ndarray:
-        """Exact inverse of `forward` (y is first clamped into the open interval)."""
-        return self._outside_band(y, inverse=True)
-
-    def _outside_band(self, values: np.ndarray, inverse: bool) -> np.ndarray:
-        """The band is the identity: only values outside it (usually a small share of a
-        frame) go through the float64 curves, each side on its own subset."""
-        a, b = self.knees
-        out = np.array(values, dtype=np.float32, order="C", copy=True)
-        flat = out.reshape(-1)
-        for side, idx in ((1, np.flatnonzero(flat > np.float32(b))), (-1, np.flatnonzero(flat < np.float32(a)))):
-            if idx.size:
-                flat[idx] = self._curve(flat[idx].astype(np.float64), side, inverse)
-        return out
-
-    def _curve(self, v: np.ndarray, side: int, inverse: bool) -> np.ndarray:
-        """One roll-off: side +1 above the high knee, -1 below the low knee.
-
-        Forward: knee + side*H*(1 - (1 + d/(pH))^-p) for distance d past the knee;
-        inverse: knee + side*pH*(w^(-1/p) - 1) with w = 1 - distance/H."""
-        a, b = self.knees
-        knee, room, p = (b, self.hi - b, self.high_power) if side > 0 else (a, a - self.lo, self.low_power)
-        with np.errstate(all="ignore"):
-            if not inverse:
-                t = np.abs(v - knee)
-                t *= 1.0 / (p * room)
-                t += 1.0
-                _pow_neg_(t, p)
-                r = (1.0 - t) * (side * room) + knee
-                lo32, hi32 = self._bounds32()
-                return np.clip(r.astype(np.float32), lo32, hi32)
-            m = float(self._margin)
-            w = 1.0 - np.abs(np.clip(v, self.lo + m, self.hi - m) - knee) * (1.0 / room)
-            np.maximum(w, np.finfo(np.float64).tiny, out=w)
-            _pow_neg_(w, 1.0 / p)
-            w -= 1.0
-            return (w * (side * p * room) + knee).astype(np.float32)
-
-
-def _pow_neg_(t: np.ndarray, p: float) -> None:
-    """t = t ** -p in place (t > 0), with sqrt/reciprocal fast paths for the usual powers."""
-    if p == 0.5:
-        np.sqrt(t, out=t)
-    elif p == 0.25:
-        np.sqrt(t, out=t)
-        np.sqrt(t, out=t)
-    elif p == 2.0:
-        np.square(t, out=t)
-    elif p == 4.0:
-        np.square(t, out=t)
-        np.square(t, out=t)
-    elif p != 1.0:
-        np.power(t, p, out=t)
-    np.reciprocal(t, out=t)
 
 
 # --------------------------------------------------------------------------- defaults per format

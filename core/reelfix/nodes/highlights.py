@@ -17,7 +17,7 @@ its range. The upscale node's `highlights` parameter picks how the rest is handl
   Measured (`benchmarks.upscale_plates`, `benchmarks.colour_quality`): on plates with real
   highlights and on log plates this beats both `clip` and a whole-picture roll-off; a
   roll-off in the neighbourhood instead kept less of the model's gain on log and HDR plates.
-- `rolloff` (the default before `auto`): the whole picture through `colour.RangeMap` (a
+- `rolloff` (the default before `auto`): the whole picture through `range_map.RangeMap` (a
   reversible map of all reals into the range; it also changes in-range values above its
   knee, which costs 0.9-3.9 dB on bright plates without highlights) and back, with the result
   held near the source where the inverse map is steep (`bound_outside_band`).

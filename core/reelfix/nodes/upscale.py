@@ -19,10 +19,11 @@ from ..frames.frame import Frame, picture_indices
 from ..models.catalog import ModelEntry, default_model_for, verify
 from ..models.variant_choice import ModelChoice, choose_model
 from ..parallel import over_rows
+from ..range_map import RangeMap
 from ..resize import resize
 from ..runtime.providers import GPU_PROVIDERS, gpu_memory_budget, providers_for
 from ..runtime.session import ModelSession, get_session
-from ..tiling import interleave, run_tiled, tile_size_for_budget
+from ..tiling import Region, interleave, plan_tiles, run_tiled, tile_size_for_budget
 from . import highlights as hl
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -61,6 +62,8 @@ class Upscaler:
         self.ctx = ctx
         name = params["model"] or default_model_for("upscale", params["scale"])
         planned = providers_for(ctx.device)[0].ort_name  # the provider that will run: picks the precision variant
+        # on the CPU the model's final pixel shuffle is done here, fused with the colour conversion back
+        self.pre_shuffle = planned == "CPUExecutionProvider"
         self.choice: ModelChoice = choose_model(name, planned)
         self.entry: ModelEntry = self.choice.entry
         card = self.entry.card
@@ -71,14 +74,14 @@ class Upscaler:
                 f"model '{card.name}' upscales x{card.scale}, but scale={params['scale']} was asked",
                 hint=f"set scale: {card.scale} or choose another model (`reelfix models list`)",
             )
-        self.session: ModelSession = get_session(verify(self.entry), card, ctx.device)
+        self.session: ModelSession = get_session(verify(self.entry), card, ctx.device, pre_shuffle=self.pre_shuffle)
         if self.session.provider != planned:  # ORT fell back silently: the variant for the provider that runs
             again = choose_model(name, self.session.provider)
             if again.entry.card.name != card.name:
                 self.choice, self.entry = again, again.entry
-                self.session = get_session(verify(self.entry), self.entry.card, ctx.device)
+                self.session = get_session(verify(self.entry), self.entry.card, ctx.device, pre_shuffle=self.pre_shuffle)
         self.highlights = params["highlights"]
-        self.range_map = colour.RangeMap(*card.input_range)
+        self.range_map = RangeMap(*card.input_range)
 
     def provenance(self) -> dict[str, Any]:
         card = self.entry.card
@@ -130,7 +133,7 @@ class Upscaler:
             # the plate's interleaved one (the values of the general path below, bit for bit, three copies fewer)
             planes = colour.convert_to_planes(rgb, space, card.colorspace)
             if mode == "clip" or not ((planes < lo) | (planes > hi)).any():
-                y = colour.convert_planes(self._run_planes(np.clip(planes, lo, hi, out=planes)), card.colorspace, space, fast=True)
+                y = self._run_back(np.clip(planes, lo, hi, out=planes), space)
                 return y.mean(axis=2, keepdims=True) if grey else y
             x_space = interleave(planes)  # values outside the range: the general path, from the same conversion
         else:
@@ -152,9 +155,7 @@ class Upscaler:
             strip = y[r0:r1]
             if mode == "rolloff":
                 strip[...] = self._from_rolloff(strip, x_space, r0)
-            if space:
-                # back with OCIO's fast curves (2.5x less CPU at output size, ~3e-5 relative): every output
-                # pixel is the model's anyway; the way in stays exact, so in-range values stay in range
+            if space:  # back with OCIO's fast curves, as in `_run_back`
                 colour.convert(strip, card.colorspace, space, in_place=True, fast=True)
 
         over_rows(y.shape[0], band, STRIP_ROWS)
@@ -166,6 +167,36 @@ class Upscaler:
     def _from_linear(self, x: np.ndarray) -> np.ndarray:
         return colour.convert(x, LINEAR, self.entry.card.colorspace, in_place=True)
 
+    def _run_back(self, chw: np.ndarray, space: str) -> np.ndarray:
+        """The model over in-range 3xHxW planes, then back to the plate's space `space` with OCIO's
+        fast curves (2.5x less CPU at output size, ~3e-5 relative: every output pixel is the
+        model's anyway; the way in stays exact, so in-range values stay in range): (H*s)x(W*s)x3.
+        A whole frame in one tile from a model cut before its pixel shuffle skips the shuffled
+        copy: the conversion writes each sub-pixel to its place (`colour.convert_shuffled`)."""
+        card, shuffle = self.entry.card, self.session.shuffle
+        tile, overlap, fixed = self._tiling(chw)
+        whole = [Region(0, chw.shape[1], 0, chw.shape[2])]
+        if shuffle is not None and [t.input for t in plan_tiles(chw.shape[1], chw.shape[2], tile, overlap, card.multiple_of, fixed)] == whole:
+            pre = self.session.run(chw[None])
+            want = (1, 3 * shuffle.block**2, chw.shape[1], chw.shape[2])
+            if pre.shape != want:
+                raise ModelError(f"model '{card.name}' gave {tuple(pre.shape)} before its pixel shuffle, expected {want}")
+            return colour.convert_shuffled(pre[0], shuffle.block, shuffle.plane, card.colorspace, space, fast=True)
+        return colour.convert_planes(self._run_planes(chw), card.colorspace, space, fast=True)
+
+    def _call(self, x: np.ndarray) -> np.ndarray:
+        """The model on one 1x3xhxw tile: 1x3x(h*s)x(w*s), shuffled here for a model cut before its shuffle."""
+        y = self.session.run(x)
+        return self.session.shuffle.apply(y) if self.session.shuffle is not None else y
+
+    def _tiling(self, chw: np.ndarray) -> tuple[int, int, int | None]:
+        """(tile, overlap, fixed size or None) for a 3xHxW picture (see `tiling_for`)."""
+        tile, overlap = tiling_for(self.entry.card, chw.shape[1], chw.shape[2], self.session.provider, self.ctx.max_memory)
+        fixed = self.session.fixed_size  # a model exported for one (square) size: tiles of exactly that size
+        if fixed is not None:
+            overlap = min(overlap, (fixed[0] - 1) // 2)
+        return self.params["tile"] or tile, overlap, fixed[0] if fixed is not None else None
+
     def _run(self, x: np.ndarray) -> np.ndarray:
         """The model over an HxWx3 picture in its range, tiled within the memory budget: (H*s)x(W*s)x3."""
         return self._run_planes(np.ascontiguousarray(x.transpose(2, 0, 1)), channels_last=True)
@@ -173,13 +204,9 @@ class Upscaler:
     def _run_planes(self, chw: np.ndarray, channels_last: bool = False) -> np.ndarray:
         """`_run` of a 3xHxW picture: 3x(H*s)x(W*s) as the model gives it (`channels_last`: (H*s)x(W*s)x3)."""
         card = self.entry.card
-        tile, overlap = tiling_for(card, chw.shape[1], chw.shape[2], self.session.provider, self.ctx.max_memory)
-        tile = self.params["tile"] or tile
-        fixed = self.session.fixed_size  # a model exported for one (square) size: tiles of exactly that size
-        if fixed is not None:
-            overlap = min(overlap, (fixed[0] - 1) // 2)
+        tile, overlap, fixed = self._tiling(chw)
         return run_tiled(
-            self.session.run,
+            self._call,
             chw,
             scale=card.scale,
             tile=tile,
@@ -187,7 +214,7 @@ class Upscaler:
             multiple_of=card.multiple_of,
             receptive_field=card.receptive_field,
             channels_last=channels_last,
-            fixed=fixed[0] if fixed is not None else None,
+            fixed=fixed,
         )
 
     def _from_rolloff(self, strip: np.ndarray, source: np.ndarray, r0: int) -> np.ndarray:

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..models.card import ModelCard
+from ..models.shuffle_tail import PixelShuffle, cut
 from .cpu_runtime import OpenVINOSession, choose_cpu_runtime
 from .providers import CPUProvider, Provider, providers_for
 
@@ -59,14 +60,15 @@ def session_options(providers: Sequence[Provider]) -> Any:
     return so
 
 
-def validate_against_card(session: Any, card: ModelCard, path: Path | str) -> None:
+def validate_against_card(session: Any, card: ModelCard, path: Path | str, out_channels: int | None = None) -> None:
     """Check an `onnxruntime.InferenceSession` against its card; raise ModelError naming the
     model file, what the card says and what the model has.
 
     Checks: the card's input/output names exist; both are rank 4 (NCHW); the channel dims
     equal `card.channels` (where static); the element type is float32 or float16; H and W
     are dynamic, or, for a model exported with a fixed size, both equal `card.multiple_of`
-    (the card then declares the only tile size the model takes).
+    (the card then declares the only tile size the model takes). `out_channels`: the output's
+    channels where they differ from the input's (a model cut before its pixel shuffle).
     """
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = {o.name: o for o in session.get_outputs()}
@@ -93,10 +95,10 @@ def validate_against_card(session: Any, card: ModelCard, path: Path | str) -> No
                 f"{where}: {role} {arg.name!r} is {arg.type}, but reelfix feeds float32 or float16 tensors",
                 hint="re-export the model with float input and output",
             )
-        ch = shape[1]
-        if not _is_dynamic(ch) and ch != card.channels:
+        ch, want = shape[1], (out_channels or card.channels) if role == "output" else card.channels
+        if not _is_dynamic(ch) and ch != want:
             raise ModelError(
-                f"{where}: {role} {arg.name!r} has {ch} channels, but its card says channels={card.channels}",
+                f"{where}: {role} {arg.name!r} has {ch} channels, but its card says channels={want}",
                 hint=f"fix channels in {card.name}.card.json or use a model with {card.channels}-channel {role}",
             )
     in_shape = list(inputs[card.input_name].shape)
@@ -118,6 +120,7 @@ class ModelSession:
     path: Path
     session: Any = field(repr=False)
     requested: tuple[Provider, ...] = ()
+    shuffle: PixelShuffle | None = None  # `run` returns the channels before the model's final pixel shuffle
 
     @property
     def provider(self) -> str:
@@ -169,19 +172,33 @@ def _runtime_for(card: ModelCard, providers: Sequence[Provider]) -> str:
     return choose_cpu_runtime()[0]
 
 
-def _create(path: Path, card: ModelCard, providers: Sequence[Provider], runtime: str = "onnxruntime") -> ModelSession:
-    import onnxruntime as ort
-
+def _create(
+    path: Path, card: ModelCard, providers: Sequence[Provider], runtime: str = "onnxruntime", pre_shuffle: bool = False
+) -> ModelSession:
     if not path.is_file():
         raise ModelError(f"model file not found: {path}", hint=_REINSTALL)
+    tail = cut(path, card) if pre_shuffle else None
+    if tail is None:
+        return _create_whole(path, card, providers, runtime)
+    ms = _create_whole(tail.path, card.model_copy(update={"output_name": tail.output_name}), providers, runtime, tail.shuffle)
+    ms.path = path  # messages name the user's model
+    return ms
+
+
+def _create_whole(
+    path: Path, card: ModelCard, providers: Sequence[Provider], runtime: str, shuffle: PixelShuffle | None = None
+) -> ModelSession:
+    import onnxruntime as ort
+
+    out_channels = card.channels * shuffle.block**2 if shuffle else None
     if runtime == "openvino":
         threads = next(p.resolved_threads() for p in providers if isinstance(p, CPUProvider))
         try:
             ov_sess = OpenVINOSession(path, threads)
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError and its own types
             raise ModelError(f"cannot load model {path} with OpenVINO: {exc}", hint="or set REELFIX_CPU_RUNTIME=onnxruntime") from None
-        ms = ModelSession(card=card, path=path, session=ov_sess, requested=tuple(providers))
-        validate_against_card(ov_sess, card, path)
+        ms = ModelSession(card=card, path=path, session=ov_sess, requested=tuple(providers), shuffle=shuffle)
+        validate_against_card(ov_sess, card, path, out_channels)
         _probe(ms)
         return ms
     so = session_options(providers)
@@ -195,7 +212,7 @@ def _create(path: Path, card: ModelCard, providers: Sequence[Provider], runtime:
         sess = ort.InferenceSession(str(path), sess_options=so, providers=names, provider_options=opts)
     except Exception as exc:  # noqa: BLE001 - InvalidProtobuf, Fail, InvalidGraph, NoSuchFile, ...
         raise ModelError(f"cannot load model {path}: {exc}", hint=_REINSTALL) from None
-    ms = ModelSession(card=card, path=path, session=sess, requested=tuple(providers))
+    ms = ModelSession(card=card, path=path, session=sess, requested=tuple(providers), shuffle=shuffle)
     if ms.provider != names[0]:
         log.warning(
             "model %s: asked for %s but ONNX Runtime runs it on %s (the provider failed to load, "
@@ -204,14 +221,15 @@ def _create(path: Path, card: ModelCard, providers: Sequence[Provider], runtime:
             names[0],
             ms.provider,
         )
-    validate_against_card(sess, card, path)
+    validate_against_card(sess, card, path, out_channels)
     if ms.provider != "TensorrtExecutionProvider":  # a probe there would build a TensorRT engine for it
         _probe(ms)
     return ms
 
 
 def _probe(ms: ModelSession) -> None:
-    """Run one small input to confirm the card's scale and output channels."""
+    """Run one small input to confirm the card's scale and output channels (before the pixel
+    shuffle for a model cut there: C*s*s channels at the input's size)."""
     card = ms.card
     fixed = ms.fixed_size
     if fixed is not None:
@@ -221,7 +239,8 @@ def _probe(ms: ModelSession) -> None:
         h = w = m * max(1, -(-16 // m))
     x = np.full((1, card.channels, h, w), 0.5, np.float32)
     y = ms.run(x)
-    want = (1, card.channels, h * card.scale, w * card.scale)
+    s = ms.shuffle.block if ms.shuffle else 1
+    want = (1, card.channels * s * s, h * card.scale // s, w * card.scale // s)
     if tuple(y.shape) != want:
         got_scale = y.shape[2] / h if y.ndim == 4 else float("nan")
         raise ModelError(
@@ -231,7 +250,7 @@ def _probe(ms: ModelSession) -> None:
         )
 
 
-_CacheKey = tuple[str, int, int, tuple[Provider, ...], ModelCard, str]
+_CacheKey = tuple[str, int, int, tuple[Provider, ...], ModelCard, str, bool]
 _cache: dict[_CacheKey, ModelSession] = {}
 _lock = threading.Lock()
 
@@ -242,6 +261,7 @@ def get_session(
     device: str = "auto",
     *,
     providers: Sequence[Provider] | None = None,
+    pre_shuffle: bool = False,
 ) -> ModelSession:
     """The ModelSession for a model file, created once per process and reused.
 
@@ -250,6 +270,9 @@ def get_session(
     Cached per (resolved path, file mtime and size, providers, card, runtime) — the providers come
     from `providers_for(device, fp16=card.fp16_safe or card.precision == "fp16")` unless given,
     and the card carries the precision. A changed file (new mtime/size) is reloaded and its stale session dropped.
+    `pre_shuffle`: where the model ends in a pixel shuffle (DepthToSpace), run it without that
+    op and say so in `ModelSession.shuffle` (see `models.shuffle_tail`; the upscale node does the
+    shuffle itself, fused with its colour conversion).
     Thread-safe: concurrent callers wait for one load. Raises ModelError (missing or
     corrupt file, card mismatch) or DeviceError (device not available).
     """
@@ -261,14 +284,14 @@ def get_session(
     except OSError:
         raise ModelError(f"model file not found: {p}", hint=_REINSTALL) from None
     runtime = _runtime_for(card, provs)
-    key: _CacheKey = (str(p), st.st_mtime_ns, st.st_size, provs, card, runtime)
+    key: _CacheKey = (str(p), st.st_mtime_ns, st.st_size, provs, card, runtime, pre_shuffle)
     with _lock:
         hit = _cache.get(key)
         if hit is not None:
             return hit
         for old in [k for k in _cache if k[0] == key[0] and k[3:] == key[3:]]:
             del _cache[old]  # the file changed on disk: drop the stale session
-        ms = _create(p, card, provs, runtime)
+        ms = _create(p, card, provs, runtime, pre_shuffle)
         _cache[key] = ms
         return ms
 
