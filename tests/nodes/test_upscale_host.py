@@ -55,3 +55,33 @@ def test_planar_conversions_equal_convert_bit_for_bit(src: str, dst: str, fast: 
     if not fast:
         got = colour.convert_to_planes(rgb, src, dst)
         assert got.shape == (3, 750, 800) and np.ascontiguousarray(got.transpose(1, 2, 0)).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize(("src", "dst", "table"), [("lin_srgb", "srgb_tx", True), ("srgb_tx", "lin_srgb", True), ("ACEScg", "ACEScct", True), ("ACEScg", "srgb_tx", False)])
+def test_half_float_plates_take_ocios_table_with_the_same_bits(src: str, dst: str, table: bool) -> None:
+    """Values read from a half EXR go through OCIO's 65536-entry table where it has one: every
+    finite half value converts to the exact route's bits; a frame that is not all halves (one
+    value off, a 10-bit code, Inf) is converted exactly, band by band."""
+    every = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    every = every[np.isfinite(every)].astype(np.float32)
+    rgb = np.resize(every, 3 * 600 * 700).reshape(600, 700, 3)  # every finite half, in each channel, a frame's size
+    rgb[:, :, 1] = np.roll(rgb[:, :, 1], 12345)
+    assert (colour._half_processor(colour.config_source(), colour.canonical_name(src), colour.canonical_name(dst)) is not None) == table
+    assert colour._as_half(rgb) is not None and colour._as_half(rgb[:, :, ::-1] * np.float32(1.0001)) is None
+    want = colour.convert(rgb, src, dst)
+    got = colour.convert_to_planes(rgb, src, dst)
+    assert np.ascontiguousarray(got.transpose(1, 2, 0)).tobytes() == want.tobytes()
+    for bad in (np.float32(0.1), np.float32(np.inf), np.float32(512 / 1023)):  # not a half / not finite / a 10-bit code
+        off = rgb.copy()
+        off[590, 3, 2] = bad
+        got = colour.convert_to_planes(off, src, dst)
+        assert np.ascontiguousarray(got.transpose(1, 2, 0)).tobytes() == colour.convert(off, src, dst).tobytes()
+
+
+def test_the_half_table_is_used_only_where_ocio_reduces_the_conversion_to_one() -> None:
+    canon = colour.canonical_name
+    src = colour.config_source()
+    assert colour._half_processor(src, canon("lin_srgb"), canon("srgb_tx")) is not None  # one curve per channel
+    assert colour._half_processor(src, canon("ACEScg"), canon("srgb_tx")) is None  # a matrix: no table
+    assert colour._half_processor(src, canon("lin_srgb"), canon("ACEScct")) is None
+    assert colour._half_processor(src, canon("lin_srgb"), canon("lin_srgb")) is None  # nothing to do

@@ -92,6 +92,14 @@ def test_provider_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert CPUProvider(threads=3).resolved_threads() == 3
 
 
+def test_idle_workers_do_not_spin() -> None:
+    """ORT's workers sleep between operators: a spinning pool takes a core from the frame readers,
+    writers and colour bands running beside the model."""
+    from reelfix.runtime.session import session_options
+
+    assert session_options([CPUProvider()]).get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_threads_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REELFIX_THREADS", raising=False)
     n = default_threads()

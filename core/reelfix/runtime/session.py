@@ -13,6 +13,10 @@ random tile sizes 64..1100 px):
   with patterns on (~440 MB). Tiles of one size (see `tiling.plan_tiles`) keep it flat.
 - intra-op threads = `CPUProvider.resolved_threads()`, inter-op 1, sequential execution,
   graph optimisation ORT_ENABLE_ALL, ORT log level ERROR (reelfix logs its own warnings).
+- intra-op spinning OFF: ORT's idle workers otherwise spin after each operator, taking a core
+  from the frame readers, writers and OpenColorIO bands that run beside the model (the
+  near-free-model pipeline of `benchmarks/host_overhead.py`: ~6% faster per frame); the
+  model alone runs as fast either way (span-x2 and grain-denoise, 2 cores: within 1%).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ def session_options(providers: Sequence[Provider]) -> Any:
     so.enable_cpu_mem_arena = True
     so.enable_mem_pattern = False
     so.log_severity_level = 3
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
 
 
