@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from reelfix import parallel
-from reelfix.frames.image_io import _to_half
+from reelfix.frames.half import to_half as _to_half
 
 
 def test_bands_cover_every_row_once_and_errors_surface() -> None:

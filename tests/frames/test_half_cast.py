@@ -11,7 +11,8 @@ import OpenImageIO as oiio
 import pytest
 
 from reelfix.frames.frame import Frame
-from reelfix.frames.image_io import _to_half, write_image
+from reelfix.frames.half import to_half as _to_half
+from reelfix.frames.image_io import write_image
 
 
 def numpy_half(x: np.ndarray) -> np.ndarray:
@@ -72,3 +73,26 @@ def test_every_float32_within_the_half_range_casts_to_numpys_bits() -> None:
             bits = np.concatenate([bits, np.zeros(-bits.size % width, np.uint32)])  # whole rows
             pix = bits.view(np.float32).reshape(-1, width // 3, 3)
             assert _to_half(pix).view(np.uint16).tobytes() == pix.astype(np.float16).view(np.uint16).tobytes(), hex(start | sign)
+
+
+def test_half_files_read_back_with_oiios_float_bits(tmp_path: Path) -> None:
+    """read_image takes a half EXR's values as stored and casts them itself: the float32 bits OIIO's
+    own conversion gives, for every half value (zeros, denormals, the range's ends, Inf); a file
+    with one float channel among halves is read as float."""
+    from reelfix.frames.image_io import read_image
+
+    every = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    every = every[~np.isnan(every)]
+    pix = np.resize(every, 3 * 200 * 330).reshape(200, 330, 3)
+    for formats in (("half", "half", "half"), ("half", "float", "half")):
+        path = tmp_path / f"{formats[1]}.exr"
+        spec = oiio.ImageSpec(330, 200, 3, "half")
+        spec.channelformats = formats
+        out = oiio.ImageOutput.create(str(path))
+        assert out.open(str(path), spec) and out.write_image(pix) and out.close()
+        inp = oiio.ImageInput.open(str(path))
+        want = inp.read_image(0, 0, 0, 3, "float")
+        inp.close()
+        got = read_image(path).pixels
+        assert got.dtype == np.float32 and got.shape == (200, 330, 3)
+        assert got.tobytes() == np.asarray(want, np.float32).tobytes()

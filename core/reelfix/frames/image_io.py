@@ -42,14 +42,13 @@ import secrets
 from fractions import Fraction
 from typing import Any
 
-import cv2
 import numpy as np
 import OpenImageIO as oiio
 
 from reelfix import faults
 from reelfix.errors import FrameReadError, FrameWriteError, JobError
-from reelfix.parallel import over_rows
 from reelfix.frames.frame import Frame
+from reelfix.frames.half import from_half, to_half
 from reelfix.frames.written import unreadable_end
 from reelfix.frames.sequence import as_frame_rate, bcd_to_timecode, timecode_to_bcd
 
@@ -83,7 +82,6 @@ SOURCE_INFO = {"reelfix:pixel_type", "oiio:BitsPerSample", "dpx:Transfer", "dpx:
 _CARRIER_MAGIC = "reelfix-attrs-v1:"
 _CARRIER_KEY = {"dpx": "dpx:UserData", "tiff": "IPTC:Label", "jpeg": "IPTC:Label", "png": "reelfix:attributes"}
 _TEMP_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp\.[^.]+$")
-_HALF_MAX = 65504.0  # half float's largest finite value
 _READ_HINT = "the file is probably truncated or corrupt: re-render or re-copy it"
 
 
@@ -207,10 +205,14 @@ def read_image(path: str | os.PathLike[str], number: int = 0, colorspace: str | 
         spec = inp.spec()
         if spec.deep:
             raise FrameReadError(p, "deep (per-sample) images are not supported", hint="flatten it to a plain image first")
-        pixels = inp.read_image(0, 0, 0, spec.nchannels, "float")
+        # halves as stored, cast here (OpenCV's F16C, exact): OIIO's own half -> float costs ~5x the CPU
+        half = str(spec.format) == "half" and all(str(f) == "half" for f in spec.channelformats)
+        pixels = inp.read_image(0, 0, 0, spec.nchannels, "half" if half else "float")
         error = inp.geterror()
         if pixels is None or error:
             raise FrameReadError(p, _clean(error) or "the pixel data could not be read", hint=_READ_HINT)
+        if half:
+            pixels = from_half(np.asarray(pixels))
         metadata = _carried_metadata(spec)
         bits = spec.get_int_attribute("oiio:BitsPerSample", 0)
     finally:
@@ -375,32 +377,8 @@ def write_image(
         spec.attribute(name, value)
     data = _encode_pixels(frame.pixels, bits)
     if pixel_type == "half":  # numpy's vectorised float16 cast beats OIIO's per-pixel conversion;
-        data = _to_half(data)
+        data = to_half(data)
     _write_atomic(p, spec, data)
-
-
-def _to_half(data: np.ndarray) -> np.ndarray:
-    """float16 copy, finite values kept finite (clipped to +-65504), rows split over threads. Bands
-    within +-65504 (two reductions tell; NaN fails them) are cast by OpenCV (F16C: a 4K RGB frame
-    90 -> 40 ms of CPU), numpy's bits exactly (tests/frames/test_half_cast.py: every such float32);
-    the rest by numpy, then clipped, only on such bands (numpy's float16 arithmetic is emulated)."""
-    out = np.empty(data.shape, np.float16)
-    rows = (len(data), -1) if data.size else out.shape  # rows x (width * channels)
-    flat_in, flat_out = data.reshape(rows), out.reshape(rows)
-
-    def band(r0: int, r1: int) -> None:
-        src, dst = flat_in[r0:r1], flat_out[r0:r1]
-        if src.size and -_HALF_MAX <= src.min() and src.max() <= _HALF_MAX:
-            if cv2.multiply(src, 1.0, dst=dst, dtype=cv2.CV_16F) is not dst:  # it fills contiguous rows it is given
-                dst[...] = src  # (never seen): numpy's cast, the same bits
-            return
-        with np.errstate(over="ignore"):
-            out[r0:r1] = data[r0:r1]
-        if (np.abs(data[r0:r1]) > _HALF_MAX).any():
-            np.clip(out[r0:r1], -_HALF_MAX, _HALF_MAX, out=out[r0:r1])
-
-    over_rows(data.shape[0], band)
-    return out
 
 
 def _write_atomic(path: str, spec: oiio.ImageSpec, data: np.ndarray) -> None:
