@@ -23,6 +23,7 @@ AVX2 = frozenset({"sse4_2", "avx", "avx2", "fma"})
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("REELFIX_CPU_RUNTIME", raising=False)
+    monkeypatch.setenv("REELFIX_CPU_PRECISION", "fp32")  # the fp32 route; tests/runtime/test_ov_int8.py the int8 one
     monkeypatch.setenv("REELFIX_CACHE", str(tmp_path / "cache"))  # OpenVINO's compiled models
     clear_session_cache()
 

@@ -92,7 +92,7 @@ class Upscaler:
             | ({"precision": card.precision, "variant_of": card.variant_of} if card.variant_of else {}),
             "model_choice": self.choice.reason,
             "provider": self.session.provider,
-        }
+        } | ({"precision": self.session.precision} if self.session.precision else {})
 
     def process(self, window: Window) -> Frame:
         frame = window.centre

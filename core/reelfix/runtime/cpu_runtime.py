@@ -15,6 +15,13 @@ half-float EXR keeps), but they are not bit-identical, so the choice is a rule, 
 
 Only fp32 models go to OpenVINO; int8/fp16 variants stay on ONNX Runtime, which they were
 checked against when made.
+
+On the OpenVINO route an upscaler runs with most of its convolutions in int8
+(`REELFIX_CPU_PRECISION`, `choose_cpu_precision`): `runtime/ov_int8.py` makes that model once per
+machine, keeping convolutions in fp32 until the whole model stays within 47 dB of fp32 on probe
+crops (SPAN x2: ~1.4x faster, PSNR on held-out photos within 0.01 dB; docs/bench/cpu_speed.md).
+`REELFIX_CPU_PRECISION=fp32` pins fp32 (the selection of fp32 convolutions is measured on the
+machine, so a farm of mixed CPUs that must give the same bits pins fp32 or one machine's cache).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import numpy as np
 from ..errors import DeviceError, UserError
 
 RUNTIMES = ("auto", "onnxruntime", "openvino")
+PRECISIONS = ("auto", "fp32", "int8")
 OPENVINO_PROVIDER = "OpenVINO:CPU"
 _OV_HINT = "install the optional extra: `pip install reelfix[cpu]` (or `pip install openvino`)"
 
@@ -88,6 +96,25 @@ def choose_cpu_runtime() -> tuple[str, str]:
     return auto_rule(openvino_available(), platform.machine(), cpu_flags())
 
 
+def choose_cpu_precision(task: str) -> tuple[str, str]:
+    """(precision, reason) for an fp32 model of `task` on the OpenVINO route: 'int8' (most
+    convolutions int8, `runtime/ov_int8.py`) or 'fp32'. `REELFIX_CPU_PRECISION`, else auto:
+    int8 for upscalers (measured: docs/bench/cpu_speed.md), fp32 for the rest."""
+    env = os.environ.get("REELFIX_CPU_PRECISION", "").strip().lower() or "auto"
+    if env not in PRECISIONS:
+        raise UserError(f"REELFIX_CPU_PRECISION={env!r} is not one of {', '.join(PRECISIONS)}", hint="set it to fp32 or int8, or unset it")
+    if env != "auto":
+        return env, f"REELFIX_CPU_PRECISION={env}"
+    if task != "upscale":
+        return "fp32", f"auto: int8 is measured for upscalers only, this is a {task} model"
+    return "int8", "auto: convolutions in int8 where the model stays within 47 dB of fp32 on probe crops (docs/bench/cpu_speed.md)"
+
+
+def int8_cache_dir() -> Path:
+    """Where the int8 models made for OpenVINO are kept, beside its compiled models."""
+    return openvino_cache_dir().parent / "int8"
+
+
 def runtime_record() -> dict[str, Any]:
     """What the manifest records about the CPU runtime: the choice, why, and the versions."""
     try:
@@ -98,6 +125,10 @@ def runtime_record() -> dict[str, Any]:
     if chosen == "openvino":  # how it compiles (threads: the run's own thread count)
         options = {k: v for k, v in openvino_config(0).items() if k != "INFERENCE_NUM_THREADS"}
         record["openvino_options"] = {**options, "static_shapes": True, "CACHE_DIR": str(openvino_cache_dir())}
+        try:
+            record["upscaler_precision"] = dict(zip(("precision", "reason"), choose_cpu_precision("upscale")))
+        except UserError as exc:
+            record["upscaler_precision"] = {"precision": "unknown", "reason": exc.message}
     return record
 
 
@@ -147,15 +178,23 @@ class OpenVINOSession:
     override `openvino_config` (benchmarks.cpu_speed measures both)."""
 
     def __init__(
-        self, path: Path | str, threads: int, cache_dir: Path | None = None, *, static: bool = True, options: dict[str, Any] | None = None
+        self,
+        path: Path | str,
+        threads: int,
+        cache_dir: Path | None = None,
+        *,
+        static: bool = True,
+        options: dict[str, Any] | None = None,
+        cache: bool = True,
     ) -> None:
         import openvino as ov
 
         self._core = ov.Core()
-        self.cache_dir = cache_dir if cache_dir is not None else openvino_cache_dir()
+        self.cache_dir: Path | None = (cache_dir if cache_dir is not None else openvino_cache_dir()) if cache else None
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            self._core.set_property({"CACHE_DIR": str(self.cache_dir)})
+            if self.cache_dir is not None:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                self._core.set_property({"CACHE_DIR": str(self.cache_dir)})
         except (OSError, RuntimeError):
             self.cache_dir = None  # a read-only home: compile every time
         self._model = self._core.read_model(str(path))

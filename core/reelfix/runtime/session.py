@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -34,7 +34,8 @@ import numpy as np
 from ..errors import ModelError
 from ..models.card import ModelCard
 from ..models.shuffle_tail import PixelShuffle, cut
-from .cpu_runtime import OpenVINOSession, choose_cpu_runtime
+from . import ov_int8
+from .cpu_runtime import OpenVINOSession, choose_cpu_precision, choose_cpu_runtime, int8_cache_dir
 from .providers import CPUProvider, Provider, providers_for
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class ModelSession:
     session: Any = field(repr=False)
     requested: tuple[Provider, ...] = ()
     shuffle: PixelShuffle | None = None  # `run` returns the channels before the model's final pixel shuffle
+    precision: str = ""  # OpenVINO route: "fp32" or what of the model runs in int8 (`runtime.ov_int8`)
 
     @property
     def provider(self) -> str:
@@ -170,11 +172,31 @@ class ModelSession:
 
 
 def _runtime_for(card: ModelCard, providers: Sequence[Provider]) -> str:
-    """'openvino' for an fp32 model on the CPU alone where `choose_cpu_runtime` picks it, else
-    'onnxruntime' (GPU providers, int8/fp16 variants)."""
+    """'openvino' (or 'openvino-int8', `choose_cpu_precision`) for an fp32 model on the CPU alone
+    where `choose_cpu_runtime` picks OpenVINO, else 'onnxruntime' (GPU providers, int8/fp16 variants)."""
     if card.precision != "fp32" or not all(isinstance(p, CPUProvider) for p in providers):
         return "onnxruntime"
-    return choose_cpu_runtime()[0]
+    runtime = choose_cpu_runtime()[0]
+    if runtime == "openvino" and choose_cpu_precision(card.task)[0] == "int8":
+        return "openvino-int8"
+    return runtime
+
+
+def _openvino_int8(path: Path, card: ModelCard, threads: int) -> tuple[Path, str]:
+    """(model file, precision note) for the int8 route: the int8 model made from `path` (cached
+    under `int8_cache_dir()`), or `path` itself in fp32 where none can be made (logged)."""
+
+    def runner(p: Path) -> Callable[[np.ndarray], np.ndarray]:
+        sess = OpenVINOSession(p, threads, cache=False)  # probe models: not worth a compiled blob each
+        return lambda x: sess.run([card.output_name], {card.input_name: np.ascontiguousarray(x, np.float32)})[0]
+
+    try:
+        q, report = ov_int8.cached_int8(path, int8_cache_dir(), runner, threads=threads, target_db=ov_int8.FIDELITY_DB)
+    except (ModelError, OSError, RuntimeError) as exc:
+        log.warning("model %s: no int8 model for OpenVINO (%s); it runs in fp32", path.name, exc)
+        return path, "fp32 (no int8 model could be made)"
+    total = len(report["int8"]) + len(report["fp32"])
+    return q, f"int8: {len(report['int8'])} of {total} convolutions, {report['fidelity_db']:.1f} dB of fp32 on probe crops"
 
 
 def _create(
@@ -196,13 +218,14 @@ def _create_whole(
     import onnxruntime as ort
 
     out_channels = card.channels * shuffle.block**2 if shuffle else None
-    if runtime == "openvino":
+    if runtime.startswith("openvino"):
         threads = next(p.resolved_threads() for p in providers if isinstance(p, CPUProvider))
+        run_path, precision = _openvino_int8(path, card, threads) if runtime == "openvino-int8" else (path, "fp32")
         try:
-            ov_sess = OpenVINOSession(path, threads)
+            ov_sess = OpenVINOSession(run_path, threads)
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError and its own types
             raise ModelError(f"cannot load model {path} with OpenVINO: {exc}", hint="or set REELFIX_CPU_RUNTIME=onnxruntime") from None
-        ms = ModelSession(card=card, path=path, session=ov_sess, requested=tuple(providers), shuffle=shuffle)
+        ms = ModelSession(card=card, path=path, session=ov_sess, requested=tuple(providers), shuffle=shuffle, precision=precision)
         validate_against_card(ov_sess, card, path, out_channels)
         _probe(ms)
         return ms
