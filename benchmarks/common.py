@@ -28,9 +28,9 @@ def photo_frame(height: int, width: int, index: int = 0) -> np.ndarray:
 
     photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
     src = photos[index % len(photos)].astype(np.float32) / 255.0
-    reps = (height // src.shape[0] + 2, width // src.shape[1] + 2, 1)
-    tiled = np.tile(np.concatenate([src, src[:, ::-1]], axis=1), reps)
     off = 7 * index
+    reps = ((height + off) // src.shape[0] + 2, (width + off) // src.shape[1] + 2, 1)  # room for the pan
+    tiled = np.tile(np.concatenate([src, src[:, ::-1]], axis=1), reps)
     return np.ascontiguousarray(tiled[off : off + height, off : off + width, :3])
 
 

@@ -128,8 +128,9 @@ def test_openvino_route_runs_upscalers_in_int8_and_records_it(tmp_path: Path, mo
     assert get_session(path, card.model_copy(update={"task": "denoise"}), "cpu").precision == "fp32"  # upscalers only
 
 
-def test_no_int8_model_falls_back_to_fp32_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_int8_model_falls_back_to_fp32_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("openvino")
+    caplog.set_level("INFO", logger="reelfix.runtime.session")
     monkeypatch.setenv("REELFIX_CPU_RUNTIME", "openvino")
     path = make_sr_model(tmp_path / "sr.onnx", scale=2, layers=2)  # two convolutions: nothing between the ends
     ms = get_session(path, make_card(path, scale=2), "cpu")

@@ -193,7 +193,7 @@ def _openvino_int8(path: Path, card: ModelCard, threads: int) -> tuple[Path, str
     try:
         q, report = ov_int8.cached_int8(path, int8_cache_dir(), runner, threads=threads, target_db=ov_int8.FIDELITY_DB)
     except (ModelError, OSError, RuntimeError) as exc:
-        log.warning("model %s: no int8 model for OpenVINO (%s); it runs in fp32", path.name, exc)
+        log.info("model %s: no int8 model for OpenVINO (%s); it runs in fp32", path.name, exc)
         return path, "fp32 (no int8 model could be made)"
     total = len(report["int8"]) + len(report["fp32"])
     return q, f"int8: {len(report['int8'])} of {total} convolutions, {report['fidelity_db']:.1f} dB of fp32 on probe crops"
