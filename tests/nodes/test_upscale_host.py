@@ -31,7 +31,10 @@ def test_planar_route_equals_the_interleaved_one_bit_for_bit(model_dir: Path, mo
     x = np.clip(colour.convert(plate, "lin_srgb", space), 0.0, 1.0)
     want = colour.convert(runner._run(x), space, "lin_srgb", in_place=True, fast=True)  # the general path's steps
     assert got.flags.c_contiguous and got.shape == (80, 112, 3)
-    assert got.tobytes() == want.tobytes()
+    if tile == 0:
+        assert got.tobytes() == want.tobytes()
+    else:  # tiles feathered before the pixel shuffle (tests/nodes/test_upscale_shuffle.py): float rounding where they meet
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)
 
 
 def test_clip_mode_clips_highlights_on_the_planar_route(model_dir: Path) -> None:

@@ -23,7 +23,7 @@ from ..range_map import RangeMap
 from ..resize import resize
 from ..runtime.providers import GPU_PROVIDERS, gpu_memory_budget, providers_for
 from ..runtime.session import ModelSession, get_session
-from ..tiling import Region, interleave, plan_tiles, run_tiled, tile_size_for_budget
+from ..tiling import interleave, run_tiled, tile_size_for_budget
 from . import highlights as hl
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -171,18 +171,27 @@ class Upscaler:
         """The model over in-range 3xHxW planes, then back to the plate's space `space` with OCIO's
         fast curves (2.5x less CPU at output size, ~3e-5 relative: every output pixel is the
         model's anyway; the way in stays exact, so in-range values stay in range): (H*s)x(W*s)x3.
-        A whole frame in one tile from a model cut before its pixel shuffle skips the shuffled
-        copy: the conversion writes each sub-pixel to its place (`colour.convert_shuffled`)."""
+        A model cut before its pixel shuffle is tiled and blended in its own (s*s*3)xHxW layout, at
+        input resolution (the same feather, in input pixels), and the conversion writes each
+        sub-pixel to its place (`colour.convert_shuffled`): no shuffled copy of any tile is made."""
         card, shuffle = self.entry.card, self.session.shuffle
+        if shuffle is None:
+            return colour.convert_planes(self._run_planes(chw), card.colorspace, space, fast=True)
         tile, overlap, fixed = self._tiling(chw)
-        whole = [Region(0, chw.shape[1], 0, chw.shape[2])]
-        if shuffle is not None and [t.input for t in plan_tiles(chw.shape[1], chw.shape[2], tile, overlap, card.multiple_of, fixed)] == whole:
-            pre = self.session.run(chw[None])
-            want = (1, 3 * shuffle.block**2, chw.shape[1], chw.shape[2])
-            if pre.shape != want:
-                raise ModelError(f"model '{card.name}' gave {tuple(pre.shape)} before its pixel shuffle, expected {want}")
-            return colour.convert_shuffled(pre[0], shuffle.block, shuffle.plane, card.colorspace, space, fast=True)
-        return colour.convert_planes(self._run_planes(chw), card.colorspace, space, fast=True)
+        pre = run_tiled(
+            self._run_pre, chw, scale=1, tile=tile, overlap=overlap, multiple_of=card.multiple_of,
+            receptive_field=card.receptive_field, fixed=fixed,
+        )  # fmt: skip
+        return colour.convert_shuffled(pre, shuffle.block, shuffle.plane, card.colorspace, space, fast=True)
+
+    def _run_pre(self, x: np.ndarray) -> np.ndarray:
+        """The model cut before its pixel shuffle on one 1x3xhxw tile: 1x(3*s*s)xhxw, checked."""
+        pre = self.session.run(x)
+        block = self.session.shuffle.block if self.session.shuffle else 1
+        want = (1, 3 * block**2, x.shape[2], x.shape[3])
+        if pre.shape != want:
+            raise ModelError(f"model '{self.entry.card.name}' gave {tuple(pre.shape)} before its pixel shuffle, expected {want}")
+        return pre
 
     def _call(self, x: np.ndarray) -> np.ndarray:
         """The model on one 1x3xhxw tile: 1x3x(h*s)x(w*s), shuffled here for a model cut before its shuffle."""
