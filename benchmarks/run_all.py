@@ -87,7 +87,7 @@ def run_section(name: str, quick: bool) -> list[str]:  # noqa: C901 - one branch
     if name == "cpu_speed":
         return cpu_speed.write([cpu_speed.main(m, 270, 480, 3 if quick else 7) for m in ("span-x2", "span-x4")])
     if name == "scaling":
-        return scaling.run("0.5K,1K,2K", "0.5K", "", 1) if quick else scaling.run("0.5K,1K,2K,4K,8K", "0.5K,1K", "4K", 2)
+        return scaling.run("0.5K,1K,2K", "0.5K", "", 1) if quick else scaling.run("0.5K,1K,2K,4K,8K", "0.5K,1K,2K", "4K", 2)
     if name == "peak_memory":
         mem_args, t_args = ((1080, 1920), (2160, 3840)) if quick else ((2160, 3840), (4320, 7680))
         m, t = peak_memory.main(*mem_args, "span-x2"), peak_memory.temporal(*t_args, others=not quick)

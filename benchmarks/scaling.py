@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -60,6 +61,7 @@ def child(model: str, height: int, width: int, frames: int, warm: bool = True) -
     home = Path(tempfile.mkdtemp(prefix="reelfix-bench-home-"))
     os.environ["REELFIX_HOME"] = str(home)
     os.environ["REELFIX_MODEL_PATH"] = ""
+    os.environ["REELFIX_CACHE"] = str(CACHE / "scaling_cache")  # not the user's; shared by this run's children (the int8 model is made once)
     from benchmarks.common import photo_frame
     from benchmarks.host_overhead import make_nearfree_x2
     from reelfix import colour
@@ -117,6 +119,17 @@ def tile_work(model: str, height: int, width: int, provider: str, max_memory: in
     return len(tiles), pixels / (height * width)
 
 
+MP_PER_RUN = 8.3e6  # input pixels each timed run covers at least (one 4K frame)
+
+
+def frames_for(size: str, frames: int) -> int:
+    """Timed frames for a size: at least `frames`, and at least `MP_PER_RUN` input pixels (0.5K: 64
+    frames, 1K: 16, 2K: 4, 4K and 8K: 1), so a job's fixed start-up (model session, thread pools,
+    manifest, the first read before anything overlaps) weighs the same per megapixel at every size."""
+    h, w = SIZES[size]
+    return max(frames, math.ceil(MP_PER_RUN / (h * w)))
+
+
 def run_child(model: str, size: str, frames: int, warm: bool = True) -> dict[str, Any]:
     h, w = SIZES[size]
     cmd = [sys.executable, "-m", "benchmarks.scaling", "--child", model, str(h), str(w), str(frames), str(int(warm))]
@@ -125,6 +138,7 @@ def run_child(model: str, size: str, frames: int, warm: bool = True) -> dict[str
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
     r = json.loads(out.stdout.strip().splitlines()[-1])
     r["mp"] = h * w / 1e6
+    r["frames"] = frames
     r["s_per_mp"] = r["s_per_frame"] / r["mp"]
     r["cpu_s_per_mp"] = r["cpu_s_per_frame"] / r["mp"]
     return r
@@ -141,11 +155,12 @@ def _median_rows(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main(nearfree: list[str], span: list[str], rss_size: str | None, rounds: int = 2, frames: int = 2) -> dict[str, Any]:
     """Per model and size the median over `rounds` (sizes interleaved within each round)."""
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    shutil.rmtree(CACHE / "scaling_cache", ignore_errors=True)
     load = os.getloadavg()[0]
     for _ in range(rounds):
         for model, sizes in (("nearfree-x2", nearfree), ("span-x2", span)):
             for size in sizes:
-                runs.setdefault((model, size), []).append(run_child(model, size, frames))
+                runs.setdefault((model, size), []).append(run_child(model, size, frames_for(size, frames)))
     rows = {key: _median_rows(v) for key, v in runs.items()}
     rss = run_child("span-x2", rss_size, 1, warm=False) if rss_size else None  # one cold frame: its peak is the goal
     result: dict[str, Any] = {"rows": rows, "rss": rss, "rss_size": rss_size, "rounds": rounds, "frames": frames}
@@ -194,8 +209,9 @@ def markdown(r: dict[str, Any], command: str) -> list[str]:
         "## Cost against picture size (upscale x2 on the CPU, default 2 GB budget)",
         "",
         f"Command: `{command}`. Each size in a fresh child process (peak RSS = its VmHWM), half-float EXR (zip) in and out "
-        f"through `run_job`; one warm-up frame, then {r['frames']} timed frame(s) (the peak-RSS run: one cold frame); median over {r['rounds']} rounds with the "
-        "sizes interleaved. `nearfree-x2` is a 1x1 convolution + DepthToSpace (reelfix's own work); `span-x2` the built-in model.",
+        "through `run_job`; one warm-up frame, then timed frames covering at least 8.3 MP of input (0.5K: 64 frames, 1K: 16, "
+        f"2K: 4, 4K and 8K: {max(1, r['frames'])}: a job's fixed start-up weighs the same per megapixel at every size; the "
+        f"peak-RSS run: one cold frame); median over {r['rounds']} rounds with the sizes interleaved. `nearfree-x2` is a 1x1 convolution + DepthToSpace (reelfix's own work); `span-x2` the built-in model.",
         "",
         "| model | input | megapixels | tiles (model input / frame) | seconds per frame | seconds per MP | CPU seconds per MP | peak RSS (GiB) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -250,7 +266,7 @@ if __name__ == "__main__":
         sys.exit(0)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nearfree", default="0.5K,1K,2K,4K,8K", help="sizes for the near-free model")
-    ap.add_argument("--span", default="0.5K,1K", help="sizes for span-x2 (its time per MP)")
+    ap.add_argument("--span", default="0.5K,1K,2K", help="sizes for span-x2 (its time per MP)")
     ap.add_argument("--rss", default="4K", help="input size of the span-x2 peak-RSS run (x2 output); '' to skip")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--frames", type=int, default=1)
