@@ -5,7 +5,9 @@ ncnn runtime on the same SPAN weights? Same frames, same run.
 The baseline is plain: `onnxruntime.InferenceSession(path)` with default options (ORT picks its
 own thread count), not reelfix's session; reelfix's own session is its own row. Models are looked
 up with `REELFIX_HOME` and `REELFIX_MODEL_PATH` pointed at an empty folder, so an installed int8 or
-fp16 variant can never be timed against an fp32 baseline: both sides run the built-in fp32 file.
+fp16 variant can never be timed against an fp32 baseline: both sides run the built-in fp32 file,
+and reelfix's CPU runtime is pinned to ONNX Runtime (`REELFIX_CPU_RUNTIME`): the same runtime
+and precision as the baseline. OpenVINO and its int8 route are measured in benchmarks.cpu_speed.
 
 Goals (CPU): end-to-end within 1.10x of the bare model call; ORT >= 1.25x faster than ncnn
 (fp32 against fp32).
@@ -34,10 +36,14 @@ from reelfix.runtime.session import get_session
 
 
 def isolated_models() -> None:
-    """Only the built-in models are visible to this process (no user-installed variants)."""
+    """Only the built-in models are visible to this process (no user-installed variants), and
+    reelfix runs them on ONNX Runtime in fp32 like the baseline (where OpenVINO is installed it would
+    otherwise pick OpenVINO and, for upscalers, int8: docs/bench/cpu_speed.md measures that route)."""
     empty = tempfile.mkdtemp(prefix="reelfix-bench-home-")
     os.environ["REELFIX_HOME"] = empty
     os.environ["REELFIX_MODEL_PATH"] = ""
+    os.environ["REELFIX_CACHE"] = empty
+    os.environ["REELFIX_CPU_RUNTIME"] = "onnxruntime"
 
 
 def main(height: int, width: int, frames: int, model: str) -> dict[str, float]:
