@@ -61,7 +61,9 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Reviewed:
     models = root / "models"
     path = make_sr_model(models / "tiny-x2.onnx", scale=2, layers=3)
     write_card(make_card(path, name="tiny-x2", scale=2, receptive_field=8, bytes_per_pixel=512, fp16_safe=True), models)
-    env = {"REELFIX_MODEL_PATH": str(models), "REELFIX_HOME": str(root / "home")}
+    # this fixture runs before the tests' autouse pins: pin the CPU runtime here too, or where OpenVINO is
+    # installed the first run would take it and a test's rerun (ONNX Runtime) would not resume it
+    env = {"REELFIX_MODEL_PATH": str(models), "REELFIX_HOME": str(root / "home"), "REELFIX_CPU_RUNTIME": "onnxruntime", "REELFIX_CACHE": str(root / "cache")}
     (root / "plates").mkdir()
     pan_plate(root / "plates")
     job = {
