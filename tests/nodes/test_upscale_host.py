@@ -88,21 +88,3 @@ def test_the_half_table_is_used_only_where_ocio_reduces_the_conversion_to_one() 
     assert colour._half_processor(src, canon("ACEScg"), canon("srgb_tx")) is None  # a matrix: no table
     assert colour._half_processor(src, canon("lin_srgb"), canon("ACEScct")) is None
     assert colour._half_processor(src, canon("lin_srgb"), canon("lin_srgb")) is None  # nothing to do
-
-
-def test_openvino_tiles_are_sized_from_its_own_smaller_working_memory() -> None:
-    """OpenVINO reuses a static shape's buffers (SPAN x2: 1.7 KB per input pixel against the card's
-    3.3 KB, measured on ONNX Runtime): on that route the same budget gives fewer, larger tiles."""
-    from reelfix.models.catalog import find_model
-    from reelfix.nodes.upscale import OPENVINO_MEMORY_SHARE, tiling_for
-    from reelfix.runtime.cpu_runtime import OPENVINO_PROVIDER
-    from reelfix.tiling import tile_size_for_budget
-
-    card = find_model("span-x2").card
-    ort_tile, overlap = tiling_for(card, 2160, 3840, "CPUExecutionProvider", 2 * 1024**3)
-    ov_tile, ov_overlap = tiling_for(card, 2160, 3840, OPENVINO_PROVIDER, 2 * 1024**3)
-    assert ov_overlap == overlap and ov_tile > ort_tile
-    reserved = 400 * 1024**2 + 3 * 2160 * 3840 * 12 + 2160 * 3840 * 12 * 2
-    assert ov_tile == tile_size_for_budget(
-        2 * 1024**3, int(card.bytes_per_pixel * OPENVINO_MEMORY_SHARE), overlap=overlap, scale=2, channels=3, frame_hw=(2160, 3840), reserved=reserved
-    )

@@ -21,7 +21,6 @@ from ..models.variant_choice import ModelChoice, choose_model
 from ..parallel import over_rows
 from ..range_map import RangeMap
 from ..resize import resize
-from ..runtime.cpu_runtime import OPENVINO_PROVIDER
 from ..runtime.providers import GPU_PROVIDERS, gpu_memory_budget, providers_for
 from ..runtime.session import ModelSession, get_session
 from ..tiling import interleave, run_tiled, tile_size_for_budget
@@ -32,11 +31,6 @@ FEATHER = 8  # input pixels of cross-fade between tiles, beyond the model's rece
 STRIP_ROWS = 256  # output rows post-processed at a time
 LINEAR = "lin_srgb"  # where `auto` darkens the neighbourhood of highlights (any linear space gives the same gain)
 PROCESS_BYTES = 400 * 1024**2  # the process itself (Python, ONNX Runtime, OpenImageIO), for the tile budget
-# Cards hold ONNX Runtime's working memory per input pixel. OpenVINO plans a static shape's buffers
-# once and reuses them: SPAN x2 peaked at 1.7 KB per input pixel there (fp32 and int8, 600- and
-# 1000-pixel tiles) against 1.9-2.8 KB on ONNX Runtime and 3.3 KB on its card, so tiles on
-# OpenVINO are sized from 60% of the card's figure (fewer tiles: less overlap computed twice)
-OPENVINO_MEMORY_SHARE = 0.6
 
 
 def tiling_for(card: Any, height: int, width: int, provider: str, max_memory: int) -> tuple[int, int]:
@@ -47,10 +41,9 @@ def tiling_for(card: Any, height: int, width: int, provider: str, max_memory: in
     overlap = card.receptive_field + FEATHER
     in_bytes = height * width * 3 * 4
     on_gpu = provider in GPU_PROVIDERS
-    per_pixel = int(card.bytes_per_pixel * OPENVINO_MEMORY_SHARE) if provider == OPENVINO_PROVIDER else card.bytes_per_pixel
     tile = tile_size_for_budget(
         gpu_memory_budget() if on_gpu else max_memory,
-        per_pixel,
+        card.bytes_per_pixel,
         overlap=overlap,
         scale=card.scale,
         channels=3,
