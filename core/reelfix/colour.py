@@ -32,6 +32,7 @@ import numpy as np
 import PyOpenColorIO as OCIO
 
 from .errors import ColourError
+from .frames.half import exact_half
 from .parallel import workers
 
 log = logging.getLogger(__name__)
@@ -135,17 +136,6 @@ def _half_processor(source: str, src: str, dst: str) -> OCIO.CPUProcessor | None
     got = np.empty_like(want)
     table.apply(OCIO.PackedImageDesc(every, n, 1, 3, OCIO.BIT_DEPTH_F16, 2, 6, 6 * n), OCIO.PackedImageDesc(got, n, 1, 3))
     return table if np.array_equal(want.view(np.uint32), got.view(np.uint32)) else None
-
-
-def _as_half(band: np.ndarray) -> np.ndarray | None:
-    """A float32 HxWx3 band as float16 when every value is a finite half float exactly (as read
-    from a half EXR), else None. Three cheap passes (OpenCV's F16C casts, one comparison) and a sum."""
-    flat = band.reshape(band.shape[0], -1)
-    half = cv2.multiply(flat, 1.0, dtype=cv2.CV_16F)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if not np.isfinite(flat.sum(dtype=np.float32)) or not np.array_equal(cv2.multiply(half, 1.0, dtype=cv2.CV_32F), flat):
-            return None
-    return half.reshape(band.shape)
 
 
 @lru_cache(maxsize=1)
@@ -285,7 +275,7 @@ def convert_to_planes(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
     # values read from a half-float file: OCIO's table for halves gives the same values ~6x faster;
     # the first row tells whether to try (a 10-bit DPX or float plate does not pay for the checks)
     table = None if proc is None or arr.size < _HALF_TABLE_MIN else _half_processor(config_source(), a, b)
-    if table is not None and _as_half(arr[:1]) is None:
+    if table is not None and exact_half(arr[:1]) is None:
         table = None
 
     def rows(r0: int, r1: int) -> None:
@@ -294,7 +284,7 @@ def convert_to_planes(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
             return
         n = r1 - r0
         dst_desc = OCIO.PlanarImageDesc(out[0, r0:r1], out[1, r0:r1], out[2, r0:r1], w, n)
-        half = _as_half(arr[r0:r1]) if table is not None else None
+        half = exact_half(arr[r0:r1]) if table is not None else None
         if half is not None:
             table.apply(OCIO.PackedImageDesc(half, w, n, 3, OCIO.BIT_DEPTH_F16, 2, 6, 6 * w), dst_desc)
             return

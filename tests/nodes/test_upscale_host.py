@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from reelfix import colour
+from reelfix.frames.half import exact_half
 from reelfix.frames.frame import Frame
 from reelfix.nodes.spec import NodeContext, Window
 from reelfix.nodes.upscale import SPEC
@@ -70,7 +71,7 @@ def test_half_float_plates_take_ocios_table_with_the_same_bits(src: str, dst: st
     rgb = np.resize(every, 3 * 600 * 700).reshape(600, 700, 3)  # every finite half, in each channel, a frame's size
     rgb[:, :, 1] = np.roll(rgb[:, :, 1], 12345)
     assert (colour._half_processor(colour.config_source(), colour.canonical_name(src), colour.canonical_name(dst)) is not None) == table
-    assert colour._as_half(rgb) is not None and colour._as_half(rgb[:, :, ::-1] * np.float32(1.0001)) is None
+    assert exact_half(rgb) is not None and exact_half(rgb[:, :, ::-1] * np.float32(1.0001)) is None
     want = colour.convert(rgb, src, dst)
     got = colour.convert_to_planes(rgb, src, dst)
     assert np.ascontiguousarray(got.transpose(1, 2, 0)).tobytes() == want.tobytes()

@@ -23,6 +23,17 @@ def from_half(data: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out).reshape(data.shape)
 
 
+def exact_half(pixels: np.ndarray) -> np.ndarray | None:
+    """A float32 array (HxW or HxWxC) as float16 when every value is a finite half exactly (as read
+    from a half EXR), else None: the two F16C casts, one comparison and a sum."""
+    flat = pixels.reshape(len(pixels), -1) if pixels.ndim > 1 else pixels.reshape(1, -1)
+    half = cv2.multiply(flat, 1.0, dtype=cv2.CV_16F)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(flat.sum(dtype=np.float32)) or not np.array_equal(from_half(half), flat):
+            return None
+    return half.reshape(pixels.shape)
+
+
 def within_half(rows: np.ndarray) -> bool:
     """Every value of a 2-D float32 array finite and within +-65504: a finite float32 sum (NaN and
     Inf carry through it; values within the half range cannot overflow it, so a sum that did held
