@@ -51,10 +51,11 @@ def stamp() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "core", "benchmarks"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "unknown", ""
+    load = os.getloadavg()[1]
     return (
         f"_Measured {datetime.date.today()}, reelfix {__version__} at commit {commit}{' plus uncommitted changes' if dirty else ''}, "
         f"{cpu_name()}, {os.cpu_count()} logical cores, Python {platform.python_version()}; "
-        f"load average {os.getloadavg()[1]:.1f} over the last 5 minutes (above the core count: other work shared the machine)._"
+        f"load average {load:.1f} over the last 5 minutes{' (above the core count: other work shared the machine)' if load > (os.cpu_count() or 1) else ''}._"
     )
 
 
