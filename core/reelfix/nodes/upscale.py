@@ -187,8 +187,7 @@ class Upscaler:
     def _run_pre(self, x: np.ndarray) -> np.ndarray:
         """The model cut before its pixel shuffle on one 1x3xhxw tile: 1x(3*s*s)xhxw, checked."""
         pre = self.session.run(x)
-        block = self.session.shuffle.block if self.session.shuffle else 1
-        want = (1, 3 * block**2, x.shape[2], x.shape[3])
+        want = (1, 3 * self.session.shuffle.block**2, x.shape[2], x.shape[3])
         if pre.shape != want:
             raise ModelError(f"model '{self.entry.card.name}' gave {tuple(pre.shape)} before its pixel shuffle, expected {want}")
         return pre

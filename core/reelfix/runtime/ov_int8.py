@@ -59,9 +59,12 @@ RunnerFactory = Callable[[Path], Runner]  # a model file -> its 1xCxHxW float32 
 
 
 def snap_out(value: float, up: bool) -> float:
-    """`value` rounded away from zero... or towards +/- infinity (`up`) to the grid of 1/SNAP octave."""
-    if value == 0.0 or not math.isfinite(value):
-        return 0.0 if not math.isfinite(value) else value
+    """`value` moved to the grid of 1/SNAP of its octave: towards +infinity with `up`, else towards
+    -infinity (so a range snapped this way only widens). Zero stays; a non-finite value gives 0."""
+    if not math.isfinite(value):
+        return 0.0
+    if value == 0.0:
+        return value
     mag = abs(value)
     k = math.floor(math.log2(mag))
     step = 2.0**k / SNAP
@@ -108,7 +111,7 @@ def activation_ranges(model: Any, crops: Sequence[np.ndarray], threads: int = 1)
 def quantize(model: Any, ranges: dict[str, tuple[float, float]], only: Sequence[str]) -> Any:
     """A copy of `model` with the convolutions named in `only` in QDQ int8 (module docstring)."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     q = onnx.ModelProto()
     q.CopyFrom(model)
@@ -150,7 +153,6 @@ def quantize(model: Any, ranges: dict[str, tuple[float, float]], only: Sequence[
     q.graph.initializer.extend(kept_inits)
     if not any(o.domain in ("", "ai.onnx") and o.version >= 13 for o in q.opset_import):
         raise ModelError("int8 needs an ONNX model of opset 13 or later (per-channel DequantizeLinear)", hint="re-export the model")
-    del TensorProto
     return q
 
 
