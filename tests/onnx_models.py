@@ -14,6 +14,8 @@ Builders:
 - `make_nearest_model`: nearest-neighbour upscale (or identity at scale 1): predictable output.
 - `make_static_model`: like `make_sr_model` but with fixed H and W (wrong for tiling).
 - `make_bias_model`: adds a constant: predictable output, any scale 1.
+- `make_noise_input_model`: `input - sigma`, with `sigma` an input that has a default (an
+  initializer listed among the graph inputs, as torch's exporter writes grain-denoise's).
 - `write_corrupt_model`: a file that is not ONNX.
 """
 
@@ -156,6 +158,16 @@ def make_bias_model(path: Path, bias: float = 0.25, channels: int = 3) -> Path:
     inits = [numpy_helper.from_array(np.array(bias, np.float32), "bias")]
     nodes = [helper.make_node("Add", ["input", "bias"], ["output"])]
     graph = helper.make_graph(nodes, "bias", [_io("input", channels)], [_io("output", channels)], inits)
+    return _save(graph, path)
+
+
+def make_noise_input_model(path: Path, default: float = 0.02, channels: int = 3) -> Path:
+    """Scale-1 model computing `input - sigma` (sigma N,1,H,W, broadcast over the channels): the
+    `sigma` input has a default value (`default`, shape 1,1,1,1), an initializer that is also
+    a graph input, so a caller may feed it or leave it out (ONNX Runtime's overridable initializer)."""
+    sigma = numpy_helper.from_array(np.full((1, 1, 1, 1), default, np.float32), "sigma")
+    nodes = [helper.make_node("Sub", ["input", "sigma"], ["output"])]
+    graph = helper.make_graph(nodes, "noise_input", [_io("input", channels), _io("sigma", 1)], [_io("output", channels)], [sigma])
     return _save(graph, path)
 
 

@@ -15,7 +15,7 @@ from reelfix.runtime import clear_session_cache, get_session
 from reelfix.runtime import cpu_runtime
 from reelfix.runtime.cpu_runtime import OPENVINO_PROVIDER, OV_STATIC_SHAPES, OpenVINOSession, auto_rule, choose_cpu_runtime, runtime_record
 
-from tests.onnx_models import make_card, make_sr_model
+from tests.onnx_models import make_card, make_noise_input_model, make_sr_model
 
 AVX2 = frozenset({"sse4_2", "avx", "avx2", "fma"})
 
@@ -198,3 +198,44 @@ def test_openvino_keeps_one_large_shape(tmp_path: Path, monkeypatch: pytest.Monk
         assert y.shape == (1, 3, 2 * hw[0], 2 * hw[1])
     assert ov_ms.compiled_shapes() == [(1, 3, 30, 20), (1, 3, 16, 16)]
     assert set(ov_ms._local.requests) == {(1, 3, 30, 20), (1, 3, 16, 16)}  # this thread dropped its request for 24x32
+
+
+def test_openvino_runs_an_input_with_a_default_fed_or_not(tmp_path: Path) -> None:
+    """An ONNX input that is also an initializer (grain-denoise's `sigma`): OpenVINO's reader
+    would fold it into a constant and lose its port. The session keeps it an input, like ONNX
+    Runtime: fed, the fed value counts; left out, the default; both shapes compile once each."""
+    pytest.importorskip("openvino")
+    import onnxruntime as ort
+
+    path = make_noise_input_model(tmp_path / "noise.onnx", default=0.02)
+    ov_sess = OpenVINOSession(path, 1, tmp_path / "ov")
+    ort_sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = smooth(16, 24)
+    sigma = np.linspace(0, 0.1, 16 * 24, dtype=np.float32).reshape(1, 1, 16, 24)
+    fed = ov_sess.run(["output"], {"input": x, "sigma": sigma})[0]
+    np.testing.assert_allclose(fed, x - sigma, atol=1e-7)
+    np.testing.assert_allclose(fed, ort_sess.run(["output"], {"input": x, "sigma": sigma})[0], atol=1e-7)
+    default = ov_sess.run(None, {"input": x})[0]
+    np.testing.assert_allclose(default, x - np.float32(0.02), atol=1e-7)
+    assert ov_sess.compiled_shapes() == [(1, 3, 16, 24, 1, 1, 16, 24), (1, 3, 16, 24, 1, 1, 1, 1)]
+
+
+def test_builtin_denoiser_on_openvino_matches_onnx_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in grain-denoise (a `sigma` input with a default) runs on the OpenVINO route and
+    gives ONNX Runtime's picture up to float32 rounding (it failed there: 'Port for tensor name
+    sigma was not found')."""
+    pytest.importorskip("openvino")
+    from reelfix.grain.learned import Denoiser
+    from reelfix.nodes.spec import NodeContext
+
+    picture = smooth(40, 56)[0].transpose(1, 2, 0).copy()
+    sigma = np.full((40, 56), 0.03, np.float32)
+    out = {}
+    for runtime in ("onnxruntime", "openvino"):
+        monkeypatch.setenv("REELFIX_CPU_RUNTIME", runtime)
+        clear_session_cache()
+        den = Denoiser(NodeContext(device="cpu"))
+        assert den.provider == ("CPUExecutionProvider" if runtime == "onnxruntime" else OPENVINO_PROVIDER)
+        out[runtime] = den.run(picture, sigma)
+    assert float(np.abs(out["onnxruntime"] - picture).max()) > 0.01  # the model did remove something
+    np.testing.assert_allclose(out["openvino"], out["onnxruntime"], atol=1e-4)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import io
 import math
 import os
 import platform
@@ -165,6 +166,28 @@ def openvino_cache_dir() -> Path:
     return (Path(root).expanduser() if root else Path.home() / ".cache" / "reelfix") / "openvino"
 
 
+def _read_onnx(core: Any, path: Path) -> tuple[Any, dict[str, np.ndarray]]:
+    """(OpenVINO model, {input name: default value}) for an ONNX file. An ONNX graph input that is
+    also an initializer is an input with a default value: ONNX Runtime lets a caller feed it
+    (grain-denoise's `sigma`), OpenVINO's reader folds it into a constant, so its port is gone.
+    Such initializers are taken out of a copy of the graph given to OpenVINO in memory, and their
+    values are fed where a caller leaves them out; a model without any is read from its file."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    inputs = {i.name for i in proto.graph.input}
+    defaults = [t for t in proto.graph.initializer if t.name in inputs]
+    if not defaults:
+        return core.read_model(str(path)), {}
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
+        onnx.load_external_data_for_model(proto, str(path.parent))
+    values = {t.name: onnx.numpy_helper.to_array(t) for t in defaults}
+    keep = [t for t in proto.graph.initializer if t.name not in inputs]
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(keep)
+    return core.read_model(io.BytesIO(proto.SerializeToString())), values
+
+
 class OpenVINOSession:
     """An OpenVINO compiled model behind the part of `onnxruntime.InferenceSession`'s interface
     reelfix uses (`get_inputs`, `get_outputs`, `get_providers`, `run`), with `openvino_config`.
@@ -197,7 +220,7 @@ class OpenVINOSession:
                 self._core.set_property({"CACHE_DIR": str(self.cache_dir)})
         except (OSError, RuntimeError):
             self.cache_dir = None  # a read-only home: compile every time
-        self._model = self._core.read_model(str(path))
+        self._model, self._defaults = _read_onnx(self._core, Path(path))
         self.config = {**openvino_config(threads), **(options or {})}
         self.static = static
         self._compiled: OrderedDict[tuple[int, ...], Any] = OrderedDict()
@@ -221,23 +244,24 @@ class OpenVINOSession:
         return [OPENVINO_PROVIDER]
 
     def compiled_shapes(self) -> list[tuple[int, ...]]:
-        """The input shapes compiled for, oldest first."""
+        """The input shapes compiled for, oldest first: the first input's shape, followed by the
+        other inputs' shapes, flattened, where the model has more than one."""
         with self._lock:
             return list(self._compiled)
 
-    def _compiled_for(self, shape: tuple[int, ...]) -> Any:
+    def _compiled_for(self, shape: tuple[int, ...], shapes: dict[str, tuple[int, ...]]) -> Any:
         with self._lock:
             hit = self._compiled.get(shape)
             if hit is not None:
                 self._compiled.move_to_end(shape)
                 return hit
             model = self._model.clone()
-            if shape:  # () = dynamic shapes
-                model.reshape({self._inputs[0].name: list(shape)})
+            if shapes:  # {} = dynamic shapes
+                model.reshape({name: list(s) for name, s in shapes.items()})
             compiled = self._core.compile_model(model, "CPU", self.config)
             self._compiled[shape] = compiled
-            large = [k for k in self._compiled if k != shape and math.prod(k[2:]) > OV_SMALL_SHAPE]
-            for old in large if math.prod(shape[2:]) > OV_SMALL_SHAPE else []:
+            large = [k for k in self._compiled if k != shape and math.prod(k[2:4]) > OV_SMALL_SHAPE]
+            for old in large if math.prod(shape[2:4]) > OV_SMALL_SHAPE else []:
                 del self._compiled[old]
             while len(self._compiled) > OV_STATIC_SHAPES:
                 self._compiled.popitem(last=False)
@@ -245,8 +269,11 @@ class OpenVINOSession:
 
     def run(self, output_names: Sequence[str] | None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         arrays = {k: np.ascontiguousarray(v) for k, v in feeds.items()}
-        shape = tuple(int(n) for n in arrays[self._inputs[0].name].shape) if self.static else ()
-        compiled = self._compiled_for(shape)
+        for name, value in self._defaults.items():  # an input with a default that was not fed: as ONNX Runtime does
+            arrays.setdefault(name, value)
+        shapes = {i.name: tuple(int(n) for n in arrays[i.name].shape) for i in self._inputs} if self.static else {}
+        shape = tuple(n for s in shapes.values() for n in s)
+        compiled = self._compiled_for(shape, shapes)
         requests = getattr(self._local, "requests", None)
         if requests is None:
             requests = self._local.requests = {}
