@@ -15,6 +15,7 @@ Goal: the naive route loses more than 1 dB against bicubic; reelfix beats bicubi
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def plates(count: int, size: int, boost: bool) -> list[np.ndarray]:
 MODES = ("auto", "split", "rolloff", "clip")
 
 
-def main(count: int, size: int, model: str) -> dict[str, float]:
+def main(count: int, size: int, model: str) -> dict[str, Any]:
     entry = find_model(model)
     card = entry.card
     session = get_session(verify(entry), card, "cpu")
@@ -62,7 +63,8 @@ def main(count: int, size: int, model: str) -> dict[str, float]:
         m: SPEC.factory(SPEC.validate({"scale": card.scale, "model": model, "highlights": m}, "bench"), NodeContext(device="cpu"))
         for m in MODES
     }
-    result: dict[str, float] = {}
+    prov = runners["auto"].provenance()  # the runtime and precision the node ran on (make bench: OpenVINO's int8 route)
+    result: dict[str, Any] = {"route": f"{prov['provider']}, {prov.get('precision') or 'fp32'}"}
     for kind, boost in (("hdr", True), ("sdr", False)):
         routes = ("bicubic", "naive", *MODES)
         scores: dict[str, list[float]] = {r: [] for r in routes}

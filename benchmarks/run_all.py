@@ -124,6 +124,8 @@ def run_section(name: str, quick: bool) -> list[str]:  # noqa: C901 - one branch
             f"({ok(c['hdr_highlight_err_auto'] <= c['hdr_highlight_err_bicubic'] * 1.1)}); on SDR plates the default is within "
             f"0.05 dB of `clip` ({ok(c['sdr_gain_auto_db'] >= c['sdr_gain_clip_db'] - 0.05)}).",
             "",
+            f"The node ran on {c['route']}; the naive route is a session of the same runtime fed the linear values.",
+            "",
             "Reading: on plates with no value above 1 and a degradation made in linear light, feeding the model linear values "
             "happens to score higher than converting to its sRGB training space (the model then sees the same blur it was "
             "trained on); the moment a plate holds values above 1, that route clips them and falls below bicubic.",

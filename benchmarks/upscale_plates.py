@@ -168,7 +168,9 @@ def main(model: str = "span-x2") -> dict[str, Any]:
                 **{f"{m}_gain_db": float(np.mean(scores[m])) - base for m in MODES},
                 "auto_min_gain_db": min(a - b for a, b in zip(scores["auto"], scores["bicubic"])),
             }  # fmt: skip
-    return {"model": model, "classes": rows, "seconds": time.perf_counter() - started, "truth": TRUTH, "node_seconds": seconds}
+    prov = runners["auto"].provenance()  # the runtime and precision the node ran on (make bench: OpenVINO's int8 route)
+    route = f"{prov['provider']}, {prov.get('precision') or prov['model'].get('precision') or 'fp32'}"
+    return {"model": model, "classes": rows, "seconds": time.perf_counter() - started, "truth": TRUTH, "node_seconds": seconds, "route": route}
 
 
 def markdown(r: dict[str, Any]) -> list[str]:
@@ -183,7 +185,8 @@ def markdown(r: dict[str, Any]) -> list[str]:
         "`hubble_deep_field`, `moon`), made into each class, area-averaged x2 in linear light, written to a real file of the "
         "class's format and read back; upscaled by the `upscale` node in the colour space reelfix assumes for the file. "
         "PSNR against the truth on the sRGB display encoding (clipped to 0-1); bicubic is Catmull-Rom on the file's own values. "
-        "`auto` is the default; `rolloff` was the default before (2026-12).",
+        "`auto` is the default; `rolloff` was the default before (2026-12). "
+        f"The node ran on {r.get('route', 'the default CPU route')} (the route `reelfix upscale` picks on this machine).",
         "",
         "| plate class | photos | file colour space | bicubic PSNR (dB) | `auto` (default) | `clip` | `split` | `rolloff` (old default) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",

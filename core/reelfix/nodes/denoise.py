@@ -5,7 +5,9 @@ sRGB-encoded, perceptual scale it was trained on) with OpenColorIO, exactly as `
 does, and come back the same way; alpha and other channels are never touched. The grain's
 standard deviation per luminance band is measured from the frame itself
 (`estimate_sigma`: in each block, the residual's change across its least-changing direction,
-so oriented detail such as fur hardly reads as grain), or given (`sigma`), and scaled by
+so oriented detail such as fur hardly reads as grain; at full and at half resolution, so the
+picture's own fine detail, which does not fall at half resolution as grain does, is taken
+out), or given (`sigma`), and scaled by
 `strength`; the model is told it at every pixel (the band curve at the pixel's smoothed luma)
 and removes that much. Where the sigma is measured, a method-noise guard (`guarded`) then
 blends the input back where what the model removed looks like the picture's own detail
@@ -40,6 +42,12 @@ FINE, COARSE = 1.0, 2.0  # Gaussian sigmas of the two high-pass residuals the es
 BLOCK = 8  # px: blocks whose std is measured
 QUANTILE = 0.1  # of block levels per band: the flattest tenth
 MIN_BLOCKS = 16  # a band with fewer blocks borrows from its neighbours
+TEXTURE_GROWTH = 1.0  # least factor by which a picture's own fine detail reads stronger at half resolution (`estimate_sigma`)
+# `estimate_sigma` trusts the one-scale level where it is heavy (LIGHT..HEAVY) and the two scales
+# agree that most of it is grain (two-scale / one-scale from AGREE_LOW to AGREE_HIGH): chosen on the
+# training photos (benchmarks/denoiser_quality.py, last table), never on the held-out ones.
+LIGHT, HEAVY = 0.015, 0.04
+AGREE_LOW, AGREE_HIGH = 0.3, 0.6
 _SIZES = np.array([0.0, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.8, 2.1, 2.5])
 FLAT_SHARE = 0.2  # of all blocks: the flattest, where the channel correlation of the residual is the grain's
 COLOUR_JOINT = 0.95  # grain at least this correlated between R, G and B goes through the model as one picture
@@ -97,11 +105,20 @@ def _flat_level(residual: np.ndarray, lum: np.ndarray) -> np.ndarray | None:
     return np.interp(np.arange(BANDS), np.flatnonzero(ok), out[ok])
 
 
+def _half(picture: np.ndarray) -> np.ndarray:
+    """`picture` at half resolution: the next level of its Gaussian pyramid (`cv2.pyrDown`, a
+    5-tap binomial low-pass before every other pixel is taken, so detail finer than the new
+    pixels is removed rather than folded into coarser patterns)."""
+    h, w = picture.shape[0] // 2, picture.shape[1] // 2
+    return cv2.pyrDown(np.ascontiguousarray(picture[: 2 * h, : 2 * w]), borderType=cv2.BORDER_REFLECT_101).reshape(h, w, -1)
+
+
 @lru_cache(maxsize=1)
-def _size_table() -> tuple[np.ndarray, np.ndarray]:
+def _size_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For unit-variance grain of each size in _SIZES, measured once on a seeded field with the
-    same statistic as `estimate_sigma`: (fine level / coarse level, fine level)."""
-    ratio, gain = [], []
+    same statistics as `estimate_sigma`: (fine level / coarse level, fine level, the calibrated
+    level at half resolution over the one at full resolution)."""
+    ratio, gain, halving = [], [], []
     for s in _SIZES:
         field = unit_field((512, 512, 1), float(s), 1.0, np.random.default_rng(0))
         flat = np.full((512, 512), 0.5, np.float32)
@@ -109,7 +126,38 @@ def _size_table() -> tuple[np.ndarray, np.ndarray]:
         coarse = float(_flat_level(_highpass(field, COARSE), flat)[0])  # type: ignore[index]
         ratio.append(fine / coarse)
         gain.append(fine)
-    return np.array(ratio), np.array(gain)
+        halving.append(0.0)
+    table = (np.array(ratio), np.array(gain), np.array(halving))
+    for k, s in enumerate(_SIZES):  # the same estimate at half resolution, through the table's first two columns
+        field = unit_field((512, 512, 1), float(s), 1.0, np.random.default_rng(0))
+        full, _ = _calibrated_level(field, table)
+        half, _ = _calibrated_level(_half(field), table)
+        table[2][k] = float(np.median(half / full)) if full is not None and half is not None else 0.5
+    return table
+
+
+def _calibrated_level(picture: np.ndarray, table: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray | None, float]:
+    """(the grain std per luminance band that the fine residual of the flattest blocks reads,
+    undone for the grain's size; None where nothing is measurable, the fine / coarse ratio the
+    size was read from)."""
+    lum = cv2.GaussianBlur(luma(picture), (0, 0), 2.0)
+    fine = _flat_level(_highpass(picture, FINE), lum)
+    coarse = _flat_level(_highpass(picture, COARSE), lum)
+    if fine is None or coarse is None:
+        return None, 1.0
+    ok = coarse > 1e-6
+    ratio = float(np.median(fine[ok] / coarse[ok])) if ok.any() else 1.0
+    table_ratio, table_gain = (table or _size_table())[:2]
+    order = np.argsort(table_ratio)  # the ratio falls as grain grows
+    gain = float(np.interp(ratio, table_ratio[order], table_gain[order]))
+    return np.asarray(fine / max(gain, 1e-3)), ratio
+
+
+def read_level(picture: np.ndarray) -> np.ndarray:
+    """What the one-scale estimate reads per luminance band (BANDS values): the grain and the
+    picture's own fine detail together (`estimate_sigma` separates them)."""
+    level, _ = _calibrated_level(picture)
+    return np.zeros(BANDS) if level is None else level
 
 
 def estimate_sigma(picture: np.ndarray) -> np.ndarray:
@@ -119,18 +167,37 @@ def estimate_sigma(picture: np.ndarray) -> np.ndarray:
     quantile of the block levels: the residual's change across the block's least-changing
     direction, so oriented detail hardly counts), where grain dominates picture detail; the grain's size, read
     from how much more of it a coarser residual holds, undoes the share of correlated grain
-    the fine residual misses and the quantile's bias (both calibrated on synthetic grain)."""
-    lum = cv2.GaussianBlur(luma(picture), (0, 0), 2.0)
-    fine = _flat_level(_highpass(picture, FINE), lum)
-    coarse = _flat_level(_highpass(picture, COARSE), lum)
-    if fine is None or coarse is None:
+    the fine residual misses and the quantile's bias (both calibrated on synthetic grain).
+
+    That level still holds the picture's own fine detail (fur, foliage, stone, a photo's own
+    noise): on a detailed picture with light grain it read up to 10x the grain (issue 13). The
+    two differ in how they scale: grain averaged over 2x2 pixels falls to a known share `g` of
+    its level (from its size: 0.5 for fine grain, 0.8 for size 0.8), while a picture's detail
+    reads at least as strong at half resolution (measured on the training photos: median 1.2x,
+    `TEXTURE_GROWTH` 1 assumed). The same estimate at half resolution separates them, per band:
+    grain^2 = (full^2 - half^2 / t^2) / (1 - g^2 / t^2), between 0 and full^2. Where the detail
+    grows less than assumed (a photo's own sensor noise), its share is taken as grain, as before.
+
+    `g` comes from a grain model (blurred white noise); coarser, clumped grain falls less at half
+    resolution, so the two-scale level reads it 10-30% low, and the model removes much less of it
+    (-2 dB on clumped grain). Heavy levels (one-scale reading LIGHT..HEAVY) where the two scales
+    agree that most of it is grain (two-scale / one-scale AGREE_LOW..AGREE_HIGH) therefore keep
+    the one-scale level; light ones, or heavy ones the half scale says are mostly the picture's
+    (a stone wall, rock and water: a one-scale reading of 0.03-0.05 with no grain at all), take
+    the two-scale level. Blended smoothly, per band."""
+    full, ratio = _calibrated_level(picture)
+    if full is None:
         return np.zeros(BANDS)
-    ok = coarse > 1e-6
-    ratio = float(np.median(fine[ok] / coarse[ok])) if ok.any() else 1.0
-    table_ratio, table_gain = _size_table()
-    order = np.argsort(table_ratio)  # the ratio falls as grain grows
-    gain = float(np.interp(ratio, table_ratio[order], table_gain[order]))
-    return np.asarray(fine / max(gain, 1e-3))
+    half = _calibrated_level(_half(picture))[0] if min(picture.shape[:2]) >= 4 * BLOCK else None
+    if half is None:
+        return full
+    table_ratio, _gain, halving = _size_table()
+    order = np.argsort(table_ratio)
+    g2 = float(np.interp(ratio, table_ratio[order], halving[order])) ** 2 / TEXTURE_GROWTH**2
+    grain2 = np.clip((full**2 - half**2 / TEXTURE_GROWTH**2) / max(1.0 - g2, 1e-3), 0.0, full**2)
+    agree = np.sqrt(grain2) / np.maximum(full, 1e-12)
+    trust = np.clip((full - LIGHT) / (HEAVY - LIGHT), 0.0, 1.0) * np.clip((agree - AGREE_LOW) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)
+    return np.sqrt(grain2 + trust * (full**2 - grain2))
 
 
 def estimate_colour(picture: np.ndarray) -> float:
@@ -175,7 +242,7 @@ def remove_grain(denoiser: Denoiser, picture: np.ndarray, sigma: np.ndarray, col
     if half:
         small = cv2.resize(clipped, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
         small_opp = small @ _OPP.T + _OPP_OFFSET
-        full_level, half_level = float(np.mean(estimate_sigma(clipped))), float(np.mean(estimate_sigma(small)))
+        full_level, half_level = float(np.mean(read_level(clipped))), float(np.mean(read_level(small)))
         small_sigma = cv2.resize(sigma, small.shape[1::-1], interpolation=cv2.INTER_AREA) * np.float32(
             half_level / full_level if full_level > 0 else 0.5
         )
