@@ -216,3 +216,39 @@ def test_one_and_two_channel_images(tmp_path: Path, model_dir: Path, make_plate,
     out = read_image(str(tmp_path / "o" / "A.0001.exr"))
     assert out.channels == channels and out.pixels.shape == (48, 64, len(channels))
     assert np.isfinite(out.pixels).all()
+
+
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_an_interrupt_while_a_frame_goes_to_the_writer_reports_exactly_what_was_written(
+    tmp_path: Path, model_dir: Path, make_plate, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Ctrl-C or a host's Cancel (SIGINT: KeyboardInterrupt in the main thread) can land at any
+    point, also while the second frame is being handed to the writer: just after the writer took
+    it (the frame is written, so it is reported done, as a host counts kept frames from the
+    reports), or just before (never written, never reported). The first frame is reported
+    either way; nothing is reported that is not on disk."""
+    import concurrent.futures
+
+    plate = make_plate()
+    out = tmp_path / "out"
+    real_submit = concurrent.futures.ThreadPoolExecutor.submit
+    handed = []
+
+    def submit(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not self._thread_name_prefix.startswith("reelfix-write"):
+            return real_submit(self, fn, *args, **kwargs)
+        handed.append(fn)
+        if len(handed) == 2 and where == "before":
+            raise KeyboardInterrupt
+        fut = real_submit(self, fn, *args, **kwargs)
+        if len(handed) == 2:
+            raise KeyboardInterrupt  # inside submit, after the work item was queued: the caller never sees its future
+        return fut
+
+    monkeypatch.setattr(concurrent.futures.ThreadPoolExecutor, "submit", submit)
+    reported: list[tuple[int, str]] = []
+    with pytest.raises(KeyboardInterrupt):
+        run_job(make_job(plate, str(out / "A.####.exr")), progress=lambda r, k, n: reported.append((r.number, r.status)))
+    on_disk = sorted(int(p.name.split(".")[1]) for p in out.glob("A.*.exr"))
+    assert on_disk == ([1001, 1002] if where == "after" else [1001])
+    assert reported == [(n, "done") for n in on_disk]

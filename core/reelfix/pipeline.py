@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
@@ -254,6 +254,19 @@ def _check_finite(frame: Frame, job: Job) -> None:
     )
 
 
+def _fill(done: Future[None], fn: Callable[..., None], *args: Any) -> None:
+    """Run `fn(*args)` on the writer's thread and put its outcome in `done` (set by the writer,
+    so a frame it wrote is known to be written whatever interrupted the main thread)."""
+    if not done.set_running_or_notify_cancel():
+        return
+    try:
+        fn(*args)
+    except BaseException as exc:  # noqa: BLE001 - the outcome goes to the future, read by collect()
+        done.set_exception(exc)
+    else:
+        done.set_result(None)
+
+
 def _to_space(frame: Frame, dst: str) -> Frame:
     """The frame's picture channels converted to `dst` (alpha and extra channels untouched)."""
     idx = picture_indices(frame.channels)
@@ -299,6 +312,9 @@ def _render(
     warn: Callable[[str], None] = log.warning,
 ) -> None:
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelfix-write")
+    # A frame's write is listed here before it is handed to the writer, with a future the writer
+    # fills: an interrupt (Ctrl-C, a host's Cancel) at any point of the hand-over leaves a frame either
+    # listed and written (then reported) or never handed over (its future is cancelled, nothing reported).
     pending: list[tuple[Future[None], FrameResult, float]] = []
 
     def report(result: FrameResult) -> None:
@@ -308,16 +324,25 @@ def _render(
 
     def collect(block_until: int) -> None:
         while len(pending) > block_until:
-            fut, result, t0 = pending.pop(0)
-            try:
+            fut, result, t0 = pending[0]  # taken off only once its write has ended: an interrupt while
+            try:  # waiting leaves it for the final collect, which reports the frame the writer still finishes
                 fut.result()
                 result.status = "done"
+            except CancelledError:  # never handed to the writer (interrupted): not written, not reported
+                pending.pop(0)
+                continue
             except ReelfixError as exc:
                 result.status, result.error = "failed", str(exc)
             except Exception as exc:  # noqa: BLE001 - a frame's failure must not stop the others
                 result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            pending.pop(0)
             result.seconds = time.perf_counter() - t0
             report(result)
+
+    def hand_over(frame: Frame, attrs: dict[str, str], result: FrameResult, t0: float) -> None:
+        done: Future[None] = Future()
+        pending.append((done, result, t0))
+        writer.submit(_fill, done, write, frame, attrs)
 
     mattes = SequencePattern.parse(job.output.mattes) if job.output.mattes else None
 
@@ -367,7 +392,7 @@ def _render(
                 except Exception as exc:  # noqa: BLE001 - an observer (the report) never costs a frame
                     warn(f"frame observer stopped at frame {n}: {type(exc).__name__}: {exc}")
                     observer = None
-            pending.append((writer.submit(write, frame, attrs), result, t0))
+            hand_over(frame, attrs, result, t0)
             del frame
             graph.release_before(n + 1)
             collect(MAX_PENDING_WRITES - 1)
@@ -378,8 +403,10 @@ def _render(
         if summary.failed and not sink.resumable:
             aborted = True
     finally:
+        writer.shutdown(wait=True)  # every write handed over ends; one interrupted before it was handed over never starts
+        for fut, _result, _t0 in pending:
+            fut.cancel()  # only a future the writer never took is still pending
         collect(0)
-        writer.shutdown(wait=True)
         if aborted and not sink.resumable:
             sink.abort()
         else:
