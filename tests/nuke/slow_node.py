@@ -1,7 +1,8 @@
 """A node plugin for the cancel tests (REELFIX_PLUGINS=tests.nuke.slow_node): copies frames.
 
-With `gate` set to a file path, the first frame of a run is copied at once and every later
-frame creates `<gate>.waiting` and waits until the gate file exists: a test cancels once it
+With `gate` set to a file path, the first frame of a run (or the frame `free`: the run works
+on the next frames while it finishes one, so which it asks for first is a race) is copied at
+once and every other frame creates `<gate>.waiting` and waits until the gate file exists: a test cancels once it
 sees `.waiting` (the core is provably in the middle of the run: a handshake, no timing), then
 creates the gate so a rerun goes through. The wait
 polls with short sleeps, which an interrupt (SIGINT: the plugin's cancel) breaks at once; it
@@ -28,7 +29,8 @@ class SlowCopy:
     def process(self, window: Window) -> Any:
         self.calls += 1
         gate = self.params["gate"]
-        if gate and self.calls > 1:
+        free = self.params["free"]
+        if gate and (window.centre.number != free if free else self.calls > 1):
             give_up = time.monotonic() + self.params["max_wait"]
             open(gate + ".waiting", "w").close()
             while not os.path.exists(gate) and time.monotonic() < give_up:
@@ -47,6 +49,7 @@ NODES = (
             Param("delay", float, 0.0, "seconds per frame", min=0.0, max=5.0),
             Param("gate", str, "", "a file: frames after the first of a run wait until it exists"),
             Param("max_wait", float, 60.0, "seconds a frame waits for the gate at most", min=0.0, max=600.0),
+            Param("free", int, 0, "with a gate: the one frame that never waits (0 = whichever the run asks for first)", min=0),
         ),
         factory=lambda params, ctx: SlowCopy(params, ctx),
     ),

@@ -161,16 +161,21 @@ def test_an_unchanged_rerun_reuses_the_cache_and_a_change_reruns(nk, core_env, p
     assert changed.status == "done" and changed.key != first.key and len(calls) == 1
 
 
-def test_cancel_stops_the_core_keeps_finished_frames_and_a_rerun_resumes(nk, core_env, plate, make_plate, tmp_path, monkeypatch):
-    """Deterministic on a loaded machine: the second frame says it is waiting (a file) for a gate
-    file that only exists after the cancel, so Cancel always arrives while the core is mid-run."""
+def test_cancel_stops_the_core_keeps_finished_frames_and_a_rerun_resumes(
+    nk, core_env, plate, make_plate, tmp_path, plugin_cache, monkeypatch
+):
+    """Deterministic on a loaded machine: frame 1001 goes through at once, every later frame says
+    it is waiting (a file) for a gate file that only exists after the cancel, and Cancel comes once
+    1001 is on disk and 1002 is waiting (files, not timing), so the core is always mid-run."""
     monkeypatch.setenv("REELFIX_PLUGINS", "tests.nuke.slow_node")
     long_plate = make_plate(frames=range(1001, 1009), name="B001")
     group = _menu_create(nk, "Slow Copy", read_plate(nk, long_plate, 1001, 1008))
     gate = tmp_path / "gate"
     group["slowcopy_gate"].setValue(str(gate))
+    group["slowcopy_free"].setValue(1001)
     waiting = tmp_path / "gate.waiting"
-    nk._SWITCHES.cancel_when = lambda task: waiting.exists()  # Cancel while the core holds frame 1002
+    earlier = set(plugin_cache.rglob("slowcopy.1001.exr"))  # the cache is the session's: other tests' renders
+    nk._SWITCHES.cancel_when = lambda task: waiting.exists() and bool(set(plugin_cache.rglob("slowcopy.1001.exr")) - earlier)
 
     result = gui_render(nk, group)
 
