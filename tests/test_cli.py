@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 
@@ -105,3 +106,52 @@ def test_machine_readable_progress_and_models(tmp_path: Path, model_dir: Path, m
     r = reelfix("models", "list", "--json")
     names = {m["name"]: m for m in json.loads(r.stdout)}
     assert names["span-x2"]["licence"] == "Apache-2.0" and names["span-x2"]["origin"] == "built-in"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals (Windows hosts terminate the core)")
+def test_host_cancel_by_sigint_works_when_the_core_starts_with_sigint_ignored(tmp_path: Path, make_plate) -> None:
+    """A host started in the background (`nohup`, `&` in a render script) hands its children
+    SIGINT ignored. With `--progress json` (a host's run) the core still stops on the host's
+    Cancel (SIGINT): exit 130, the frame it finished reported done, the message said. Handshakes
+    on files and on the core's own output, no timing: frame 1001 goes through, 1002 waits for a
+    gate file that is made only once the core has said it was interrupted."""
+    import signal
+    import time
+
+    plate = make_plate(frames=range(1001, 1005), name="S001")
+    gate, out = tmp_path / "gate", tmp_path / "out"
+    job = {
+        "input": {"path": plate, "colorspace": "lin_srgb"},
+        "output": {"path": str(out / "S.####.exr")},
+        "pipeline": [{"node": "slowcopy", "params": {"gate": str(gate), "free": 1001}}],
+        "device": "cpu",
+    }
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(job))
+    env = {**os.environ, "REELFIX_PLUGINS": "tests.nuke.slow_node", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reelfix", "run", str(job_file), "--progress", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # what a backgrounded host hands on
+    )  # fmt: skip
+    try:
+        ready = lambda: (tmp_path / "gate.waiting").exists() and (out / "S.1001.exr").exists()  # noqa: E731
+        while not ready():
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.01)  # polling a file: the handshake, not a timing
+        proc.send_signal(signal.SIGINT)
+        lines = []
+        for line in iter(proc.stderr.readline, ""):  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("interrupted"):
+                break
+        gate.write_text("")  # the frame the core held may now finish its wait; nothing more is written
+        rest_out, rest_err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = "".join(lines) + rest_err
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert proc.returncode == 130, err
+    assert [(e["frame"], e["status"]) for e in events if e.get("event") == "frame"] == [(1001, "done")], err
+    assert sorted(p.name for p in out.glob("S.*.exr")) == ["S.1001.exr"]

@@ -4,6 +4,8 @@ the error guard (a message and an exit code, never a traceback) and running a jo
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from typing import Any, Callable, Optional
 
 import typer
@@ -58,6 +60,8 @@ def _execute(
 
     if progress_style not in console.PROGRESS_STYLES:
         raise JobError(f"--progress {progress_style}: choose one of {', '.join(console.PROGRESS_STYLES)}")
+    if progress_style == "json":
+        _cancel_by_sigint()
     with console.progress_reporter(label, progress_style) as progress:
         summary = run_job(job, frames=frames, resume=resume, fail_fast=fail_fast, progress=progress, warn=console.warning, observer=observer,
                           manifest_per_chunk=manifest_per_chunk)
@@ -66,6 +70,20 @@ def _execute(
     console.print_summary(summary)
     if summary.failed:
         raise ProcessingError(f"{len(summary.failed)} frame(s) failed; the others were written", hint="fix the named inputs and rerun: finished frames are skipped")
+
+
+def _cancel_by_sigint() -> None:
+    """A host (`--progress json`: Nuke, Resolve) cancels with SIGINT: the core stops, keeps its finished
+    frames and reports them. A process started in the background (`nohup`, `&` in a script, as a
+    render wrapper may start Nuke) hands its children SIGINT ignored (and may block it), and an
+    ignored SIGINT left Cancel to the host's SIGTERM after its grace period, with finished frames
+    unreported: here Python's own handler is put back and the signal unblocked."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hasattr(signal, "pthread_sigmask"):  # POSIX
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 FRAMES_HELP = 'frames to write, e.g. "1001-1100" (neighbours still come from the whole input range)'
