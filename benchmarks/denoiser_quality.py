@@ -61,18 +61,25 @@ def node_route(den: Denoiser, noisy: np.ndarray, **params: Any) -> np.ndarray:
     return denoise_picture(den, noisy, SPEC.validate(params, "benchmark"))
 
 
-def held_out_crops(size: int) -> list[tuple[str, np.ndarray]]:
-    """A centred size x size crop of every held-out photo that is installed, float32 0..1."""
+def centred_crops(keys: list[str], size: int) -> list[tuple[str, np.ndarray]]:
+    """A centred size x size crop of every photo of `keys` that is installed (a photo smaller than
+    the crop gives its largest centred square), float32 0..1, grey photos as three equal channels."""
     out = []
-    for key in held_out_keys():
+    for key in keys:
         try:
             px = load(key).pixels
         except UserError:  # the Debian photo packages are not installed
             continue
-        side = min(size, px.shape[0], px.shape[1])  # a photo smaller than the crop gives its largest centred square
+        side = min(size, px.shape[0], px.shape[1])
         y, x = (px.shape[0] - side) // 2, (px.shape[1] - side) // 2
-        out.append((key, np.ascontiguousarray(px[y : y + side, x : x + side], dtype=np.float32) / 255))
+        crop = np.ascontiguousarray(px[y : y + side, x : x + side], dtype=np.float32) / 255
+        out.append((key, np.repeat(crop[:, :, None], 3, axis=2) if crop.ndim == 2 else crop))
     return out
+
+
+def held_out_crops(size: int) -> list[tuple[str, np.ndarray]]:
+    """`centred_crops` of the photos held out from training (the test set)."""
+    return centred_crops(held_out_keys(), size)
 
 
 def to_u8(img: np.ndarray) -> np.ndarray:
@@ -170,28 +177,12 @@ def one_scale_route(den: Denoiser, noisy: np.ndarray, one_scale: np.ndarray, col
 LIGHT = (0.005, 0.01, 0.02)  # grain levels of the calibration photos' check
 
 
-def training_crops(size: int) -> list[tuple[str, np.ndarray]]:
-    """A centred size x size crop of every installed training photo (the model's, and where the
-    two-scale estimate's rule was chosen), float32 0..1, grey photos as three equal channels."""
-    out = []
-    for key in training_keys():
-        try:
-            px = load(key).pixels
-        except UserError:
-            continue
-        side = min(size, px.shape[0], px.shape[1])
-        y, x = (px.shape[0] - side) // 2, (px.shape[1] - side) // 2
-        crop = np.ascontiguousarray(px[y : y + side, x : x + side], dtype=np.float32) / 255
-        out.append((key, np.repeat(crop[:, :, None], 3, axis=2) if crop.ndim == 2 else crop))
-    return out
-
-
 def calibration_photos(den: Denoiser, size: int) -> dict[str, Any]:
     """Light synthetic grain on the training photos (textured ones among them: stone, rock and
     water, fig seeds, grass), the node's route against the one-scale route before: mean and
     worst gain over the grainy input per level. Not independent evidence (the two-scale
     rule was chosen on these photos); it shows what the one-scale estimate did to texture."""
-    crops = training_crops(size)
+    crops = centred_crops(training_keys(), size)  # the model's photos, where the two-scale rule was chosen
     rows = []
     for li, level in enumerate(LIGHT):
         gains: dict[str, list[float]] = {"node": [], "one_scale": []}

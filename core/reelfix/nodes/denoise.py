@@ -42,7 +42,6 @@ FINE, COARSE = 1.0, 2.0  # Gaussian sigmas of the two high-pass residuals the es
 BLOCK = 8  # px: blocks whose std is measured
 QUANTILE = 0.1  # of block levels per band: the flattest tenth
 MIN_BLOCKS = 16  # a band with fewer blocks borrows from its neighbours
-TEXTURE_GROWTH = 1.0  # least factor by which a picture's own fine detail reads stronger at half resolution (`estimate_sigma`)
 # `estimate_sigma` trusts the one-scale level where it is heavy (LIGHT..HEAVY) and the two scales
 # agree that most of it is grain (two-scale / one-scale from AGREE_LOW to AGREE_HIGH): chosen on the
 # training photos (benchmarks/denoiser_quality.py, last table), never on the held-out ones.
@@ -168,8 +167,8 @@ def estimate_sigma(picture: np.ndarray) -> np.ndarray:
     two differ in how they scale: one Gaussian-pyramid step down (`_half`) grain falls to a known
     share `g` of its level (from its size: 0.27 for white noise, about 0.6 at size 0.8), while a
     picture's detail reads at least as strong (a lens blurs the picture, not the grain on the film;
-    `TEXTURE_GROWTH` 1 assumed). The same estimate at half resolution separates them, per band:
-    grain^2 = (full^2 - half^2 / t^2) / (1 - g^2 / t^2), between 0 and full^2. Where the detail
+    taken as exactly as strong). The same estimate at half resolution separates them, per band:
+    grain^2 = (full^2 - half^2) / (1 - g^2), between 0 and full^2. Where the detail
     grows less than assumed (a photo's own sensor noise), its share is taken as grain, as before.
 
     `g` comes from a grain model (blurred white noise); coarser, clumped grain falls less at half
@@ -187,8 +186,8 @@ def estimate_sigma(picture: np.ndarray) -> np.ndarray:
         return full
     table_ratio, _gain, halving = _size_table()
     order = np.argsort(table_ratio)
-    g2 = float(np.interp(ratio, table_ratio[order], halving[order])) ** 2 / TEXTURE_GROWTH**2
-    grain2 = np.clip((full**2 - half**2 / TEXTURE_GROWTH**2) / max(1.0 - g2, 1e-3), 0.0, full**2)
+    g2 = float(np.interp(ratio, table_ratio[order], halving[order])) ** 2
+    grain2 = np.clip((full**2 - half**2) / max(1.0 - g2, 1e-3), 0.0, full**2)
     agree = np.sqrt(grain2) / np.maximum(full, 1e-12)
     trust = np.clip((full - LIGHT) / (HEAVY - LIGHT), 0.0, 1.0) * np.clip((agree - AGREE_LOW) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)
     return np.sqrt(grain2 + trust * (full**2 - grain2))
