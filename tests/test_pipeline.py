@@ -252,3 +252,36 @@ def test_an_interrupt_while_a_frame_goes_to_the_writer_reports_exactly_what_was_
     on_disk = sorted(int(p.name.split(".")[1]) for p in out.glob("A.*.exr"))
     assert on_disk == ([1001, 1002] if where == "after" else [1001])
     assert reported == [(n, "done") for n in on_disk]
+
+
+def test_each_frame_is_reported_when_its_file_is_in_place_not_after_the_next_frame(
+    tmp_path: Path, model_dir: Path, make_plate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host's progress (Nuke, Resolve) and a farm's log count frames from the reports: frame
+    1001's comes as soon as its write ends, while 1002 is still being computed (handshake: the
+    computation of 1002 waits for 1001's report; before, 1001 was reported only once 1002 was
+    computed, so this waited out its limit)."""
+    import threading
+
+    from reelfix import faults
+
+    plate = make_plate()
+    out = tmp_path / "out"
+    first_reported = threading.Event()
+    seen_in_time: list[bool] = []
+    real_point = faults.point
+
+    def point(name: str, number: int | str | None = None) -> None:
+        if name == "node" and number == 1002:
+            seen_in_time.append(first_reported.wait(timeout=60))
+        real_point(name, number)
+
+    def progress(result, k, n) -> None:  # type: ignore[no-untyped-def]
+        if result.number == 1001:
+            assert (out / "A.1001.exr").is_file()  # the report follows the file
+            first_reported.set()
+
+    monkeypatch.setattr(faults, "point", point)
+    summary = run_job(make_job(plate, str(out / "A.####.exr")), progress=progress)
+    assert seen_in_time == [True]
+    assert summary.count("done") == len(summary.results) == 5

@@ -9,8 +9,9 @@ the others still finish (unless fail_fast); a manifest beside the output records
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
@@ -254,17 +255,20 @@ def _check_finite(frame: Frame, job: Job) -> None:
     )
 
 
-def _fill(done: Future[None], fn: Callable[..., None], *args: Any) -> None:
-    """Run `fn(*args)` on the writer's thread and put its outcome in `done` (set by the writer,
-    so a frame it wrote is known to be written whatever interrupted the main thread)."""
+def _fill(done: Future[None], fn: Callable[[], None], ended: Callable[[BaseException | None], None]) -> None:
+    """Run `fn()` on the writer's thread, tell `ended` its outcome (None: it worked), then mark
+    `done` (set by the writer, so a frame it wrote is known to be written and reported whatever
+    interrupted the main thread; whoever waits on `done` finds it reported). Nothing runs for a
+    `done` cancelled before the writer took it."""
     if not done.set_running_or_notify_cancel():
         return
     try:
-        fn(*args)
-    except BaseException as exc:  # noqa: BLE001 - the outcome goes to the future, read by collect()
-        done.set_exception(exc)
+        fn()
+    except BaseException as exc:  # noqa: BLE001 - the outcome goes to `ended`
+        ended(exc)
     else:
-        done.set_result(None)
+        ended(None)
+    done.set_result(None)
 
 
 def _to_space(frame: Frame, dst: str) -> Frame:
@@ -315,34 +319,43 @@ def _render(
     # A frame's write is listed here before it is handed to the writer, with a future the writer
     # fills: an interrupt (Ctrl-C, a host's Cancel) at any point of the hand-over leaves a frame either
     # listed and written (then reported) or never handed over (its future is cancelled, nothing reported).
-    pending: list[tuple[Future[None], FrameResult, float]] = []
+    # A frame is reported as its write ends, from the writer's thread (a host's progress and a farm's
+    # log see each frame when its file is in place, not once the next frame has been computed).
+    pending: list[Future[None]] = []
+    reporting = threading.Lock()  # the main thread reports skipped and failed frames, the writer written ones
+    broken: list[Exception] = []  # what a progress callback raised on the writer's thread
 
     def report(result: FrameResult) -> None:
-        summary.results.append(result)
-        if progress:
-            progress(result, len(summary.results), total)
+        with reporting:
+            summary.results.append(result)
+            if progress:
+                progress(result, len(summary.results), total)
+
+    def written(exc: BaseException | None, result: FrameResult, t0: float) -> None:
+        if exc is None:
+            result.status = "done"
+        elif isinstance(exc, ReelfixError):
+            result.status, result.error = "failed", str(exc)
+        else:  # a frame's failure must not stop the others
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.seconds = time.perf_counter() - t0
+        try:
+            report(result)
+        except Exception as err:  # noqa: BLE001 - a failing progress callback: raised on the main thread, as it was there
+            broken.append(err)
 
     def collect(block_until: int) -> None:
+        """Wait until at most `block_until` writes are unfinished (the writer reports each one)."""
         while len(pending) > block_until:
-            fut, result, t0 = pending[0]  # taken off only once its write has ended: an interrupt while
-            try:  # waiting leaves it for the final collect, which reports the frame the writer still finishes
-                fut.result()
-                result.status = "done"
-            except CancelledError:  # never handed to the writer (interrupted): not written, not reported
-                pending.pop(0)
-                continue
-            except ReelfixError as exc:
-                result.status, result.error = "failed", str(exc)
-            except Exception as exc:  # noqa: BLE001 - a frame's failure must not stop the others
-                result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            wait(pending[:1])  # done: written (or failed) and reported; cancelled: never handed over
             pending.pop(0)
-            result.seconds = time.perf_counter() - t0
-            report(result)
+        if broken:
+            raise broken[0]
 
     def hand_over(frame: Frame, attrs: dict[str, str], result: FrameResult, t0: float) -> None:
         done: Future[None] = Future()
-        pending.append((done, result, t0))
-        writer.submit(_fill, done, write, frame, attrs)
+        pending.append(done)
+        writer.submit(_fill, done, lambda: write(frame, attrs), lambda exc: written(exc, result, t0))
 
     mattes = SequencePattern.parse(job.output.mattes) if job.output.mattes else None
 
@@ -403,10 +416,10 @@ def _render(
         if summary.failed and not sink.resumable:
             aborted = True
     finally:
-        writer.shutdown(wait=True)  # every write handed over ends; one interrupted before it was handed over never starts
-        for fut, _result, _t0 in pending:
-            fut.cancel()  # only a future the writer never took is still pending
-        collect(0)
+        writer.shutdown(wait=True)  # every write handed over ends (and is reported); one interrupted before it was handed over never starts
+        for fut in pending:
+            fut.cancel()  # only a future the writer never took is still pending: not reported
+        pending.clear()
         if aborted and not sink.resumable:
             sink.abort()
         else:
