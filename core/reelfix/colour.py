@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 import PyOpenColorIO as OCIO
 
+from . import buffers
 from .errors import ColourError
 from .frames.half import exact_half
 from .parallel import workers
@@ -186,7 +187,8 @@ def convert(rgb: np.ndarray, src: str, dst: str, *, in_place: bool = False, fast
     elif in_place and arr.dtype == np.float32 and arr.flags.c_contiguous and arr.flags.writeable:
         work = arr  # the caller owns this buffer and no longer needs the source values
     else:
-        work = np.array(arr, dtype=np.float32, order="C", copy=True)
+        work = buffers.empty(arr.shape, np.float32)
+        np.copyto(work, arr, casting="unsafe")
     _apply(proc, work)
     if grey:
         return np.ascontiguousarray(work.mean(axis=2, dtype=np.float32).reshape(arr.shape))
@@ -204,7 +206,7 @@ def convert_planes(planes: np.ndarray, src: str, dst: str, *, fast: bool = False
     a, b = canonical_name(src), canonical_name(dst)
     planes = np.ascontiguousarray(planes, dtype=np.float32)
     _, h, w = planes.shape
-    out = np.empty((h, w, 3), np.float32)
+    out = buffers.empty((h, w, 3), np.float32)
     proc = None if a == b else _processor(config_source(), a, b, fast)
 
     def rows(r0: int, r1: int) -> None:
@@ -232,7 +234,7 @@ def convert_shuffled(
     a, b = canonical_name(src), canonical_name(dst)
     pre = np.ascontiguousarray(pre, dtype=np.float32)
     _, h, w = pre.shape
-    out = np.empty((h * block, w * block, 3), np.float32)
+    out = buffers.empty((h * block, w * block, 3), np.float32)
     flat = out.reshape(-1)
     proc = None if a == b else _processor(config_source(), a, b, fast)
     subs = [(i, j, [plane(c, i, j) for c in range(3)]) for i in range(block) for j in range(block)]
@@ -270,7 +272,7 @@ def convert_to_planes(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
         raise ColourError(f"convert_to_planes takes HxWx3 pixels, got shape {arr.shape}")
     a, b = canonical_name(src), canonical_name(dst)
     h, w = arr.shape[:2]
-    out = np.empty((3, h, w), np.float32)
+    out = buffers.empty((3, h, w), np.float32)
     proc = None if a == b else _processor(config_source(), a, b)
     # values read from a half-float file: OCIO's table for halves gives the same values ~6x faster;
     # the first row tells whether to try (a 10-bit DPX or float plate does not pay for the checks)

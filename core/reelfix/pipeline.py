@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
-from . import __version__, colour, faults
+from . import __version__, buffers, colour, faults
 import numpy as np
 
 from .errors import FrameReadError, JobError, ProcessingError, ReelfixError
@@ -39,6 +39,7 @@ from .safety import check_outputs
 
 log = logging.getLogger(__name__)
 MAX_PENDING_WRITES = 2
+BUFFER_SHARE = 4  # at most this share of the job's memory budget is kept mapped for reuse (buffers.py)
 
 
 @dataclass
@@ -155,6 +156,7 @@ def run_job(
             warn(message)
 
     check_outputs(job)  # before anything is written: never over a source
+    buffers.set_limit(job.max_memory_bytes // BUFFER_SHARE)  # frame-sized arrays kept for reuse (buffers.py)
     ctx = NodeContext(device=job.device, max_memory=job.max_memory_bytes, warn=_warn)
     source = open_source(job.input.path, job.input.colorspace)
     try:
@@ -210,6 +212,7 @@ def run_job(
             graph.close()
     finally:
         source.close()
+        buffers.release_idle()  # the memory kept for the next frame goes back
     summary.seconds = time.perf_counter() - started
     mpath = manifest_path(job.output.path, frames if manifest_per_chunk else None)
     run_info = {

@@ -42,6 +42,7 @@ from typing import Literal, cast
 import cv2
 import numpy as np
 
+from . import buffers
 from .errors import ModelError, UserError
 from .parallel import over_rows
 
@@ -224,7 +225,7 @@ def interleave(chw: np.ndarray) -> np.ndarray:
     the model itself (docs/BENCHMARKS.md, GPU section). Exact: values are only moved."""
     if chw.dtype == np.float32 and 2 <= chw.shape[0] <= 512:
         planes = [np.ascontiguousarray(c) for c in chw]
-        out = np.empty((chw.shape[1], chw.shape[2], chw.shape[0]), np.float32)
+        out = buffers.empty((chw.shape[1], chw.shape[2], chw.shape[0]), np.float32)
 
         def band(r0: int, r1: int) -> None:  # bands of rows over threads (OpenCV releases the GIL)
             cv2.merge([p[r0:r1] for p in planes], out[r0:r1])
@@ -359,7 +360,8 @@ def run_tiled(
             )
         if out is None:
             shape = (height * scale, width * scale, y.shape[1]) if channels_last else (y.shape[1], height * scale, width * scale)
-            out = np.zeros(shape, np.float32)
+            out = buffers.empty(shape, np.float32)
+            out.fill(0.0)
         elif y.shape[1] != out.shape[-1 if channels_last else 0]:
             raise ModelError(f"tiles gave different output channel counts ({y.shape[1]} now)")
         _place(out, y[0], rows[t.row], cols[t.col], channels_last)

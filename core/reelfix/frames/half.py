@@ -10,6 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from reelfix import buffers
 from reelfix.parallel import over_rows
 
 HALF_MAX = 65504.0  # half float's largest finite value
@@ -19,8 +20,13 @@ def from_half(data: np.ndarray) -> np.ndarray:
     """float32 copy of a float16 array (exact: every half is a float32), any shape."""
     if not data.size:
         return data.astype(np.float32)
-    out = cv2.multiply(data.reshape(len(data), -1) if data.ndim > 1 else data.reshape(1, -1), 1.0, dtype=cv2.CV_32F)
-    return np.ascontiguousarray(out).reshape(data.shape)
+    rows = (len(data), -1) if data.ndim > 1 else (1, -1)
+    out = buffers.empty(data.shape, np.float32)
+    dst = out.reshape(rows)
+    got = cv2.multiply(np.ascontiguousarray(data).reshape(rows), 1.0, dst=dst, dtype=cv2.CV_32F)
+    if got is not dst:  # (never seen: OpenCV fills a contiguous dst of the right size and type in place)
+        dst[...] = got
+    return out
 
 
 def exact_half(pixels: np.ndarray) -> np.ndarray | None:
@@ -49,7 +55,7 @@ def to_half(data: np.ndarray) -> np.ndarray:
     within +-65504 (`within_half` tells; NaN fails it) are cast by OpenCV (F16C: a 4K RGB frame
     90 -> 40 ms of CPU), numpy's bits exactly (tests/frames/test_half_cast.py: every such float32);
     the rest by numpy, then clipped, only on such bands (numpy's float16 arithmetic is emulated)."""
-    out = np.empty(data.shape, np.float16)
+    out = buffers.empty(data.shape, np.float16)
     rows = (len(data), -1) if data.size else out.shape  # rows x (width * channels)
     flat_in, flat_out = data.reshape(rows), out.reshape(rows)
 

@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import buffers
 from ..errors import DeviceError, UserError
 
 RUNTIMES = ("auto", "onnxruntime", "openvino")
@@ -149,6 +150,14 @@ OV_STATIC_SHAPES = 4  # input shapes compiled for (LRU); tiles of a frame share 
 # is dropped, so of the shapes above this many input pixels only the latest is kept: a process
 # that meets several tile sizes holds one working set, as ONNX Runtime's arena does.
 OV_SMALL_SHAPE = 128 * 128
+
+
+def _copied(value: Any) -> np.ndarray:
+    """A model output, copied out of the infer request's buffer (`buffers.empty`: no fresh pages per call)."""
+    view = np.asarray(value)
+    out = buffers.empty(view.shape, view.dtype)
+    np.copyto(out, view)
+    return out
 
 
 def openvino_config(threads: int) -> dict[str, Any]:
@@ -283,8 +292,9 @@ class OpenVINOSession:
             for old in [s for s in requests if s not in live]:
                 del requests[old]  # this thread's requests for evicted shapes
             request = requests[shape] = (compiled, compiled.create_infer_request())
-        # share_inputs: the arrays are read in place (infer waits for the result); outputs come back as copies
-        result = request[1].infer(arrays, share_inputs=True)
-        by_name = {port.get_any_name(): np.asarray(value) for port, value in result.items()}
+        # share_inputs: the arrays are read in place (infer waits for the result); the outputs are views of
+        # the request's own buffers (overwritten by its next call), copied out here into recycled memory
+        result = request[1].infer(arrays, share_inputs=True, share_outputs=True)
+        by_name = {port.get_any_name(): _copied(value) for port, value in result.items()}
         names = list(output_names) if output_names else [o.name for o in self._outputs]
         return [by_name[n] for n in names]
