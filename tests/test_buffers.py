@@ -84,3 +84,12 @@ def test_threads_never_share_memory() -> None:
     for i, a in enumerate(got):
         assert all(not np.shares_memory(a, b) for b in got[i + 1 :])
         assert (a == a.flat[0]).all()  # no other thread wrote into it
+
+
+def test_zeros_are_zero_on_recycled_memory_too() -> None:
+    a = buffers.empty(BIG)
+    a.fill(5.0)
+    del a
+    z = buffers.zeros(BIG)
+    assert not z.flags.owndata and not z.any()  # the recycled mapping, cleared
+    assert not buffers.zeros((4, 4)).any() and buffers.zeros((4, 4)).flags.owndata

@@ -87,6 +87,16 @@ def empty(shape: tuple[int, ...] | int, dtype: Any = np.float32) -> np.ndarray:
         return np.frombuffer(m, dt, count=nbytes // dt.itemsize).reshape(shape)
 
 
+def zeros(shape: tuple[int, ...] | int, dtype: Any = np.float32) -> np.ndarray:
+    """`np.zeros` on recycled memory where `empty` would recycle it; elsewhere `np.zeros` itself,
+    whose fresh pages the kernel zeroes as they are first touched (no pass over them here)."""
+    out = empty(shape, dtype)
+    if out.flags.owndata:
+        return np.zeros(out.shape, out.dtype)
+    out.fill(0)
+    return out
+
+
 def set_limit(nbytes: int) -> None:
     """Keep at most `nbytes` mapped (in use and idle); idle mappings beyond it are let go now."""
     global _limit

@@ -360,8 +360,7 @@ def run_tiled(
             )
         if out is None:
             shape = (height * scale, width * scale, y.shape[1]) if channels_last else (y.shape[1], height * scale, width * scale)
-            out = buffers.empty(shape, np.float32)
-            out.fill(0.0)
+            out = buffers.zeros(shape, np.float32)
         elif y.shape[1] != out.shape[-1 if channels_last else 0]:
             raise ModelError(f"tiles gave different output channel counts ({y.shape[1]} now)")
         _place(out, y[0], rows[t.row], cols[t.col], channels_last)
