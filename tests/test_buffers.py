@@ -93,3 +93,21 @@ def test_zeros_are_zero_on_recycled_memory_too() -> None:
     z = buffers.zeros(BIG)
     assert not z.flags.owndata and not z.any()  # the recycled mapping, cleared
     assert not buffers.zeros((4, 4)).any() and buffers.zeros((4, 4)).flags.owndata
+
+
+def test_small_pages_while_a_job_runs_and_numpys_setting_back_after() -> None:
+    switch = buffers._hugepage_switch()
+    if switch is None:
+        pytest.skip("this numpy has no huge-page switch")
+    get, set_ = switch
+    before = bool(get())
+    try:
+        set_(True)
+        with buffers.small_pages():
+            assert not get()
+            with buffers.small_pages():  # nested (a job inside a job, or two threads): the outer one restores
+                assert not get()
+            assert not get()
+        assert get()
+    finally:
+        set_(before)

@@ -14,15 +14,19 @@ so after the first frame they come back already touched. Arrays under `MIN_BYTES
 `limit()` bytes are kept mapped in all (`set_limit`: the pipeline gives a quarter of the job's memory
 budget, 512 MB by default: a 2K-to-4K upscale's working set, where 256 MB made it thrash); beyond it
 the least recently used idle mappings are let go, and a request that would still not fit gets a
-plain array. Measured (`benchmarks/host_overhead.py`'s job, 2K half EXR x2 to 4K): 0.06-0.29 s
-of system time per frame without, 0.02-0.04 with it; peak RSS 1.14 GB without, 1.11 GB with.
+plain array. The mappings use ordinary pages, as numpy's arrays do while a job runs
+(`small_pages`): on this VM huge pages cost more on first touch than they saved. Measured
+(`benchmarks/host_overhead.py`, which runs the job with and without recycling in each round).
 """
 
 from __future__ import annotations
 
+import importlib
 import mmap
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -40,16 +44,54 @@ _IDLE_REFS = 3
 
 
 def _new_map(nbytes: int) -> mmap.mmap:
-    """Anonymous private memory (Windows: the paging file's), in huge pages where Linux offers them (as numpy asks)."""
+    """Anonymous private memory (Windows: the paging file's), in ordinary pages (see `small_pages`)."""
     if sys.platform == "win32":
         return mmap.mmap(-1, nbytes)
-    m = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    if hasattr(mmap, "MADV_HUGEPAGE"):
+    return mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+
+
+_pages_lock = threading.Lock()
+_pages_users = 0
+_pages_before: bool | None = None
+
+
+def _hugepage_switch() -> tuple[Any, Any] | None:
+    """numpy's (get, set) of its transparent-huge-page advice for large arrays (a private numpy
+    function, present since 1.20), or None."""
+    for where in ("numpy._core.multiarray", "numpy.core.multiarray"):
         try:
-            m.madvise(mmap.MADV_HUGEPAGE)
-        except OSError:
-            pass
-    return m
+            mod = importlib.import_module(where)
+            return mod._get_madvise_hugepage, mod._set_madvise_hugepage
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
+@contextmanager
+def small_pages() -> Iterator[None]:
+    """numpy asks Linux for transparent huge pages for every large array (madvise). Where the
+    kernel then compacts memory to find 2 MB pages on first touch (THP defrag `madvise`, the
+    default of many distributions), a job that has written files for a while pays for it in
+    system time: `benchmarks/host_overhead.py`'s job, after the peer's rounds, 0.73-0.75 s a 4K
+    frame with it against 0.50-0.53 s without (recycled buffers off in both; with them on, 0.44-0.46 s).
+    Off while a job runs (the outermost of nested or concurrent users restores numpy's setting)."""
+    global _pages_users, _pages_before
+    switch = _hugepage_switch()
+    if switch is None:
+        yield
+        return
+    with _pages_lock:
+        if _pages_users == 0:
+            _pages_before = bool(switch[0]())
+            switch[1](False)
+        _pages_users += 1
+    try:
+        yield
+    finally:
+        with _pages_lock:
+            _pages_users -= 1
+            if _pages_users == 0 and _pages_before is not None:
+                switch[1](_pages_before)
 
 
 def _idle(maps: list[mmap.mmap]) -> list[bool]:

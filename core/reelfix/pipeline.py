@@ -145,7 +145,22 @@ def run_job(
     manifest_per_chunk: bool = False,
 ) -> RunSummary:
     """Run `job`; `frames` restricts the frames written (a farm chunk) while neighbours
-    still come from the whole input range. Raises UserError for bad jobs before any work."""
+    still come from the whole input range. Raises UserError for bad jobs before any work.
+    Large arrays use ordinary pages while it runs (`buffers.small_pages`: measured)."""
+    with buffers.small_pages():
+        return _run_job(job, frames, resume, fail_fast, progress, warn, observer, manifest_per_chunk)
+
+
+def _run_job(
+    job: Job,
+    frames: str | None,
+    resume: bool,
+    fail_fast: bool,
+    progress: ProgressFn | None,
+    warn: Callable[[str], None] | None,
+    observer: FrameObserver | None,
+    manifest_per_chunk: bool,
+) -> RunSummary:
     summary = RunSummary()
     started = time.perf_counter()
 
