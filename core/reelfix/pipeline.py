@@ -280,13 +280,15 @@ def _fill(done: Future[None], fn: Callable[[], None], ended: Callable[[BaseExcep
     `done` cancelled before the writer took it."""
     if not done.set_running_or_notify_cancel():
         return
+    outcome: BaseException | None = None
     try:
         fn()
     except BaseException as exc:  # noqa: BLE001 - the outcome goes to `ended`
-        ended(exc)
-    else:
-        ended(None)
-    done.set_result(None)
+        outcome = exc
+    try:
+        ended(outcome)
+    finally:
+        done.set_result(None)  # whatever `ended` did, nobody waits on this frame for ever
 
 
 def _to_space(frame: Frame, dst: str) -> Frame:
