@@ -98,6 +98,20 @@ def _idle(maps: list[mmap.mmap]) -> list[bool]:
     return [sys.getrefcount(m) <= _IDLE_REFS for m in maps]
 
 
+def _let_go(free: list[bool], room: int) -> int:
+    """Drop idle mappings (`free`: `_idle(_maps)`), least recently used first, until at most `room`
+    bytes stay mapped or none idle is left; returns the bytes still mapped. Under `_lock`."""
+    held = sum(len(m) for m in _maps)
+    keep = []
+    for m, idle in zip(_maps, free):
+        if idle and held > room:
+            held -= len(m)
+            continue
+        keep.append(m)
+    _maps[:] = keep
+    return held
+
+
 def empty(shape: tuple[int, ...] | int, dtype: Any = np.float32) -> np.ndarray:
     """An uninitialised C-contiguous array, as `np.empty(shape, dtype)`, on recycled memory
     where it is large (see the module docstring). Thread-safe."""
@@ -113,13 +127,7 @@ def empty(shape: tuple[int, ...] | int, dtype: Any = np.float32) -> np.ndarray:
             m = _maps.pop(chosen)
             _counts["reused"] += 1
         else:
-            held = sum(len(m) for m in _maps)
-            for i in [i for i, m in enumerate(_maps) if free[i]]:  # least recently used first
-                if held + nbytes <= _limit:
-                    break
-                held -= len(_maps[i])
-                _maps[i] = None  # type: ignore[call-overload]
-            _maps[:] = [m for m in _maps if m is not None]
+            held = _let_go(free, _limit - nbytes)
             if held + nbytes > _limit:
                 _counts["plain"] += 1
                 return np.empty(shape, dt)
@@ -144,15 +152,7 @@ def set_limit(nbytes: int) -> None:
     global _limit
     with _lock:
         _limit = max(0, int(nbytes))
-        free = _idle(_maps)
-        held = sum(len(m) for m in _maps)
-        keep = []
-        for m, idle in zip(_maps, free):
-            if idle and held > _limit:
-                held -= len(m)
-                continue
-            keep.append(m)
-        _maps[:] = keep
+        _let_go(_idle(_maps), _limit)
 
 
 def limit() -> int:
@@ -162,10 +162,8 @@ def limit() -> int:
 def release_idle() -> int:
     """Let go of every mapping no array uses (the end of a job); returns the bytes let go."""
     with _lock:
-        free = _idle(_maps)
-        gone = sum(len(m) for m, idle in zip(_maps, free) if idle)
-        _maps[:] = [m for m, idle in zip(_maps, free) if not idle]
-        return gone
+        before = sum(len(m) for m in _maps)
+        return before - _let_go(_idle(_maps), 0)
 
 
 def stats() -> dict[str, int]:

@@ -274,9 +274,9 @@ def bytes_per_pixel(onnx_path: Path, size: int = 512, channels: int = 3, runtime
 def openvino_bytes_per_pixel(onnx_path: Path, size: int = 512, channels: int = 3) -> int | None:
     """The card's `bytes_per_pixel_openvino` (`bytes_per_pixel` measured on OpenVINO), or None
     where OpenVINO is not installed or cannot run the model (tiles then take the ONNX Runtime figure)."""
-    import importlib.util
+    from ..runtime.cpu_runtime import openvino_available
 
-    if importlib.util.find_spec("openvino") is None:
+    if not openvino_available():
         return None
     try:
         return bytes_per_pixel(onnx_path, size=size, channels=channels, runtime="openvino")[1]
