@@ -62,6 +62,28 @@ def test_half_exr_holds_numpys_half_bits(tmp_path: Path) -> None:
     assert np.asarray(stored).view(np.uint16).tobytes() == numpy_half(pix).view(np.uint16).tobytes()
 
 
+@pytest.mark.parametrize("compression", ["zip", "piz", "dwab", "none"])
+def test_half_exr_written_in_bands_is_the_one_shot_file_byte_for_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compression: str) -> None:
+    """The writer casts and hands over a frame in bands of rows (no frame-sized half copy): the
+    file is byte for byte what OpenImageIO writes from the whole cast frame, NaN, overflow and a
+    last, short band included."""
+    from reelfix.frames import image_io
+
+    pix = np.random.default_rng(3).uniform(-0.5, 4.0, (700, 90, 3)).astype(np.float32)
+    pix[3, 4, 0], pix[600, 1, 2], pix[699, 89, 1] = np.nan, 1e6, -np.inf
+    monkeypatch.setattr(image_io, "HALF_BAND_BYTES", 1)  # bands of 256 rows: 256, 256, 188
+    assert image_io.band_rows(oiio.ImageSpec(90, 700, 3, "half")) == 256
+    banded = tmp_path / "banded.exr"
+    write_image(banded, Frame(pix, ("R", "G", "B"), "lin_srgb", 1), compression=compression, bit_depth="half")
+    inp = oiio.ImageInput.open(str(banded))
+    spec = inp.spec()
+    inp.close()
+    whole = tmp_path / "whole.exr"
+    out = oiio.ImageOutput.create(str(whole))
+    assert out.open(str(whole), spec) and out.write_image(numpy_half(pix)) and out.close()
+    assert banded.read_bytes() == whole.read_bytes()
+
+
 @pytest.mark.soak
 def test_every_float32_within_the_half_range_casts_to_numpys_bits() -> None:
     """Exhaustive (about 2.4e9 values, minutes): `pytest -m soak tests/frames/test_half_cast.py`."""

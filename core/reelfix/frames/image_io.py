@@ -40,7 +40,7 @@ import os
 import re
 import secrets
 from fractions import Fraction
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import OpenImageIO as oiio
@@ -376,12 +376,36 @@ def write_image(
     for name, value in enc.items():
         spec.attribute(name, value)
     data = _encode_pixels(frame.pixels, bits)
-    if pixel_type == "half":  # numpy's vectorised float16 cast beats OIIO's per-pixel conversion;
-        data = to_half(data)
-    _write_atomic(p, spec, data)
+    # half: numpy's vectorised float16 cast beats OIIO's per-pixel conversion; cast band by band
+    _write_atomic(p, spec, data, to_half if pixel_type == "half" else None)
 
 
-def _write_atomic(path: str, spec: oiio.ImageSpec, data: np.ndarray) -> None:
+HALF_BAND_BYTES = 32 * 1024**2  # half-float bytes cast and handed to OpenEXR at a time
+BAND_MULTIPLE = 256  # rows: whole blocks of every EXR compression (zip 16, piz/b44 32, dwab 256 lines)
+
+
+def band_rows(spec: oiio.ImageSpec) -> int:
+    """Rows of a frame written at a time when its pixels are cast on the way: about
+    `HALF_BAND_BYTES` of them, a multiple of `BAND_MULTIPLE` (at least one)."""
+    row = max(1, spec.width * spec.nchannels * 2)
+    return max(BAND_MULTIPLE, HALF_BAND_BYTES // row // BAND_MULTIPLE * BAND_MULTIPLE)
+
+
+def _write_pixels(out: oiio.ImageOutput, spec: oiio.ImageSpec, data: np.ndarray, cast: Callable[[np.ndarray], np.ndarray] | None) -> bool:
+    """Hand the pixels to the writer: as they are, or cast in bands of rows (`band_rows`), so a
+    frame-sized copy in the file's type is never made (an 8K half frame is 200 MB more memory,
+    taken fresh from the kernel every frame); OpenEXR compresses each band's blocks over its threads."""
+    if cast is None:
+        return bool(out.write_image(data))
+    step = band_rows(spec)
+    for r0 in range(0, spec.height, step):
+        r1 = min(spec.height, r0 + step)
+        if not out.write_scanlines(spec.y + r0, spec.y + r1, spec.z, cast(data[r0:r1])):
+            return False
+    return True
+
+
+def _write_atomic(path: str, spec: oiio.ImageSpec, data: np.ndarray, cast: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
     folder = os.path.dirname(path) or "."
     try:
         os.makedirs(folder, exist_ok=True)
@@ -402,7 +426,7 @@ def _write_atomic(path: str, spec: oiio.ImageSpec, data: np.ndarray) -> None:
         if not out.open(tmp, spec):
             raise fail("cannot create the file", out.geterror())
         opened = True
-        if not out.write_image(data):
+        if not _write_pixels(out, spec, data, cast):
             raise fail("writing the pixels failed", out.geterror())
         faults.point("write", path)
         opened = False
