@@ -34,7 +34,7 @@ import PyOpenColorIO as OCIO
 from . import buffers
 from .errors import ColourError
 from .frames.half import exact_half
-from .parallel import workers
+from .parallel import over_rows, workers
 
 log = logging.getLogger(__name__)
 
@@ -220,46 +220,57 @@ def convert_planes(planes: np.ndarray, src: str, dst: str, *, fast: bool = False
     return out
 
 
-def convert_shuffled(
+IN_PLACE_BAND_BYTES = 4 * 1024**2  # bytes of `convert_shuffled_in_place`'s copy of a band of rows
+
+
+def convert_shuffled_in_place(
     pre: np.ndarray, block: int, plane: Callable[[int, int, int], int], src: str, dst: str, *, fast: bool = False
 ) -> np.ndarray:
-    """`convert_planes` of a pixel-shuffled picture, with the shuffle done on the way: `pre` is
-    the (3*s*s)xhxw output of a model cut before its DepthToSpace (s = `block`; `plane(c, i, j)`
-    names the channel of colour c at sub-pixel row i, column j) and the result is the
-    (h*s)x(w*s)x3 picture `convert_planes(depth_to_space(pre), src, dst, fast=fast)` returns,
-    bit for bit: OCIO reads each sub-pixel's three planes and writes them with strides straight
-    to their places in the output (no shuffled copy is made, and the model does not make one)."""
-    if pre.ndim != 3 or pre.shape[0] != 3 * block * block:
-        raise ColourError(f"convert_shuffled takes {3 * block * block}xHxW planes, got shape {pre.shape}")
+    """`convert_planes` of a pixel-shuffled picture, with the shuffle done on the way and over its
+    own memory: `pre` is the output of a model cut before its DepthToSpace, held channels-last,
+    hxwx(3*s*s) float32, C-contiguous (s = `block`; `plane(c, i, j)` names the channel of colour c
+    at sub-pixel row i, column j). The result is the (h*s)x(w*s)x3 picture
+    `convert_planes(depth_to_space(pre), src, dst, fast=fast)` returns, bit for bit, as a view of
+    `pre`'s memory (`pre` is used up): input row r holds exactly the bytes of output rows
+    s*r .. s*r+s-1, so each band of rows is copied aside (a few MB) and OCIO reads each sub-pixel's
+    three channels from it and writes them with strides to their places. No shuffled copy is made
+    and no second frame-sized array (at 4K -> 8K: 400 MB less, which the kernel would zero afresh
+    every frame)."""
+    if pre.ndim != 3 or pre.shape[2] != 3 * block * block or pre.dtype != np.float32 or not pre.flags.c_contiguous:
+        raise ColourError(f"convert_shuffled_in_place takes contiguous float32 HxWx{3 * block * block} pixels, got {pre.dtype} {pre.shape}")
     a, b = canonical_name(src), canonical_name(dst)
-    pre = np.ascontiguousarray(pre, dtype=np.float32)
-    _, h, w = pre.shape
-    out = buffers.empty((h * block, w * block, 3), np.float32)
-    flat = out.reshape(-1)
+    h, w, ch = pre.shape
+    out = pre.reshape(h * block, w * block, 3)  # the same memory, in output rows
     proc = None if a == b else _processor(config_source(), a, b, fast)
     subs = [(i, j, [plane(c, i, j) for c in range(3)]) for i in range(block) for j in range(block)]
-    px = 3 * out.itemsize  # bytes of one output pixel
+    flat = out.reshape(-1)
+    px = 3 * out.itemsize
     row = out.shape[1] * px
 
     def rows(r0: int, r1: int) -> None:
         n = r1 - r0
-        for i, j, (pr, pg, pb) in subs:
+        band = np.array(pre[r0:r1])  # aside: the writes below land on these rows' own bytes
+        band_flat = band.reshape(-1)
+        for i, j, chans in subs:
             if proc is None:
-                dst_view = out[r0 * block + i : r1 * block : block, j::block]
-                for c, p in enumerate((pr, pg, pb)):
-                    dst_view[:, :, c] = pre[p, r0:r1]
+                out[r0 * block + i : r1 * block : block, j::block] = band[:, :, chans]
                 continue
+            step = chans[1] - chans[0]
+            if chans[2] - chans[1] == step and step > 0:  # the three channels evenly spaced in each pixel
+                src_desc = OCIO.PackedImageDesc(band_flat[chans[0] : chans[0] + w * n * 3], w, n, 3, OCIO.BIT_DEPTH_F32,
+                                                step * band.itemsize, ch * band.itemsize, w * ch * band.itemsize)
+            else:
+                src_desc = OCIO.PackedImageDesc(np.ascontiguousarray(band[:, :, chans]), w, n, 3)
             start = ((r0 * block + i) * out.shape[1] + j) * 3
-            # PyOpenColorIO checks that the buffer holds width*height*channels values, then writes
-            # through the strides from its first one: hand it that many, starting at the sub-pixel's
-            # first value; the writes stay inside `out` (the last one ends at or before its end)
-            end = start + ((n - 1) * block * row + (w - 1) * block * px + px) // out.itemsize
-            if end > flat.size:  # pragma: no cover - the arithmetic above
-                raise RuntimeError("convert_shuffled: strided writes would leave the output")
             desc = OCIO.PackedImageDesc(flat[start : start + w * n * 3], w, n, 3, OCIO.BIT_DEPTH_F32, out.itemsize, block * px, block * row)
-            proc.apply(OCIO.PlanarImageDesc(pre[pr, r0:r1], pre[pg, r0:r1], pre[pb, r0:r1], w, n), desc)
+            proc.apply(src_desc, desc)
 
-    _over_threads(h, w, rows)
+    step_rows = max(1, IN_PLACE_BAND_BYTES // max(1, w * ch * pre.itemsize))
+    if h * w < _PARALLEL_MIN_PIXELS or workers() == 1:
+        for r0 in range(0, h, step_rows):
+            rows(r0, min(h, r0 + step_rows))
+    else:
+        over_rows(h, rows, step_rows)
     return out
 
 

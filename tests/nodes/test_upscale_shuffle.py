@@ -1,6 +1,6 @@
 """On the CPU the upscale node runs a model without its final pixel shuffle (DepthToSpace) and
 does the shuffle itself, fused with the colour conversion back (models/shuffle_tail.py,
-colour.convert_shuffled): the frames must be the whole model's, bit for bit. Real ORT sessions
+colour.convert_shuffled_in_place): the frames must be the whole model's, bit for bit. Real ORT sessions
 on small generated models; the reference is the same model run whole."""
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ from reelfix.nodes.upscale import SPEC
 from reelfix.runtime.session import get_session
 from tests.conftest import gradient
 from tests.onnx_models import make_card, make_sr_model
+
+
+def channels_last(planes: np.ndarray) -> np.ndarray:
+    """(C)xHxW planes as the upscale node assembles tiles: HxWxC, contiguous."""
+    return np.ascontiguousarray(planes.transpose(1, 2, 0))
 
 
 def _d2s_model(path: Path, block: int, mode: str, residual: bool = False) -> Path:
@@ -62,17 +67,26 @@ def test_pixel_shuffle_is_onnx_depth_to_space(tmp_path: Path, block: int, mode: 
     space = ("srgb_tx", "lin_srgb")
     for fast in (False, True):  # the fused conversion: the shuffled picture's, converted
         want = colour.convert_planes(whole[0], *space, fast=fast)
-        assert colour.convert_shuffled(pre[0], block, tail.shuffle.plane, *space, fast=fast).tobytes() == want.tobytes()
-    same = colour.convert_shuffled(pre[0], block, tail.shuffle.plane, "srgb_tx", "srgb_tx")  # no conversion: moves only
+        assert colour.convert_shuffled_in_place(channels_last(pre[0]), block, tail.shuffle.plane, *space, fast=fast).tobytes() == want.tobytes()
+    same = colour.convert_shuffled_in_place(channels_last(pre[0]), block, tail.shuffle.plane, "srgb_tx", "srgb_tx")  # no conversion: moves only
     assert same.tobytes() == np.ascontiguousarray(whole[0].transpose(1, 2, 0)).tobytes()
 
 
-def test_fused_conversion_over_threads_equals_the_shuffled_one() -> None:
+@pytest.mark.parametrize("block, mode", [(2, "CRD"), (3, "DCR"), (4, "CRD")])
+def test_fused_conversion_in_place_over_threads_equals_the_shuffled_one(monkeypatch: pytest.MonkeyPatch, block: int, mode: str) -> None:
+    """Bands of rows converted over their own memory (many small bands here, over threads, odd
+    sizes): the shuffled picture converted, bit for bit, in the same memory."""
+    monkeypatch.setattr(colour, "IN_PLACE_BAND_BYTES", 7 * 701 * 4 * 3 * block * block)  # 7 rows a band, the last one short
     rng = np.random.default_rng(3)
-    pre = rng.uniform(-0.1, 1.2, (12, 383, 701)).astype(np.float32)  # odd sizes, split over threads (> 2^19 pixels out)
-    shuffle = PixelShuffle(2, "CRD", 3)
+    pre = rng.uniform(-0.1, 1.2, (3 * block * block, 383, 701)).astype(np.float32)  # > 2^19 pixels: over threads
+    shuffle = PixelShuffle(block, mode, 3)
     want = colour.convert_planes(shuffle.apply(pre[None])[0], "srgb_tx", "ACEScg", fast=True)
-    assert colour.convert_shuffled(pre, 2, shuffle.plane, "srgb_tx", "ACEScg", fast=True).tobytes() == want.tobytes()
+    held = channels_last(pre)
+    got = colour.convert_shuffled_in_place(held, block, shuffle.plane, "srgb_tx", "ACEScg", fast=True)
+    assert np.shares_memory(got, held) and got.shape == (383 * block, 701 * block, 3)
+    assert got.tobytes() == want.tobytes()
+    moved = colour.convert_shuffled_in_place(channels_last(pre), block, shuffle.plane, "ACEScg", "ACEScg")  # moves only
+    assert moved.tobytes() == np.ascontiguousarray(shuffle.apply(pre[None])[0].transpose(1, 2, 0)).tobytes()
 
 
 def test_only_a_final_depth_to_space_is_cut_and_the_cut_model_is_the_same_file_every_time(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ Most super-resolution networks (SPAN, Real-ESRGAN compact, ...) end in a pixel s
 network computes C*s*s channels at the input's size and the last op only moves them to their
 places at the output's size. On the CPU that move is a full output-sized copy (2K -> 4K: 100 MB,
 ~75 ms of ONNX Runtime's time), which reelfix then reads again to convert the colours back.
-With the shuffle cut off the model, the upscale node's way back (`colour.convert_shuffled`)
+With the shuffle cut off the model, the upscale node's way back (`colour.convert_shuffled_in_place`)
 reads the sub-pixel planes and OCIO writes each one straight to its place in the output: the
 same values bit for bit (the shuffle only moves values), one full-size pass fewer.
 
