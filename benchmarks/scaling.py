@@ -4,7 +4,10 @@ Each size runs in its own child process (`python -m benchmarks.scaling --child .
 RSS (the kernel's VmHWM for that process) is its own: half-float EXR frames (zip) of real photos,
 scene-linear, through `run_job` (EXR read, OpenColorIO both ways, tiles, model, EXR write,
 provenance) with the default 2 GB memory budget on the CPU. One warm-up frame (model load, OCIO
-processors), then the timed frames; seconds per input megapixel is the figure.
+processors), then the timed frames; seconds per input megapixel is the figure, in the steady state
+(from the first frame written to the last: what each further frame of a shot costs while the
+pipeline overlaps one frame's read and write with its neighbours' model; with a single frame
+nothing overlaps, so the whole job's time, also shown, favours sizes run with more frames).
 
 Two models:
 - `nearfree-x2`: a 1x1 convolution + DepthToSpace adopted with `reelfix models convert` (as in
@@ -94,15 +97,26 @@ def child(model: str, height: int, width: int, frames: int, warm: bool = True) -
     if warm:
         run_job(job, frames=str(numbers[0]), resume=False)
     timed = numbers[int(warm):]
+    marks: list[tuple[float, float]] = []  # (wall, CPU) as each frame is reported written
+
+    def written(result: Any, done: int, total: int) -> None:
+        marks.append((time.perf_counter(), time.process_time()))
+
     t0, c0 = time.perf_counter(), time.process_time()
-    summary = run_job(job, frames=f"{timed[0]}-{timed[-1]}", resume=False)
+    summary = run_job(job, frames=f"{timed[0]}-{timed[-1]}", resume=False, progress=written)
     wall, cpu = (time.perf_counter() - t0) / frames, (time.process_time() - c0) / frames
     if summary.failed:
         raise SystemExit(f"scaling run failed: {summary.failed[0].error}")
+    # steady state: from the first frame written to the last, each further frame of the shot
+    # (its read, model and write overlapping its neighbours', as in any shot longer than a frame)
+    steady = ((marks[-1][0] - marks[0][0]) / (len(marks) - 1), (marks[-1][1] - marks[0][1]) / (len(marks) - 1)) if len(marks) > 1 else (wall, cpu)
     tiles, work_factor = tile_work(model, height, width, summary.providers[0], job.max_memory_bytes)
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(home, ignore_errors=True)
-    return {"s_per_frame": wall, "cpu_s_per_frame": cpu, "peak_gib": vm_hwm_gib(), "providers": summary.providers, "tiles": tiles, "work": work_factor}
+    return {
+        "s_per_frame": wall, "cpu_s_per_frame": cpu, "steady_s_per_frame": steady[0], "steady_cpu_s_per_frame": steady[1],
+        "peak_gib": vm_hwm_gib(), "providers": summary.providers, "tiles": tiles, "work": work_factor,
+    }  # fmt: skip
 
 
 def tile_work(model: str, height: int, width: int, provider: str, max_memory: int) -> tuple[int, float]:
@@ -120,14 +134,15 @@ def tile_work(model: str, height: int, width: int, provider: str, max_memory: in
 
 
 MP_PER_RUN = 8.3e6  # input pixels each timed run covers at least (one 4K frame)
+MIN_FRAMES = 3  # timed frames at every size: two intervals between frames written
 
 
 def frames_for(size: str, frames: int) -> int:
-    """Timed frames for a size: at least `frames`, and at least `MP_PER_RUN` input pixels (0.5K: 64
-    frames, 1K: 16, 2K: 4, 4K and 8K: 1), so a job's fixed start-up (model session, thread pools,
-    manifest, the first read before anything overlaps) weighs the same per megapixel at every size."""
+    """Timed frames for a size: at least `frames` and `MIN_FRAMES`, and at least `MP_PER_RUN` input
+    pixels (0.5K: 65 frames, 1K: 17, 2K: 5, 4K and 8K: 3), so a job's fixed start-up (model session,
+    thread pools, manifest) weighs about the same per megapixel at every size."""
     h, w = SIZES[size]
-    return max(frames, math.ceil(MP_PER_RUN / (h * w)))
+    return max(frames, MIN_FRAMES, math.ceil(MP_PER_RUN / (h * w)))
 
 
 def run_child(model: str, size: str, frames: int, warm: bool = True) -> dict[str, Any]:
@@ -139,14 +154,14 @@ def run_child(model: str, size: str, frames: int, warm: bool = True) -> dict[str
     r = json.loads(out.stdout.strip().splitlines()[-1])
     r["mp"] = h * w / 1e6
     r["frames"] = frames
-    r["s_per_mp"] = r["s_per_frame"] / r["mp"]
-    r["cpu_s_per_mp"] = r["cpu_s_per_frame"] / r["mp"]
+    for key in ("s_per", "cpu_s_per", "steady_s_per", "steady_cpu_s_per"):
+        r[f"{key}_mp"] = r[f"{key}_frame"] / r["mp"]
     return r
 
 
 def _median_rows(runs: list[dict[str, Any]]) -> dict[str, Any]:
     row = dict(runs[0])
-    for key in ("s_per_frame", "cpu_s_per_frame", "s_per_mp", "cpu_s_per_mp"):
+    for key in ("s_per_frame", "cpu_s_per_frame", "s_per_mp", "cpu_s_per_mp", "steady_s_per_mp", "steady_cpu_s_per_mp"):
         row[key] = statistics.median(r[key] for r in runs)
     row["peak_gib"] = max(r["peak_gib"] for r in runs)
     return row
@@ -165,10 +180,9 @@ def main(nearfree: list[str], span: list[str], rss_size: str | None, rounds: int
     rss = run_child("span-x2", rss_size, 1, warm=False) if rss_size else None  # one cold frame: its peak is the goal
     result: dict[str, Any] = {"rows": rows, "rss": rss, "rss_size": rss_size, "rounds": rounds, "frames": frames}
     for model in ("nearfree-x2", "span-x2"):
-        per_mp = [r["s_per_mp"] for (m, _), r in rows.items() if m == model]
-        result[f"{model}_spread"] = max(per_mp) / min(per_mp) if len(per_mp) > 1 else float("nan")
-        cpu_mp = [r["cpu_s_per_mp"] for (m, _), r in rows.items() if m == model]
-        result[f"{model}_cpu_spread"] = max(cpu_mp) / min(cpu_mp) if len(cpu_mp) > 1 else float("nan")
+        for key, name in (("steady_s_per_mp", "spread"), ("steady_cpu_s_per_mp", "cpu_spread"), ("s_per_mp", "job_spread")):
+            per_mp = [r[key] for (m, _), r in rows.items() if m == model]
+            result[f"{model}_{name}"] = max(per_mp) / min(per_mp) if len(per_mp) > 1 else float("nan")
     result["load"] = (load, os.getloadavg()[0])
     return result
 
@@ -185,14 +199,14 @@ def plot(r: dict[str, Any], path: Path = PLOT) -> None:
         if not pts:
             continue
         mps = [p[0] for p in pts]
-        base = statistics.median(p[1]["s_per_mp"] for p in pts)
-        a.plot(mps, [p[1]["s_per_mp"] / base for p in pts], style, label=f"{model} (1.0 = {base:.3f} s/MP)")
+        base = statistics.median(p[1]["steady_s_per_mp"] for p in pts)
+        a.plot(mps, [p[1]["steady_s_per_mp"] / base for p in pts], style, label=f"{model} (1.0 = {base:.3f} s/MP)")
         b.plot(mps, [p[1]["peak_gib"] for p in pts], style, label=model)
     if r["rss"]:
         b.plot([r["rss"]["mp"]], [r["rss"]["peak_gib"]], "r*", markersize=12, label=f"span-x2 {r['rss_size']} in -> x2")
     a.axhspan(1 / FLAT ** 0.5, FLAT ** 0.5, color="0.9", label="15% band")
     b.axhline(RSS_GOAL_GIB, color="r", linestyle="--", label="2 GB goal")
-    for ax, title in ((a, "time per input megapixel (relative to the median)"), (b, "peak RSS (GiB)")):
+    for ax, title in ((a, "time per input megapixel, steady (relative to the median)"), (b, "peak RSS (GiB)")):
         ax.set_xscale("log")
         ax.set_xlabel("input megapixels")
         ax.set_title(title)
@@ -205,37 +219,44 @@ def plot(r: dict[str, Any], path: Path = PLOT) -> None:
 
 def markdown(r: dict[str, Any], command: str) -> list[str]:
     ok = lambda flag: "met" if flag else "NOT met"  # noqa: E731
+    counts = ", ".join(f"{k}: {frames_for(k, r['frames'])}" for k in SIZES)
     lines = [
         "## Cost against picture size (upscale x2 on the CPU, default 2 GB budget)",
         "",
         f"Command: `{command}`. Each size in a fresh child process (peak RSS = its VmHWM), half-float EXR (zip) in and out "
-        "through `run_job`; one warm-up frame, then timed frames covering at least 8.3 MP of input (0.5K: 64 frames, 1K: 16, "
-        f"2K: 4, 4K and 8K: {max(1, r['frames'])}: a job's fixed start-up weighs the same per megapixel at every size; the "
-        f"peak-RSS run: one cold frame); median over {r['rounds']} rounds with the sizes interleaved. `nearfree-x2` is a 1x1 convolution + DepthToSpace (reelfix's own work); `span-x2` the built-in model.",
+        "through `run_job`; one warm-up frame, then timed frames covering at least 8.3 MP of input and at least "
+        f"{MIN_FRAMES} ({counts} frames: a job's fixed start-up weighs about the same per "
+        "megapixel at every size; the peak-RSS run: one cold frame). The goal's figure is the steady cost: from the first frame "
+        "written to the last, per frame, what each further frame of a shot costs with its read and write overlapping its "
+        "neighbours' (the whole job's time per MP is beside it: one frame's read before anything overlaps and one frame's write "
+        f"after weigh more where there are fewer frames); median over {r['rounds']} rounds with the sizes interleaved. "
+        "`nearfree-x2` is a 1x1 convolution + DepthToSpace (reelfix's own work); `span-x2` the built-in model.",
         "",
-        "| model | input | megapixels | tiles (model input / frame) | seconds per frame | seconds per MP | CPU seconds per MP | peak RSS (GiB) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | input | megapixels | tiles (model input / frame) | frames | seconds per MP, steady | CPU seconds per MP, steady | "
+        "seconds per MP, whole job | peak RSS (GiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for (model, size), row in sorted(r["rows"].items(), key=lambda kv: (kv[0][0], kv[1]["mp"])):
         lines.append(
-            f"| {model} | {size} ({SIZES[size][1]}x{SIZES[size][0]}) | {row['mp']:.2f} | {row['tiles']} ({row['work']:.2f}x) | {row['s_per_frame']:.2f} | "
-            f"{row['s_per_mp']:.3f} | {row['cpu_s_per_mp']:.3f} | {row['peak_gib']:.2f} |"
+            f"| {model} | {size} ({SIZES[size][1]}x{SIZES[size][0]}) | {row['mp']:.2f} | {row['tiles']} ({row['work']:.2f}x) | {row['frames']} | "
+            f"{row['steady_s_per_mp']:.3f} | {row['steady_cpu_s_per_mp']:.3f} | {row['s_per_mp']:.3f} | {row['peak_gib']:.2f} |"
         )
     if r["rss"]:
         h, w = SIZES[r["rss_size"]]
         lines.append(
-            f"| span-x2 (peak RSS run, 1 frame) | {r['rss_size']} ({w}x{h} -> {2 * w}x{2 * h}) | {r['rss']['mp']:.2f} | {r['rss']['tiles']} ({r['rss']['work']:.2f}x) | "
-            f"{r['rss']['s_per_frame']:.1f} | {r['rss']['s_per_mp']:.3f} | {r['rss']['cpu_s_per_mp']:.3f} | {r['rss']['peak_gib']:.2f} |"
+            f"| span-x2 (peak RSS run, 1 frame) | {r['rss_size']} ({w}x{h} -> {2 * w}x{2 * h}) | {r['rss']['mp']:.2f} | {r['rss']['tiles']} ({r['rss']['work']:.2f}x) | 1 | "
+            f"- | - | {r['rss']['s_per_mp']:.3f} | {r['rss']['peak_gib']:.2f} |"
         )
     spread = r["nearfree-x2_spread"]
     lines += [
         "",
         f"![time per megapixel and peak RSS against input size]({PLOT.name})",
         "",
-        f"Goal: time per megapixel flat within 15% from 0.5K to 8K input: near-free model max/min {spread:.2f}x "
+        f"Goal: time per megapixel flat within 15% from 0.5K to 8K input (steady): near-free model max/min {spread:.2f}x "
         f"({ok(spread <= FLAT)}); span-x2 over the sizes it ran {r['span-x2_spread']:.2f}x. "
-        f"CPU seconds per MP (less sensitive to the load: {r['load'][0]:.1f} at the start, {r['load'][1]:.1f} at the end) "
-        f"max/min: near-free {r['nearfree-x2_cpu_spread']:.2f}x, span-x2 {r['span-x2_cpu_spread']:.2f}x. "
+        f"CPU seconds per MP, steady (less sensitive to the load: {r['load'][0]:.1f} at the start, {r['load'][1]:.1f} at the end) "
+        f"max/min: near-free {r['nearfree-x2_cpu_spread']:.2f}x, span-x2 {r['span-x2_cpu_spread']:.2f}x. Whole job's time per MP "
+        f"max/min: near-free {r['nearfree-x2_job_spread']:.2f}x, span-x2 {r['span-x2_job_spread']:.2f}x. "
         f"Runtime: {', '.join(sorted({p for row in r['rows'].values() for p in row['providers']}))}.",
     ]
     if r["rss"]:
