@@ -165,6 +165,11 @@ def test_the_picture_continues_through_a_scratch_not_through_an_object() -> None
     assert not continues_across(opaque, 20, 22) and not continues_across(own, 20, 22)
     assert not continues_across(np.full((256, 40), 0.5, np.float32), 20, 22)
     assert not continues_across(veil, 0, 2)  # at the frame's side: nothing to compare with
+    # hiding the detail is an object; carrying it with detail of its own besides cannot be told
+    more = luma.copy()
+    more[:, 20] += 0.17 * (-1.0) ** np.arange(256)  # a fine pattern of its own, with three times the picture's energy
+    assert judge(opaque, 20, 22) is False and judge(own, 20, 22) is False and judge(more, 20, 21) is None
+    assert judge(veil, 20, 22) is True and judge(np.full((256, 40), 0.5, np.float32), 20, 22) is None
     # a line is judged with the lines touching it: the picture column beside an opaque wire
     # (the wire's faint other side in the detector's profiles) goes with the wire
     wire = luma.copy()

@@ -16,7 +16,9 @@ the benchmark's clips and on real photos (docs/bench/cleanup.md):
   wire, a door's gap) hides the background's detail and shows its own: its columns do not
   follow. A line's faint other side (a dark line shows a faint bright one beside it in the
   detector's profiles) is judged with the lines it touches: the line itself must pass and
-  none of them fail, where they can be judged at all (`group`, `judge`). Measured on
+  none of them hide the picture (`group`, `judge`: a column that carries the detail beside
+  it at a fair gain but correlates less, having detail of its own too, and a line with too
+  few rows to judge, say nothing). Measured on
   the benchmark's and the tests' clips: the columns of gate scratches correlate 0.87-0.99
   with the detail beside them at a gain of 0.53-0.79; an opaque pole 0, a mast about 0.1 at
   a gain under 0.1, a nearly opaque wire and a door's gap 0.7-0.9 but at a gain of 0.11-0.15
@@ -96,10 +98,9 @@ def gate_runs(runs: Runs) -> Runs:
 
 def fixed_in_gate(lumas: Lumas, runs: Runs, others: list[Runs]) -> bool:
     """Whether a still line of a gate scratch's shape is one: the picture continues through
-    it, and through every line touching it (`group`) where that can be told, each judged
-    on its own columns (`judge`: a line beside it too faint above the grain to judge says
-    nothing, one that hides the picture says it is an object); never where the group
-    touches the frame's side (nothing beyond to compare with)."""
+    it, and no line touching it (`group`) hides the picture, each judged on its own columns
+    (`judge`: True, False where it hides the picture, None where it cannot tell); never
+    where the group touches the frame's side (nothing beyond to compare with)."""
     spans = group(runs, others)
     if min(a for a, _ in spans) < 1 or max(b for _, b in spans) >= _width(lumas):
         return False
@@ -190,8 +191,10 @@ def judge(lumas: Lumas, x0: int, x1: int) -> bool | None:
     frame's luma). Rows count as far as the two outside columns agree with each other over
     +- `AGREE_ROWS` rows (where they do not, as beside an edge or in fine texture, nothing
     says what the line hides) and the detail there has `ABOVE_GRAIN` times the energy of
-    the grain left in that picture (and of an 8-bit step's rounding, `QUANT`). None (it
-    cannot tell) where the line touches the frame's side or too few rows count (`MIN_ROWS`)."""
+    the grain left in that picture (and of an 8-bit step's rounding, `QUANT`). False where
+    a column hides that detail (gain below `MIN_GAIN`: an object of the scene); None (it
+    cannot tell) where a column carries it but correlates less (detail of its own besides),
+    the line touches the frame's side or too few rows count (`MIN_ROWS`)."""
     xl, xr = x0 - REACH, x1 - 1 + REACH
     if xl < 0 or xr >= _width(lumas) or x1 <= x0:
         return None
@@ -204,12 +207,15 @@ def judge(lumas: Lumas, x0: int, x1: int) -> bool | None:
     weight = np.maximum(agree, 0.0) * ((e_left > floor[:, 0]) & (e_right > floor[:, -1]))
     if float(weight.sum()) < MIN_ROWS:
         return None
+    verdict: bool | None = True
     for x in range(x0, x1):
         t = (x - xl) / (xr - xl)
         beside = (1 - t) * left + t * right
         inside = detail[:, x - xl]
         cov = float((weight * inside * beside).sum())
         var_b, var_i = float((weight * beside * beside).sum()), float((weight * inside * inside).sum())
-        if var_b <= 0 or var_i <= 0 or cov < CONTINUITY * np.sqrt(var_b * var_i) or cov < MIN_GAIN * var_b:
-            return False
-    return True
+        if var_b <= 0 or cov < MIN_GAIN * var_b:
+            return False  # the column hides the detail beside it (or shows its own instead)
+        if cov < CONTINUITY * np.sqrt(var_b * var_i):
+            verdict = None  # it carries that detail, and more of its own: nothing says which
+    return verdict
