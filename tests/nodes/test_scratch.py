@@ -177,6 +177,15 @@ def test_the_picture_continues_through_a_scratch_not_through_an_object() -> None
     assert not fixed_in_gate(wire, {b: (21, 22) for b in range(4)}, [{b: (20, 21) for b in range(4)}])
     assert fixed_in_gate(veil, {b: (20, 22) for b in range(4)}, [])
     assert not fixed_in_gate(veil, {b: (20, 22) for b in range(4)}, [{b: (0, 20) for b in range(4)}])
+    # a touching line that cannot be told (detail of its own) is let be only where it is the
+    # weaker (the line's faint other side), never taken alone where the line is unclear
+    side = veil.copy()
+    side[:, 22] += 0.08 * (-1.0) ** np.arange(256)
+    line, beside = {b: (20, 22) for b in range(4)}, {b: (22, 23) for b in range(4)}
+    assert judge(side, 20, 22) is True and judge(side, 22, 23) is None
+    assert fixed_in_gate(side, line, [beside], [0.2, 0.05])
+    assert not fixed_in_gate(side, line, [beside], [0.05, 0.2]) and not fixed_in_gate(side, line, [beside])
+    assert not fixed_in_gate(side, beside, [line], [0.2, 0.3])
 
 
 def test_a_gate_line_widened_by_the_picture_beside_it_is_straight_and_cut_back() -> None:

@@ -348,7 +348,8 @@ def detect(
             if drift < MIN_DRIFT and not (all(abs(p) < STILL for p in pic) and is_gate_line(tr.runs, n_bands)):
                 continue
             if drift < MIN_DRIFT and not st.static:  # fixed in the gate: the picture must continue through it
-                if lumas is None or not fixed_in_gate(lumas, tr.runs, [t.runs for t in long if t is not tr]):
+                rest = [t for t in long if t is not tr]
+                if lumas is None or not fixed_in_gate(lumas, tr.runs, [t.runs for t in rest], [strength(t, scores) for t in [tr, *rest]]):
                     continue
             if drift < MIN_DRIFT:  # at the same columns all the way: where a run is wider, that is picture
                 tr = Track(tr.kind, gate_runs(tr.runs))
@@ -356,6 +357,11 @@ def detect(
             a, b = edges[band]
             mask[a:b, x0:x1] = True
     return mask
+
+
+def strength(track: Track, scores: np.ndarray) -> float:
+    """How strongly a track stands out: the median over its bands of its run's peak score."""
+    return float(np.median([scores[track.kind, b, x0:x1].max() for b, (x0, x1) in track.runs.items()]))
 
 
 def fill_gaps(track: Track, scores: np.ndarray, st: Settings) -> dict[int, tuple[int, int]]:

@@ -96,32 +96,41 @@ def gate_runs(runs: Runs) -> Runs:
     return {band: (max(a, x0 - 1), min(b, x1 + 1)) for band, (a, b) in runs.items()}
 
 
-def fixed_in_gate(lumas: Lumas, runs: Runs, others: list[Runs]) -> bool:
+def fixed_in_gate(lumas: Lumas, runs: Runs, others: list[Runs], strengths: Sequence[float] = ()) -> bool:
     """Whether a still line of a gate scratch's shape is one: the picture continues through
     it, and no line touching it (`group`) hides the picture, each judged on its own columns
-    (`judge`: True, False where it hides the picture, None where it cannot tell); never
-    where the group touches the frame's side (nothing beyond to compare with)."""
-    spans = group(runs, others)
+    (`judge`: True, False where it hides the picture, None where it cannot tell); a touching
+    line that cannot be told must be weaker than the line (`strengths`: the detector's, of
+    the line and of each of `others`; without them, none is): a line's faint other side may
+    be unclear, the line itself and anything as strong beside it must not (else a scratch's
+    faint side would be taken alone where the scratch cannot be told). Never where the group
+    touches the frame's side (nothing beyond to compare with)."""
+    lines = [runs, *others]
+    members = group(runs, others)
+    spans = [span(lines[i]) for i in members]
     if min(a for a, _ in spans) < 1 or max(b for _, b in spans) >= _width(lumas):
         return False
     verdicts = [judge(lumas, a, b) for a, b in spans]  # the line's own first
-    return verdicts[0] is True and False not in verdicts
+    strength = list(strengths) or [0.0] * len(lines)
+    return verdicts[0] is True and all(
+        v is True or (v is None and strength[i] < strength[0]) for i, v in zip(members[1:], verdicts[1:]))
 
 
-def group(runs: Runs, others: list[Runs]) -> list[tuple[int, int]]:
-    """The spans of the line and of every other line (of either kind) touching it, directly
-    or through others. A line's bright and dark sides come together (the edge of a dark pole
-    or wire shows as a faint bright line beside it, sometimes stronger in the detector's
-    profiles than the line itself): the faint side alone would pass for a veil, the line
-    beside it does not."""
-    out = [span(runs)]
+def group(runs: Runs, others: list[Runs]) -> list[int]:
+    """The line (0) and every other line (1 + its index in `others`; of either kind)
+    touching it, directly or through others, one per span. A line's bright and dark sides
+    come together (the edge of a dark pole or wire shows as a faint bright line beside it,
+    sometimes stronger in the detector's profiles than the line itself): the faint side
+    alone would pass for a veil, the line beside it does not."""
+    out, spans = [0], [span(runs)]
     grown = True
     while grown:
         grown = False
-        for other in others:
+        for i, other in enumerate(others, 1):
             a, b = span(other)
-            if (a, b) not in out and any(a <= y1 and b >= y0 for y0, y1 in out):
-                out.append((a, b))
+            if (a, b) not in spans and any(a <= y1 and b >= y0 for y0, y1 in spans):
+                out.append(i)
+                spans.append((a, b))
                 grown = True
     return out
 
