@@ -15,7 +15,7 @@ from reelfix.frames.image_io import read_image, write_image
 from reelfix.jobs.load import job_from_data
 from reelfix.nodes import get_node
 from reelfix.nodes.scratch import SPEC
-from reelfix.nodes.scratch_gate import continues_across, fixed_in_gate
+from reelfix.nodes.scratch_gate import continues_across, fixed_in_gate, gate_runs, is_gate_line, judge
 from reelfix.nodes.spec import NodeContext, Window
 from reelfix.pipeline import run_job
 from tests.nodes import clips
@@ -165,6 +165,11 @@ def test_the_picture_continues_through_a_scratch_not_through_an_object() -> None
     assert not continues_across(opaque, 20, 22) and not continues_across(own, 20, 22)
     assert not continues_across(np.full((256, 40), 0.5, np.float32), 20, 22)
     assert not continues_across(veil, 0, 2)  # at the frame's side: nothing to compare with
+    # hiding the detail is an object; carrying it with detail of its own besides cannot be told
+    more = luma.copy()
+    more[:, 20] += 0.17 * (-1.0) ** np.arange(256)  # a fine pattern of its own, with three times the picture's energy
+    assert judge(opaque, 20, 22) is False and judge(own, 20, 22) is False and judge(more, 20, 21) is None
+    assert judge(veil, 20, 22) is True and judge(np.full((256, 40), 0.5, np.float32), 20, 22) is None
     # a line is judged with the lines touching it: the picture column beside an opaque wire
     # (the wire's faint other side in the detector's profiles) goes with the wire
     wire = luma.copy()
@@ -172,6 +177,51 @@ def test_the_picture_continues_through_a_scratch_not_through_an_object() -> None
     assert not fixed_in_gate(wire, {b: (21, 22) for b in range(4)}, [{b: (20, 21) for b in range(4)}])
     assert fixed_in_gate(veil, {b: (20, 22) for b in range(4)}, [])
     assert not fixed_in_gate(veil, {b: (20, 22) for b in range(4)}, [{b: (0, 20) for b in range(4)}])
+    # a touching line that cannot be told (detail of its own) is let be only where it is the
+    # weaker (the line's faint other side), never taken alone where the line is unclear
+    side = veil.copy()
+    side[:, 22] += 0.08 * (-1.0) ** np.arange(256)
+    line, beside = {b: (20, 22) for b in range(4)}, {b: (22, 23) for b in range(4)}
+    assert judge(side, 20, 22) is True and judge(side, 22, 23) is None
+    assert fixed_in_gate(side, line, [beside], [0.2, 0.05])
+    assert not fixed_in_gate(side, line, [beside], [0.05, 0.2]) and not fixed_in_gate(side, line, [beside])
+    assert not fixed_in_gate(side, beside, [line], [0.2, 0.3])
+
+
+def test_a_gate_line_widened_by_the_picture_beside_it_is_straight_and_cut_back() -> None:
+    """Picture touching a line fixed in the gate widens its run in one band on one side: the
+    line is still dead straight, and only its own columns (a pixel of margin) are taken. A
+    line that slants two pixels over the height is not a gate line."""
+    runs = {b: (40, 42) for b in range(8)}
+    runs[3] = (40, 46)
+    assert is_gate_line(runs, 8)
+    assert gate_runs(runs)[3] == (40, 43) and gate_runs(runs)[0] == (40, 42)
+    assert not is_gate_line({b: (40 + b // 3, 42 + b // 3) for b in range(8)}, 8)
+
+
+def test_a_gate_scratch_over_texture_everywhere_is_judged_on_the_still_picture() -> None:
+    """A static grainy shot of a picture with detail everywhere (no flat area to take the
+    grain's level from) with a veil of a scratch fixed in the gate and an opaque pole: one
+    frame cannot tell (its grain looks like the picture), the mean of the shot's frames
+    can: the scratch is repaired, the pole's columns stay bit-identical."""
+    rng = np.random.default_rng(5)
+    rows = cv2.GaussianBlur(rng.standard_normal((256, 1)).astype(np.float32), (0, 0), 1.5)
+    cols = cv2.GaussianBlur(rng.standard_normal((1, 160)).astype(np.float32), (0, 0), 12.0)
+    picture = np.repeat(np.clip(0.45 + 0.08 * rows / rows.std() + 0.1 * cols / cols.std(), 0, 1)[:, :, None], 3, axis=2)
+    picture[:, 120:122] = 0.05  # an opaque pole over the whole height
+    shot = clips.add_grain(picture.astype(np.float32), 5, 0.03, seed=1)
+    damaged, truth = clips.add_scratches(shot, [(60.0, 0.0, 2, 0.5)], wobble=0.0)
+    lumas = [motion.perceptual(d @ np.float32([0.2126, 0.7152, 0.0722]), False) for d in damaged]
+    still = [lumas[2], *lumas[:2], *lumas[3:]]
+    assert judge(lumas[2], 59, 61) is None  # one frame: nothing stands above what it takes for grain
+    assert judge(still, 59, 61) is True and judge(still, 120, 122) is False
+    clip = clips.Clip(shot, damaged, scratch=truth)
+    motion.clear_cache()
+    outs, mattes = clips.run_node(SPEC, clip, {})
+    s = clips.score(clip, outs, truth, mattes, dilate=2)
+    assert s["repaired"] >= 0.9 and s["false_changes"] == 0.0 and s["identical_outside_matte"] == 1.0, s
+    for out, dmg in zip(outs, damaged):
+        assert np.array_equal(out[:, 110:132], dmg[:, 110:132])
 
 
 def test_one_frame_sequence_uses_the_frame_alone(clip: clips.Clip) -> None:

@@ -50,7 +50,7 @@ import numpy as np
 from .. import motion
 from ..frames.frame import Frame, picture_indices
 from .dustbust import set_matte
-from .scratch_gate import fixed_in_gate, is_gate_line
+from .scratch_gate import Lumas, fixed_in_gate, gate_runs, is_gate_line
 from .scratch_repair import repair
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -322,7 +322,7 @@ def detect(
     flows: list[np.ndarray],
     st: Settings,
     height: int,
-    luma: np.ndarray | None = None,
+    lumas: Lumas | None = None,
 ) -> np.ndarray:
     """The scratch mask (HxW bool) from the centre's and the other frames' (scores,
     candidates) and the flows from the centre to the others. A scratch is a track over at
@@ -331,7 +331,7 @@ def detect(
     (it stays put while the camera moves, or drifts on a static shot: picture detail moves
     exactly with the picture). A line that stands still on a still picture is taken when it
     has the shape of a scratch fixed in the gate and the picture's detail continues through
-    it (`scratch_gate`, on the centre's perceptual `luma`); with `static`, on the shape
+    it (`scratch_gate`, on the shot's perceptual `lumas`, centre first); with `static`, on the shape
     alone (so is a pole). With no other frame, the shape alone decides."""
     scores, cands, _ = centre
     kinds, n_bands, width = cands.shape
@@ -348,12 +348,20 @@ def detect(
             if drift < MIN_DRIFT and not (all(abs(p) < STILL for p in pic) and is_gate_line(tr.runs, n_bands)):
                 continue
             if drift < MIN_DRIFT and not st.static:  # fixed in the gate: the picture must continue through it
-                if luma is None or not fixed_in_gate(luma, tr.runs, [t.runs for t in long if t is not tr]):
+                rest = [t for t in long if t is not tr]
+                if lumas is None or not fixed_in_gate(lumas, tr.runs, [t.runs for t in rest], [strength(t, scores) for t in [tr, *rest]]):
                     continue
+            if drift < MIN_DRIFT:  # at the same columns all the way: where a run is wider, that is picture
+                tr = Track(tr.kind, gate_runs(tr.runs))
         for band, (x0, x1) in fill_gaps(tr, scores, st).items():
             a, b = edges[band]
             mask[a:b, x0:x1] = True
     return mask
+
+
+def strength(track: Track, scores: np.ndarray) -> float:
+    """How strongly a track stands out: the median over its bands of its run's peak score."""
+    return float(np.median([scores[track.kind, b, x0:x1].max() for b, (x0, x1) in track.runs.items()]))
 
 
 def fill_gaps(track: Track, scores: np.ndarray, st: Settings) -> dict[int, tuple[int, int]]:
@@ -411,7 +419,7 @@ class Scratch:
             flows,
             self.settings,
             centre.height,
-            motion.perceptual_luma(centre),
+            [motion.perceptual_luma(centre), *frames],
         )
         pixels = centre.pixels.copy()
         if mask.any():
