@@ -220,6 +220,56 @@ def convert_planes(planes: np.ndarray, src: str, dst: str, *, fast: bool = False
     return out
 
 
+def _shuffled_place(out: np.ndarray, block: int, r0: int, n: int, i: int, j: int) -> OCIO.PackedImageDesc:
+    """OCIO's view of sub-pixel (i, j) of input rows [r0, r0 + n) in a shuffled (h*s)x(w*s)x3
+    picture `out`: every s-th pixel of every s-th row, written through strides. PyOpenColorIO
+    checks that the buffer holds width*height*channels values, then writes through the strides
+    from its first one: it is handed that many, from the sub-pixel's first value; the writes
+    stay inside `out` (the last one ends at or before its end)."""
+    w = out.shape[1] // block
+    px = 3 * out.itemsize  # bytes of one output pixel
+    row = out.shape[1] * px
+    flat = out.reshape(-1)
+    start = ((r0 * block + i) * out.shape[1] + j) * 3
+    if start + ((n - 1) * block * row + (w - 1) * block * px + px) // out.itemsize > flat.size:  # pragma: no cover - the arithmetic
+        raise RuntimeError("shuffled conversion: strided writes would leave the output")
+    return OCIO.PackedImageDesc(flat[start : start + w * n * 3], w, n, 3, OCIO.BIT_DEPTH_F32, out.itemsize, block * px, block * row)
+
+
+def convert_shuffled(
+    pre: np.ndarray, block: int, plane: Callable[[int, int, int], int], src: str, dst: str, *, fast: bool = False
+) -> np.ndarray:
+    """`convert_planes` of a pixel-shuffled picture, with the shuffle done on the way: `pre` is
+    the (3*s*s)xhxw output of a model cut before its DepthToSpace (s = `block`; `plane(c, i, j)`
+    names the channel of colour c at sub-pixel row i, column j) and the result is the new
+    (h*s)x(w*s)x3 picture `convert_planes(depth_to_space(pre), src, dst, fast=fast)` returns,
+    bit for bit: OCIO reads each sub-pixel's three planes and writes them with strides straight
+    to their places in the output (no shuffled copy is made, and the model does not make one).
+    For planes as one model call gives them; tiles assembled channels-last are converted over
+    their own memory instead (`convert_shuffled_in_place`)."""
+    if pre.ndim != 3 or pre.shape[0] != 3 * block * block:
+        raise ColourError(f"convert_shuffled takes {3 * block * block}xHxW planes, got shape {pre.shape}")
+    a, b = canonical_name(src), canonical_name(dst)
+    pre = np.ascontiguousarray(pre, dtype=np.float32)
+    _, h, w = pre.shape
+    out = buffers.empty((h * block, w * block, 3), np.float32)
+    proc = None if a == b else _processor(config_source(), a, b, fast)
+    subs = [(i, j, [plane(c, i, j) for c in range(3)]) for i in range(block) for j in range(block)]
+
+    def rows(r0: int, r1: int) -> None:
+        for i, j, (pr, pg, pb) in subs:
+            if proc is None:
+                dst_view = out[r0 * block + i : r1 * block : block, j::block]
+                for c, p in enumerate((pr, pg, pb)):
+                    dst_view[:, :, c] = pre[p, r0:r1]
+            else:
+                proc.apply(OCIO.PlanarImageDesc(pre[pr, r0:r1], pre[pg, r0:r1], pre[pb, r0:r1], w, r1 - r0),
+                           _shuffled_place(out, block, r0, r1 - r0, i, j))
+
+    _over_threads(h, w, rows)
+    return out
+
+
 IN_PLACE_BAND_BYTES = 4 * 1024**2  # bytes of `convert_shuffled_in_place`'s copy of a band of rows
 
 
@@ -235,7 +285,8 @@ def convert_shuffled_in_place(
     s*r .. s*r+s-1, so each band of rows is copied aside (a few MB) and OCIO reads each sub-pixel's
     three channels from it and writes them with strides to their places. No shuffled copy is made
     and no second frame-sized array (at 4K -> 8K: 400 MB less, which the kernel would zero afresh
-    every frame)."""
+    every frame); the copies aside and the strided reads cost ~15% more than `convert_shuffled`
+    from planes, so that is kept for planes as one model call gives them."""
     if pre.ndim != 3 or pre.shape[2] != 3 * block * block or pre.dtype != np.float32 or not pre.flags.c_contiguous:
         raise ColourError(f"convert_shuffled_in_place takes contiguous float32 HxWx{3 * block * block} pixels, got {pre.dtype} {pre.shape}")
     a, b = canonical_name(src), canonical_name(dst)
@@ -243,9 +294,6 @@ def convert_shuffled_in_place(
     out = pre.reshape(h * block, w * block, 3)  # the same memory, in output rows
     proc = None if a == b else _processor(config_source(), a, b, fast)
     subs = [(i, j, [plane(c, i, j) for c in range(3)]) for i in range(block) for j in range(block)]
-    flat = out.reshape(-1)
-    px = 3 * out.itemsize
-    row = out.shape[1] * px
 
     def rows(r0: int, r1: int) -> None:
         n = r1 - r0
@@ -261,9 +309,7 @@ def convert_shuffled_in_place(
                                                 step * band.itemsize, ch * band.itemsize, w * ch * band.itemsize)
             else:
                 src_desc = OCIO.PackedImageDesc(np.ascontiguousarray(band[:, :, chans]), w, n, 3)
-            start = ((r0 * block + i) * out.shape[1] + j) * 3
-            desc = OCIO.PackedImageDesc(flat[start : start + w * n * 3], w, n, 3, OCIO.BIT_DEPTH_F32, out.itemsize, block * px, block * row)
-            proc.apply(src_desc, desc)
+            proc.apply(src_desc, _shuffled_place(out, block, r0, n, i, j))
 
     step_rows = max(1, IN_PLACE_BAND_BYTES // max(1, w * ch * pre.itemsize))
     if h * w < _PARALLEL_MIN_PIXELS or workers() == 1:

@@ -157,6 +157,13 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple_of: in
     ]
 
 
+def run_plan(height: int, width: int, tile: int, overlap: int, multiple_of: int = 1, fixed: int | None = None) -> list[Tile]:
+    """The tiles `run_tiled` runs for these arguments (`fixed`: tiles of exactly that size)."""
+    if fixed:
+        tile, multiple_of = max(1, fixed - 2 * overlap), fixed
+    return plan_tiles(height, width, tile, overlap, multiple_of, fixed)
+
+
 def _ramp(t: np.ndarray) -> np.ndarray:
     """Raised cosine 0 -> 1 over t in [0, 1] (C1 at both ends); ramp(t) + ramp(1 - t) = 1."""
     ramp: np.ndarray = 0.5 - 0.5 * np.cos(np.pi * np.clip(t, 0.0, 1.0))

@@ -1,6 +1,6 @@
 """On the CPU the upscale node runs a model without its final pixel shuffle (DepthToSpace) and
 does the shuffle itself, fused with the colour conversion back (models/shuffle_tail.py,
-colour.convert_shuffled_in_place): the frames must be the whole model's, bit for bit. Real ORT sessions
+colour.convert_shuffled, or convert_shuffled_in_place for tiles assembled channels-last): the frames must be the whole model's, bit for bit. Real ORT sessions
 on small generated models; the reference is the same model run whole."""
 
 from __future__ import annotations
@@ -67,9 +67,11 @@ def test_pixel_shuffle_is_onnx_depth_to_space(tmp_path: Path, block: int, mode: 
     space = ("srgb_tx", "lin_srgb")
     for fast in (False, True):  # the fused conversion: the shuffled picture's, converted
         want = colour.convert_planes(whole[0], *space, fast=fast)
+        assert colour.convert_shuffled(pre[0], block, tail.shuffle.plane, *space, fast=fast).tobytes() == want.tobytes()
         assert colour.convert_shuffled_in_place(channels_last(pre[0]), block, tail.shuffle.plane, *space, fast=fast).tobytes() == want.tobytes()
-    same = colour.convert_shuffled_in_place(channels_last(pre[0]), block, tail.shuffle.plane, "srgb_tx", "srgb_tx")  # no conversion: moves only
-    assert same.tobytes() == np.ascontiguousarray(whole[0].transpose(1, 2, 0)).tobytes()
+    for same in (colour.convert_shuffled(pre[0], block, tail.shuffle.plane, "srgb_tx", "srgb_tx"),  # no conversion: moves only
+                 colour.convert_shuffled_in_place(channels_last(pre[0]), block, tail.shuffle.plane, "srgb_tx", "srgb_tx")):
+        assert same.tobytes() == np.ascontiguousarray(whole[0].transpose(1, 2, 0)).tobytes()
 
 
 @pytest.mark.parametrize("block, mode", [(2, "CRD"), (3, "DCR"), (4, "CRD")])
@@ -85,6 +87,7 @@ def test_fused_conversion_in_place_over_threads_equals_the_shuffled_one(monkeypa
     got = colour.convert_shuffled_in_place(held, block, shuffle.plane, "srgb_tx", "ACEScg", fast=True)
     assert np.shares_memory(got, held) and got.shape == (383 * block, 701 * block, 3)
     assert got.tobytes() == want.tobytes()
+    assert colour.convert_shuffled(pre, block, shuffle.plane, "srgb_tx", "ACEScg", fast=True).tobytes() == want.tobytes()
     moved = colour.convert_shuffled_in_place(channels_last(pre), block, shuffle.plane, "ACEScg", "ACEScg")  # moves only
     assert moved.tobytes() == np.ascontiguousarray(shuffle.apply(pre[None])[0].transpose(1, 2, 0)).tobytes()
 

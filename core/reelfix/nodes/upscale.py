@@ -23,7 +23,7 @@ from ..range_map import RangeMap
 from ..resize import resize
 from ..runtime.providers import GPU_PROVIDERS, gpu_memory_budget, providers_for
 from ..runtime.session import ModelSession, get_session
-from ..tiling import interleave, run_tiled, tile_size_for_budget
+from ..tiling import interleave, run_plan, run_tiled, tile_size_for_budget
 from . import highlights as hl
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -172,19 +172,23 @@ class Upscaler:
         fast curves (2.5x less CPU at output size, ~3e-5 relative: every output pixel is the
         model's anyway; the way in stays exact, so in-range values stay in range): (H*s)x(W*s)x3.
         A model cut before its pixel shuffle is tiled and blended in its own s*s*3 channels (held
-        channels-last), at input resolution (the same feather, in input pixels), and the conversion
-        writes each sub-pixel to its place over the same memory (`colour.convert_shuffled_in_place`):
-        no shuffled copy of any tile, and no second frame-sized array, is made."""
+        channels-last when there are several tiles), at input resolution (the same feather, in
+        input pixels), and the conversion writes each sub-pixel to its place
+        (`colour.convert_shuffled`, or over the tiles' own memory: `convert_shuffled_in_place`):
+        no shuffled copy of any tile, and no second frame-sized array where tiles are assembled."""
         card, shuffle = self.entry.card, self.session.shuffle
         if shuffle is None:
             return colour.convert_planes(self._run_planes(chw), card.colorspace, space, fast=True)
         tile, overlap, fixed = self._tiling(chw)
+        # tiles are assembled channels-last, so the shuffled picture takes the same memory (one
+        # frame-sized array, not two); one call's planes are converted straight into a new picture
+        tiled = len(run_plan(chw.shape[1], chw.shape[2], tile, overlap, card.multiple_of, fixed)) > 1
         pre = run_tiled(
             self._run_pre, chw, scale=1, tile=tile, overlap=overlap, multiple_of=card.multiple_of,
-            receptive_field=card.receptive_field, fixed=fixed, channels_last=True,
+            receptive_field=card.receptive_field, fixed=fixed, channels_last=tiled,
         )  # fmt: skip
-        # assembled channels-last, so the shuffled picture takes the same memory: one frame-sized array, not two
-        return colour.convert_shuffled_in_place(pre, shuffle.block, shuffle.plane, card.colorspace, space, fast=True)
+        convert = colour.convert_shuffled_in_place if tiled else colour.convert_shuffled
+        return convert(pre, shuffle.block, shuffle.plane, card.colorspace, space, fast=True)
 
     def _run_pre(self, x: np.ndarray) -> np.ndarray:
         """The model cut before its pixel shuffle on one 1x3xhxw tile: 1x(3*s*s)xhxw, checked."""
