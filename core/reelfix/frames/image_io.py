@@ -392,9 +392,8 @@ def band_rows(spec: oiio.ImageSpec) -> int:
 
 
 def _write_pixels(out: oiio.ImageOutput, spec: oiio.ImageSpec, data: np.ndarray, cast: Callable[[np.ndarray], np.ndarray] | None) -> bool:
-    """Hand the pixels to the writer: as they are, or cast in bands of rows (`band_rows`), so a
-    frame-sized copy in the file's type is never made (an 8K half frame is 200 MB more memory,
-    taken fresh from the kernel every frame); OpenEXR compresses each band's blocks over its threads."""
+    """The pixels to the writer: as they are, or cast in bands of rows (`band_rows`): no frame-sized
+    copy in the file's type (8K half: 200 MB fresh every frame); OpenEXR compresses over its threads."""
     if cast is None:
         return bool(out.write_image(data))
     step = band_rows(spec)

@@ -19,13 +19,11 @@ track). A scratch is a track that
   exactly with the picture, whether the camera pans or stands still; a scratch stays put
   while the camera moves, and on a static shot it drifts on its own. On static pictures the
   drift is measured on band means (sub-pixel shifts, no locking to whole pixels);
-- or, on a still picture, stands still with the shape of a scratch fixed in the gate (over
-  nearly the whole height, dead straight) and lets the picture's detail continue through
-  every column of it, where a pole or a wire of the scene hides what is behind it
-  (`scratch_gate`; the `static` option takes such lines on their shape alone).
-
-With no other frame (a 1-frame range) the shape alone decides. Tracks are carried over the
-bands between and beyond their pieces where the profile still shows the line.
+- or, on a still picture, stands still with the shape of a scratch fixed in the gate and lets
+  the still picture's detail continue through every column of it, where a pole or a wire of
+  the scene hides what is behind it (`scratch_gate`; `static` takes shape alone, as does a
+  1-frame range). Tracks are carried over the bands between and beyond their pieces where
+  the profile still shows the line.
 
 Repair (`scratch_repair`), row by row across the scratch: interpolation between both sides along the
 picture's own slant (`across`), then the scratch taken off as a veil (`unblend`: what is
@@ -50,7 +48,7 @@ import numpy as np
 from .. import motion
 from ..frames.frame import Frame, picture_indices
 from .dustbust import set_matte
-from .scratch_gate import Lumas, fixed_in_gate, gate_runs, is_gate_line
+from .scratch_gate import Lumas, fixed_in_gate, gate_runs, is_gate_line, line_strength
 from .scratch_repair import repair
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -347,21 +345,16 @@ def detect(
                 continue
             if drift < MIN_DRIFT and not (all(abs(p) < STILL for p in pic) and is_gate_line(tr.runs, n_bands)):
                 continue
-            if drift < MIN_DRIFT and not st.static:  # fixed in the gate: the picture must continue through it
+            if drift < MIN_DRIFT:  # fixed in the gate: the picture must continue through it (unless `static`)
                 rest = [t for t in long if t is not tr]
-                if lumas is None or not fixed_in_gate(lumas, tr.runs, [t.runs for t in rest], [strength(t, scores) for t in [tr, *rest]]):
+                strengths = [line_strength(scores[t.kind], t.runs) for t in [tr, *rest]]
+                if not st.static and (lumas is None or not fixed_in_gate(lumas, tr.runs, [t.runs for t in rest], strengths)):
                     continue
-            if drift < MIN_DRIFT:  # at the same columns all the way: where a run is wider, that is picture
-                tr = Track(tr.kind, gate_runs(tr.runs))
+                tr = Track(tr.kind, gate_runs(tr.runs))  # at the same columns all the way: where a run is wider, that is picture
         for band, (x0, x1) in fill_gaps(tr, scores, st).items():
             a, b = edges[band]
             mask[a:b, x0:x1] = True
     return mask
-
-
-def strength(track: Track, scores: np.ndarray) -> float:
-    """How strongly a track stands out: the median over its bands of its run's peak score."""
-    return float(np.median([scores[track.kind, b, x0:x1].max() for b, (x0, x1) in track.runs.items()]))
 
 
 def fill_gaps(track: Track, scores: np.ndarray, st: Settings) -> dict[int, tuple[int, int]]:

@@ -88,6 +88,12 @@ def span(runs: Runs) -> tuple[int, int]:
     return int(np.median([a for a, _ in runs.values()])), int(np.median([b for _, b in runs.values()]))
 
 
+def line_strength(scores: np.ndarray, runs: Runs) -> float:
+    """How strongly a line stands out in the detector's scores of its kind (bands x columns):
+    the median over its bands of its run's peak score."""
+    return float(np.median([scores[b, x0:x1].max() for b, (x0, x1) in runs.items()]))
+
+
 def gate_runs(runs: Runs) -> Runs:
     """A gate line's runs cut to within a pixel of its edges (`span`): the line lies at the
     same columns over the whole height; where picture touching it widened a run, that part
