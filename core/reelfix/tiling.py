@@ -157,10 +157,14 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple_of: in
     ]
 
 
+def _grid(tile: int, overlap: int, multiple_of: int, fixed: int | None) -> tuple[int, int]:
+    """(tile, multiple_of) as `run_tiled` uses them: a model of `fixed` size takes tiles of exactly it."""
+    return (max(1, fixed - 2 * overlap), fixed) if fixed else (tile, multiple_of)
+
+
 def run_plan(height: int, width: int, tile: int, overlap: int, multiple_of: int = 1, fixed: int | None = None) -> list[Tile]:
-    """The tiles `run_tiled` runs for these arguments (`fixed`: tiles of exactly that size)."""
-    if fixed:
-        tile, multiple_of = max(1, fixed - 2 * overlap), fixed
+    """The tiles `run_tiled` runs for these arguments."""
+    tile, multiple_of = _grid(tile, overlap, multiple_of, fixed)
     return plan_tiles(height, width, tile, overlap, multiple_of, fixed)
 
 
@@ -344,8 +348,7 @@ def run_tiled(
     if scale < 1:
         raise UserError(f"bad scale {scale}", hint="scale must be a whole number >= 1")
     _, height, width = image_chw.shape
-    if fixed:
-        tile, multiple_of = max(1, fixed - 2 * overlap), fixed
+    tile, multiple_of = _grid(tile, overlap, multiple_of, fixed)
     tiles = plan_tiles(height, width, tile, overlap, multiple_of, fixed)
     r = blend_radius(height, width, tile, overlap, blend, receptive_field)
     rows = _axis_blends(tuple({t.row: ((t.core.y0, t.core.y1), (t.input.y0, t.input.y1)) for t in tiles}.values()), height, scale, r)
