@@ -15,7 +15,7 @@ from reelfix.frames.image_io import read_image, write_image
 from reelfix.jobs.load import job_from_data
 from reelfix.nodes import get_node
 from reelfix.nodes.scratch import SPEC
-from reelfix.nodes.scratch_gate import continues_across, fixed_in_gate, gate_runs, is_gate_line, judge
+from reelfix.nodes.scratch_gate import fixed_in_gate, gate_runs, is_gate_line, judge
 from reelfix.nodes.spec import NodeContext, Window
 from reelfix.pipeline import run_job
 from tests.nodes import clips
@@ -152,7 +152,7 @@ def test_static_option_takes_every_gate_shaped_line_and_a_short_pole_stays() -> 
 
 
 def test_the_picture_continues_through_a_scratch_not_through_an_object() -> None:
-    """`continues_across` on one textured picture: a veil over a column lets the detail
+    """`judge` on one textured picture: a veil over a column lets the detail
     through; an opaque line and a line with its own detail do not, nor does a flat picture."""
     rng = np.random.default_rng(3)
     rows = cv2.GaussianBlur(rng.standard_normal((256, 1)).astype(np.float32), (0, 0), 2.0)
@@ -161,10 +161,10 @@ def test_the_picture_continues_through_a_scratch_not_through_an_object() -> None
     veil[:, 20:22] = 0.6 * luma[:, 20:22] + 0.4
     opaque[:, 20:22] = 0.1
     own[:, 20:22] = 0.3 + 0.05 * cv2.GaussianBlur(rng.standard_normal((256, 2)).astype(np.float32), (0, 0), 2.0)
-    assert continues_across(veil, 20, 22)
-    assert not continues_across(opaque, 20, 22) and not continues_across(own, 20, 22)
-    assert not continues_across(np.full((256, 40), 0.5, np.float32), 20, 22)
-    assert not continues_across(veil, 0, 2)  # at the frame's side: nothing to compare with
+    assert judge(veil, 20, 22) is True
+    assert judge(opaque, 20, 22) is not True and judge(own, 20, 22) is not True
+    assert judge(np.full((256, 40), 0.5, np.float32), 20, 22) is not True
+    assert judge(veil, 0, 2) is not True  # at the frame's side: nothing to compare with
     # hiding the detail is an object; carrying it with detail of its own besides cannot be told
     more = luma.copy()
     more[:, 20] += 0.17 * (-1.0) ** np.arange(256)  # a fine pattern of its own, with three times the picture's energy

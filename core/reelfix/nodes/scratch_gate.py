@@ -12,7 +12,7 @@ the benchmark's clips and on real photos (docs/bench/cleanup.md):
   picture + offset, both changing slowly along it), so the picture's vertical detail (what
   is left after a running mean over `DETAIL_ROWS` rows each side) shows through every column
   of the line, following the detail interpolated from the columns just outside it
-  (`continues_across`). An object of the scene in front of the background (a pole, a mast, a
+  (`judge`). An object of the scene in front of the background (a pole, a mast, a
   wire, a door's gap) hides the background's detail and shows its own: its columns do not
   follow. A line's faint other side (a dark line shows a faint bright one beside it in the
   detector's profiles) is judged with the lines it touches: the line itself must pass and
@@ -151,8 +151,7 @@ def grain_energy(luma: np.ndarray) -> float:
     """The energy of the vertical detail that grain alone gives: the median over the frame
     (every 8th column) of the detail's energy over +- `AGREE_ROWS` rows. A picture with
     few flat areas reads higher (fewer rows then count)."""
-    cols = np.ascontiguousarray(luma[:, ::8], np.float32)
-    d = cols - cv2.blur(cols, (1, 2 * DETAIL_ROWS + 1), borderType=cv2.BORDER_REFLECT)
+    d = _detail(luma[:, ::8])
     return float(np.percentile(cv2.blur(d * d, (1, 2 * AGREE_ROWS + 1), borderType=cv2.BORDER_REFLECT), GRAIN_PERCENTILE))
 
 
@@ -191,11 +190,6 @@ def still_picture(lumas: Lumas, x0: int, x1: int) -> tuple[np.ndarray, np.ndarra
     spread = np.mean([_detail(f - picture) ** 2 for f in stack], axis=0)
     grain = cv2.blur(spread, (1, 2 * AGREE_ROWS + 1), borderType=cv2.BORDER_REFLECT) / (len(frames) - 1)
     return picture, grain
-
-
-def continues_across(lumas: Lumas, x0: int, x1: int) -> bool:
-    """Whether `judge` finds that the picture continues through [x0, x1)."""
-    return judge(lumas, x0, x1) is True
 
 
 def judge(lumas: Lumas, x0: int, x1: int) -> bool | None:
