@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import cleanup_quality, colour_quality, grain_quality, peak_memory, temporal_quality, upscale_speed  # noqa: E402
 from benchmarks import deflicker_independent, denoiser_quality, upscale_plates, upscaler_film_quality  # noqa: E402
-from benchmarks import gpu_speed, precision, report_size  # noqa: E402
+from benchmarks import gpu_speed, precision, report_size, stabilize_independent  # noqa: E402
 from benchmarks import cpu_speed, host_overhead, scaling  # noqa: E402
 from benchmarks.common import ROOT, cpu_name, write_section  # noqa: E402
 from reelfix import __version__  # noqa: E402
@@ -25,7 +25,7 @@ def ok(flag: bool) -> str:
 
 SECTIONS = (
     "upscale_speed", "host_overhead", "cpu_speed", "scaling", "peak_memory", "colour", "upscale_plates", "cleanup",
-    "temporal", "deflicker", "grain", "denoiser", "upscaler_film", "precision", "report", "gpu",
+    "temporal", "deflicker", "stabilize", "grain", "denoiser", "upscaler_film", "precision", "report", "gpu",
 )  # the order of docs/BENCHMARKS.md
 
 
@@ -140,6 +140,8 @@ def run_section(name: str, quick: bool) -> list[str]:  # noqa: C901 - one branch
         return write_section(name, temporal_quality.section(temporal_quality.main(quick=quick)))
     if name == "deflicker":
         return deflicker_independent.write(deflicker_independent.main(quick=quick))
+    if name == "stabilize":
+        return stabilize_independent.write(stabilize_independent.main(quick=quick))
     if name == "grain":
         return write_section(name, grain_quality.markdown(grain_quality.main(7, 240, 320, (540, 960)) if quick else grain_quality.main()))
     if name == "denoiser":
