@@ -173,17 +173,17 @@ def estimate_rigid(a: np.ndarray, b: np.ndarray, rotation: bool, iterations: int
 # ---------------------------------------------------------------- robust trend
 
 
-def _basis(t: np.ndarray) -> list[tuple[np.ndarray, float, bool]]:
+def _basis(t: np.ndarray, steps: bool = True) -> list[tuple[np.ndarray, float, bool]]:
     """Candidate models of an intended change over the window, as (basis (n, p), penalty
-    multiplier, fitted to 2**values): constant, line, parabola; a step (a light switched
-    on) between any two frames with at least two frames either side; a kink either side of
+    multiplier, fitted to 2**values): constant, line, parabola; with `steps`, a step (a light
+    switched on) between any two frames with at least two frames either side; a kink either side of
     any frame, straight or curved (a fade, a ramp or a pan starting or ending). For log2
     brightness the line and the kinks are also fitted in linear light (a fade is linear in
     light, so steep at its end in stops)."""
     one = np.ones_like(t)
     models = [(one[:, None], 0.0, False), (np.stack([one, t], 1), 0.0, False), (np.stack([one, t, t * t], 1), 0.0, False)]
     models.append((np.stack([one, t], 1), 0.0, True))
-    for a, b in zip(t[1:-2], t[2:-1]):
+    for a, b in zip(t[1:-2] if steps else (), t[2:-1]):
         k = (a + b) / 2
         if (t < k).sum() >= 2 and (t > k).sum() >= 2:
             models.append((np.stack([one, t, (t > k).astype(np.float64)], 1), 1.0, False))
@@ -199,7 +199,7 @@ def _basis(t: np.ndarray) -> list[tuple[np.ndarray, float, bool]]:
 
 @lru_cache(maxsize=128)
 def _models(
-    times: tuple[float, ...], log_levels: bool, knot_penalty: float, degree_penalty: float
+    times: tuple[float, ...], log_levels: bool, knot_penalty: float, degree_penalty: float, steps: bool = True
 ) -> tuple[tuple[np.ndarray, np.ndarray, float, bool], ...]:
     """For each candidate model: (weights giving its least-squares value at t=0, orthonormal
     basis of its column space (the basis itself for models fitted in linear light), BIC
@@ -207,7 +207,7 @@ def _models(
     t = np.asarray(times, dtype=np.float64)
     n = t.size
     out = []
-    for x, extra, linear in _basis(t):
+    for x, extra, linear in _basis(t, steps):
         p = x.shape[1]
         if (p >= n and p > 1) or (linear and not log_levels):
             continue
@@ -232,6 +232,7 @@ def trend_at_zero(
     log_levels: bool = False,
     knot_penalty: float = 2.0,
     degree_penalty: float = 3.0,
+    steps: bool = True,
 ) -> np.ndarray:
     """The intended level of each column of `values` (n, k) at time 0.
 
@@ -243,14 +244,15 @@ def trend_at_zero(
     the size of the changes a simpler trend is usually the better guess.
     Flat stretches and ramps use every frame (random jitter averages out); a light switched
     on, a fade or a pan starting is followed instead of smoothed away. With `log_levels`
-    (values are log2 brightness) some models are fitted in linear light (2**values)."""
+    (values are log2 brightness) some models are fitted in linear light (2**values). Without
+    `steps` no model jumps between two frames (a camera's path cannot: there a jump is a jolt)."""
     v = np.asarray(values, dtype=np.float64)
     sig2 = np.maximum(np.asarray(sigma, dtype=np.float64), 1e-12) ** 2
     lin = np.exp2(v) if log_levels else v
     rel = 1.0 / np.maximum(lin, 1e-6) ** 2  # linear-light fits weighted for multiplicative noise
     zero = int(np.argmin(np.abs(np.asarray(times, dtype=np.float64))))
     fits, scores = [], []
-    for weights, q, penalty, linear in _models(tuple(float(t) for t in times), log_levels, knot_penalty, degree_penalty):
+    for weights, q, penalty, linear in _models(tuple(float(t) for t in times), log_levels, knot_penalty, degree_penalty, steps):
         if linear:
             a = np.einsum("nk,np,nq->kpq", rel, q, q)
             b = np.einsum("nk,np,nk->kp", rel, q, lin)

@@ -168,7 +168,9 @@ class Stabilizer:
         vals = np.array([gm.rigid_params(traj[s], centre) for s in times])
         vals[:, 2] *= radius  # the angle as the displacement at the corners, in px
         sigma = gm.noise_sigma(times, vals, SIGMA_FLOOR)
-        tx, ty, arc = gm.trend_at_zero([s - window.number for s in times], vals, sigma, knot_penalty=KNOT_PENALTY)
+        # no steps: a camera's path does not jump from one frame to the next; a jump there is a jolt of the
+        # film (weave: two or three large offsets the same way were followed as a move, docs/bench/stabilize.md)
+        tx, ty, arc = gm.trend_at_zero([s - window.number for s in times], vals, sigma, knot_penalty=KNOT_PENALTY, steps=False)
         shift = float(np.hypot(tx, ty))
         if shift > self.max_shift:
             tx, ty = tx * self.max_shift / shift, ty * self.max_shift / shift
