@@ -191,8 +191,8 @@ def pixel_residual(outs: Sequence[Frame], clip: fc.WeaveClip) -> np.ndarray:
 
 
 def weave_floor(weave: np.ndarray, radius: int, degree: int) -> np.ndarray:
-    """Residual (n, 2) of an oracle that knows the path is constant (degree 0) or a straight
-    pan (degree 1) over each window and fits it to the weave: the floor for this window."""
+    """Residual (n, 2) of an oracle that knows the path is constant (degree 0), a straight pan
+    (1) or a curving one (2) over each window and fits it to the weave: the floor for this window."""
     n = len(weave)
     out = []
     for t in range(n):
