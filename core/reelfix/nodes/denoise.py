@@ -11,7 +11,9 @@ out), or given (`sigma`), and scaled by
 `strength`; the model is told it at every pixel (the band curve at the pixel's smoothed luma)
 and removes that much. Where the sigma is measured, a method-noise guard (`guarded`) then
 blends the input back where what the model removed looks like the picture's own detail
-rather than grain: a light grain on a detailed picture must not cost the picture its detail.
+rather than grain: a light grain on a detailed picture must not cost the picture its detail;
+and caps what is removed where it is locally far stronger than elsewhere in its luminance band (`cap_weight`:
+grain is removed about evenly, a picture's texture taken with it is not).
 How much the grain is shared between R, G and B is measured too (`estimate_colour`, or given
 as `colour`): grain that differs between the channels (sensor noise, dye clouds) goes through
 the model as luma and two opposite-colour channels, each as a grey picture with its own share
@@ -58,6 +60,9 @@ _OPP_INVERSE = np.linalg.inv(_OPP.astype(np.float64)).astype(np.float32)
 GUARD_WINDOW = 4.0  # px: Gaussian window of the guard's local statistics and of its weight's smoothing
 GUARD_GAIN = 20.0  # how fast the removed part is given back where it looks like the picture's detail
 GUARD_CHANCE = 0.09  # squared correlation that removing grain alone reaches against the output's detail
+# `cap_weight`: the removed part's local power (GUARD_WINDOW) may reach CAP_RATIO times its CAP_QUANTILE within the
+# same luminance band, measured again CAP_PASSES times: chosen on the training photos (benchmarks/denoiser_quality.py).
+CAP_QUANTILE, CAP_RATIO, CAP_PASSES = 0.3, 1.5, 2
 
 
 def _highpass(picture: np.ndarray, blur: float) -> np.ndarray:
@@ -270,10 +275,38 @@ def guard_weight(picture: np.ndarray, clean: np.ndarray, sigma: np.ndarray) -> n
     return np.clip(_local(weight.astype(np.float32)), 0.0, 1.0)
 
 
-def guarded(picture: np.ndarray, clean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """`clean` blended back towards `picture` by `guard_weight` (the method-noise guard)."""
+def cap_weight(picture: np.ndarray, removed: np.ndarray) -> np.ndarray:
+    """How much of `removed` (HxWxC, what the route takes from `picture`) to keep removing at
+    each pixel (HxW, 0..1, smooth), from the removed part alone. Grain of one brightness is
+    removed about evenly over the picture, so the removed part's local power is even within a
+    luminance band; where it is far above the band's low quantile (CAP_RATIO times its
+    CAP_QUANTILE), the excess is the picture's own detail: stone, wood, hair, a photo's own noise
+    taken with the grain where the grain level was over-estimated (the detail left in the output
+    may be too weak there for `guard_weight` to see it). Its amplitude is scaled down to that
+    ceiling; then the levels are measured again on what is left (texture had raised them), and
+    again scaled (CAP_PASSES in all). Nothing removed: weight 0, and nothing changes."""
+    bands = stats.band_of(cv2.GaussianBlur(luma(picture), (0, 0), 2.0))
+    sample_bands = bands[::4, ::4]  # the local power is smooth over GUARD_WINDOW: every 4th pixel tells its quantile
+    found = np.unique(sample_bands)
+    energy, total = np.sum(removed * removed, axis=2, dtype=np.float32), np.ones(bands.shape, np.float32)
+    for _ in range(CAP_PASSES):
+        power = _local(energy * total * total)
+        sample = power[::4, ::4]
+        levels = [np.quantile(sample[sample_bands == b], CAP_QUANTILE) for b in found]
+        ceiling = CAP_RATIO * np.interp(np.arange(BANDS), found, levels).astype(np.float32)  # a band not sampled: its neighbours'
+        weight = np.clip(_local(np.sqrt(np.minimum(1.0, ceiling[bands] / np.maximum(power, 1e-20))).astype(np.float32)), 0.0, 1.0)
+        total *= weight
+    return total
+
+
+def guarded(picture: np.ndarray, clean: np.ndarray, sigma: np.ndarray, cap: bool = True) -> np.ndarray:
+    """`clean` blended back towards `picture` by `guard_weight` (the method-noise guard), then
+    (`cap`) by `cap_weight`, where the removed part is locally far stronger than grain is."""
     pic = np.asarray(picture, np.float32)
-    return pic - guard_weight(pic, clean, sigma)[:, :, None] * (pic - clean)
+    removed = guard_weight(pic, clean, sigma)[:, :, None] * (pic - clean)
+    if cap:
+        removed *= cap_weight(pic, removed)[:, :, None]
+    return pic - removed
 
 
 def denoise_picture(denoiser: Denoiser, work: np.ndarray, params: dict[str, Any]) -> np.ndarray:
@@ -359,7 +392,8 @@ SPEC = NodeSpec(
             int,
             -1,
             "method-noise guard: where what the model removes looks like the picture's own detail rather than "
-            "grain, the input is blended back (smoothly); 1 = on, 0 = off, -1 = on where sigma is measured "
+            "grain, or is locally far stronger than elsewhere at that brightness, the input is blended back "
+            "(smoothly); 1 = on, 0 = off, -1 = on where sigma is measured "
             "(a given sigma is trusted)",
             min=-1,
             max=1,
