@@ -112,13 +112,59 @@ def child(model: str, height: int, width: int, frames: int, warm: bool = True) -
     # steady state: from the first frame written to the last, each further frame of the shot
     # (its read, model and write overlapping its neighbours', as in any shot longer than a frame)
     steady = ((marks[-1][0] - marks[0][0]) / (len(marks) - 1), (marks[-1][1] - marks[0][1]) / (len(marks) - 1)) if len(marks) > 1 else (wall, cpu)
+    peak = vm_hwm_gib()  # before the peer below reads whole output frames
     tiles, work_factor = tile_work(model, height, width, summary.providers[0], job.max_memory_bytes)
+    outputs = [work / f"out/p.{n}.exr" for n in timed]
+    out_bytes = sum(p.stat().st_size for p in outputs) / (len(outputs) * 4 * height * width)  # x2: 4 output pixels per input pixel
+    peer = oiio_peer(work, timed) if model == "nearfree-x2" else None
+    probe = zip_width_probe(outputs[0], work) if model == "nearfree-x2" and 2 * width > ZIP_WINDOW // 3 else None
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(home, ignore_errors=True)
     return {
         "s_per_frame": wall, "cpu_s_per_frame": cpu, "steady_s_per_frame": steady[0], "steady_cpu_s_per_frame": steady[1],
-        "peak_gib": vm_hwm_gib(), "providers": summary.providers, "tiles": tiles, "work": work_factor,
+        "peak_gib": peak, "providers": summary.providers, "tiles": tiles, "work": work_factor, "out_bytes_per_px": out_bytes,
+        "peer_s_per_frame": peer[0] if peer else None, "peer_cpu_s_per_frame": peer[1] if peer else None, "zip_probe": probe,
     }  # fmt: skip
+
+
+ZIP_WINDOW = 32768  # bytes: deflate's window (EXR zip)
+
+
+def zip_width_probe(path: Path, work: Path) -> dict[str, float]:
+    """One output frame written by OpenImageIO alone whole and as its two halves side by side
+    (half, zip): CPU seconds per MP and file bytes per pixel of each (the pixels are the same)."""
+    from benchmarks.host_overhead import _oiio_read, _oiio_write
+
+    pixels = _oiio_read(str(path))
+    out: dict[str, float] = {}
+    for name, parts in (("whole", [pixels]), ("halves", np.array_split(pixels, 2, axis=1))):
+        cpu = size = 0.0
+        for i, part in enumerate(parts):
+            target = work / f"probe_{name}_{i}.exr"
+            c0 = time.process_time()
+            _oiio_write(str(target), np.ascontiguousarray(part), "zip")
+            cpu += time.process_time() - c0
+            size += target.stat().st_size
+        out[f"{name}_cpu_s_per_mp"], out[f"{name}_bytes_per_px"] = cpu / (pixels.shape[0] * pixels.shape[1] / 1e6), size / (pixels.shape[0] * pixels.shape[1])
+    out["width"] = pixels.shape[1]
+    return out
+
+
+def oiio_peer(work: Path, timed: list[int]) -> tuple[float, float]:
+    """(seconds, CPU seconds) per frame that OpenImageIO alone takes to read each input frame and
+    write the frame reelfix wrote for it (read beforehand, untimed; half, zip, as reelfix writes):
+    the file work any tool pays at this size (benchmarks/host_overhead.py's peer, at every size)."""
+    from benchmarks.host_overhead import _oiio_read, _oiio_write
+
+    wall = cpu = 0.0
+    for n in timed:
+        pixels = _oiio_read(str(work / f"out/p.{n}.exr"))
+        t0, c0 = time.perf_counter(), time.process_time()
+        _oiio_read(str(work / f"in/p.{n}.exr"))
+        _oiio_write(str(work / f"peer.{n}.exr"), pixels, "zip")
+        wall, cpu = wall + time.perf_counter() - t0, cpu + time.process_time() - c0
+        del pixels
+    return wall / len(timed), cpu / len(timed)
 
 
 GRAIN = 0.01  # std of the grain on every frame (sRGB-encoded values)
@@ -170,15 +216,19 @@ def run_child(model: str, size: str, frames: int, warm: bool = True) -> dict[str
     r = json.loads(out.stdout.strip().splitlines()[-1])
     r["mp"] = h * w / 1e6
     r["frames"] = frames
-    for key in ("s_per", "cpu_s_per", "steady_s_per", "steady_cpu_s_per"):
-        r[f"{key}_mp"] = r[f"{key}_frame"] / r["mp"]
+    for key in ("s_per", "cpu_s_per", "steady_s_per", "steady_cpu_s_per", "peer_s_per", "peer_cpu_s_per"):
+        r[f"{key}_mp"] = r[f"{key}_frame"] / r["mp"] if r.get(f"{key}_frame") is not None else None
     return r
 
 
 def _median_rows(runs: list[dict[str, Any]]) -> dict[str, Any]:
     row = dict(runs[0])
-    for key in ("s_per_frame", "cpu_s_per_frame", "s_per_mp", "cpu_s_per_mp", "steady_s_per_mp", "steady_cpu_s_per_mp"):
-        row[key] = statistics.median(r[key] for r in runs)
+    for r in runs:  # reelfix against the file work alone, per round (the rounds share the machine's load with their peer)
+        r["peer_ratio"] = r["steady_s_per_mp"] / r["peer_s_per_mp"] if r.get("peer_s_per_mp") else None
+    for key in ("s_per_frame", "cpu_s_per_frame", "s_per_mp", "cpu_s_per_mp", "steady_s_per_mp", "steady_cpu_s_per_mp",
+                "peer_s_per_mp", "peer_cpu_s_per_mp", "peer_ratio", "out_bytes_per_px"):  # fmt: skip
+        if all(r.get(key) is not None for r in runs):
+            row[key] = statistics.median(r[key] for r in runs)
     row["peak_gib"] = max(r["peak_gib"] for r in runs)
     return row
 
@@ -196,8 +246,9 @@ def main(nearfree: list[str], span: list[str], rss_size: str | None, rounds: int
     rss = run_child("span-x2", rss_size, 1, warm=False) if rss_size else None  # one cold frame: its peak is the goal
     result: dict[str, Any] = {"rows": rows, "rss": rss, "rss_size": rss_size, "rounds": rounds, "frames": frames}
     for model in ("nearfree-x2", "span-x2"):
-        for key, name in (("steady_s_per_mp", "spread"), ("steady_cpu_s_per_mp", "cpu_spread"), ("s_per_mp", "job_spread")):
-            per_mp = [r[key] for (m, _), r in rows.items() if m == model]
+        for key, name in (("steady_s_per_mp", "spread"), ("steady_cpu_s_per_mp", "cpu_spread"), ("s_per_mp", "job_spread"),
+                          ("peer_s_per_mp", "peer_spread"), ("peer_ratio", "ratio_spread")):  # fmt: skip
+            per_mp = [r[key] for (m, _), r in rows.items() if m == model and r.get(key) is not None]
             result[f"{model}_{name}"] = max(per_mp) / min(per_mp) if len(per_mp) > 1 else float("nan")
     result["load"] = (load, os.getloadavg()[0])
     return result
@@ -249,19 +300,22 @@ def markdown(r: dict[str, Any], command: str) -> list[str]:
         "`nearfree-x2` is a 1x1 convolution + DepthToSpace (reelfix's own work); `span-x2` the built-in model.",
         "",
         "| model | input | megapixels | tiles (model input / frame) | frames | seconds per MP, steady | CPU seconds per MP, steady | "
-        "seconds per MP, whole job | peak RSS (GiB) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "seconds per MP, whole job | OpenImageIO alone, read + write: seconds per MP | reelfix steady / OpenImageIO | "
+        "output file bytes per pixel | peak RSS (GiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     for (model, size), row in sorted(r["rows"].items(), key=lambda kv: (kv[0][0], kv[1]["mp"])):
         lines.append(
             f"| {model} | {size} ({SIZES[size][1]}x{SIZES[size][0]}) | {row['mp']:.2f} | {row['tiles']} ({row['work']:.2f}x) | {row['frames']} | "
-            f"{row['steady_s_per_mp']:.3f} | {row['steady_cpu_s_per_mp']:.3f} | {row['s_per_mp']:.3f} | {row['peak_gib']:.2f} |"
+            f"{row['steady_s_per_mp']:.3f} | {row['steady_cpu_s_per_mp']:.3f} | {row['s_per_mp']:.3f} | {fmt(row.get('peer_s_per_mp'), '.3f')} | "
+            f"{fmt(row.get('peer_ratio'), '.2f')} | {fmt(row.get('out_bytes_per_px'), '.2f')} | {row['peak_gib']:.2f} |"
         )
     if r["rss"]:
         h, w = SIZES[r["rss_size"]]
         lines.append(
             f"| span-x2 (peak RSS run, 1 frame) | {r['rss_size']} ({w}x{h} -> {2 * w}x{2 * h}) | {r['rss']['mp']:.2f} | {r['rss']['tiles']} ({r['rss']['work']:.2f}x) | 1 | "
-            f"- | - | {r['rss']['s_per_mp']:.3f} | {r['rss']['peak_gib']:.2f} |"
+            f"- | - | {r['rss']['s_per_mp']:.3f} | - | - | {r['rss']['out_bytes_per_px']:.2f} | {r['rss']['peak_gib']:.2f} |"
         )
     spread = r["nearfree-x2_spread"]
     lines += [
@@ -274,11 +328,30 @@ def markdown(r: dict[str, Any], command: str) -> list[str]:
         f"max/min: near-free {r['nearfree-x2_cpu_spread']:.2f}x, span-x2 {r['span-x2_cpu_spread']:.2f}x. Whole job's time per MP "
         f"max/min: near-free {r['nearfree-x2_job_spread']:.2f}x, span-x2 {r['span-x2_job_spread']:.2f}x. "
         f"Runtime: {', '.join(sorted({p for row in r['rows'].values() for p in row['providers']}))}.",
+        "",
+        f"The file work alone: OpenImageIO reading each input frame and writing the frame reelfix wrote (half, zip), one frame "
+        f"after the other in the same child, costs max/min {r['nearfree-x2_peer_spread']:.2f}x per MP over the same sizes, and "
+        f"reelfix's steady time over it spreads {r['nearfree-x2_ratio_spread']:.2f}x. EXR's zip compresses each block of 16 "
+        "rows with deflate, whose window is 32 KB, after laying out the block's bytes channel by channel: a row's bytes lie "
+        "3 x width bytes from the row above, inside the window up to about 10,900 pixels wide (8K output) and outside it at "
+        "16K, so a 16K frame keeps less of its rows' likeness (output file bytes per pixel above) and costs more CPU per "
+        "pixel to write, in any program" + _probe_text(r) + ".",
     ]
     if r["rss"]:
         lines.append(f"Goal: peak RSS under 2 GB for an 8K output: span-x2 {r['rss']['peak_gib']:.2f} GiB ({ok(r['rss']['peak_gib'] < RSS_GOAL_GIB)}).")
     lines.append("")
     return lines
+
+
+def _probe_text(r: dict[str, Any]) -> str:
+    """What `zip_width_probe` found in the widest near-free run, as a clause (empty where none ran)."""
+    probes = [row["zip_probe"] for (m, _), row in r["rows"].items() if m == "nearfree-x2" and row.get("zip_probe")]
+    if not probes:
+        return ""
+    p = probes[-1]
+    return (f" (one {p['width']}-wide output frame written by OpenImageIO alone: whole, {p['whole_cpu_s_per_mp']:.3f} CPU s per MP "
+            f"and {p['whole_bytes_per_px']:.2f} bytes per pixel; as its two halves side by side, {p['halves_cpu_s_per_mp']:.3f} "
+            f"and {p['halves_bytes_per_px']:.2f})")
 
 
 def write(r: dict[str, Any], command: str) -> list[str]:
