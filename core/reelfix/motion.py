@@ -84,12 +84,15 @@ def perceptual(values: np.ndarray, linear: bool) -> np.ndarray:
 
 
 def _luma(frame: Frame, pix: np.ndarray | None = None) -> np.ndarray:
+    """Half pixels (a frame held as read) in float32, the same values as cast first (numpy 1.x
+    would keep float16 products)."""
     pix = frame.pixels if pix is None else pix
     idx = picture_indices(frame.channels)
     if len(idx) >= 3:
-        y = pix[:, :, idx[0]] * np.float32(_LUMA_WEIGHTS[0])
-        y += pix[:, :, idx[1]] * np.float32(_LUMA_WEIGHTS[1])
-        y += pix[:, :, idx[2]] * np.float32(_LUMA_WEIGHTS[2])
+        dt = np.float32 if pix.dtype == np.float16 else None
+        y = np.multiply(pix[:, :, idx[0]], np.float32(_LUMA_WEIGHTS[0]), dtype=dt)
+        y += np.multiply(pix[:, :, idx[1]], np.float32(_LUMA_WEIGHTS[1]), dtype=dt)
+        y += np.multiply(pix[:, :, idx[2]], np.float32(_LUMA_WEIGHTS[2]), dtype=dt)
         return y
     return np.array(pix[:, :, idx[0] if idx else 0], dtype=np.float32)
 
