@@ -28,7 +28,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .. import motion
+from .. import buffers, motion
 from ..frames.frame import Frame, picture_indices
 from ..tiling import OVER_BUDGET_SHARE
 from . import dustbust as db
@@ -213,6 +213,7 @@ def _scores(view: Pass, st: db.Settings, sigmas: list[float], pic: np.ndarray, l
             for field, nb in zip(fields, view.nbs):
                 field.append(_area4(nb.own.rows(y0, y1)))
         del planes, score
+    buffers.trim()  # the bands' planes, freed onto the C heap, go back before the whole-frame work
     return weak, strong, skipped
 
 
@@ -326,7 +327,9 @@ def find_specks(
     if db.DILATE and specks.any():
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * db.DILATE + 1, 2 * db.DILATE + 1))
         specks = cv2.dilate(specks.astype(np.uint8), k).astype(bool)
-    return specks, repair(specks, nbs, bands) if specks.any() else None
+    repaired = repair(specks, nbs, bands) if specks.any() else None
+    buffers.trim()  # what the passes freed onto the C heap goes back before the caller makes the output frame
+    return specks, repaired
 
 
 def repair(mask: np.ndarray, nbs: list[Neighbour], bands: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
