@@ -4,7 +4,7 @@ A whole-frame run held some thirty frame-sized planes at once (the luma and colo
 the centre and of each aligned neighbour, the full-resolution flows and their filled-in
 copies, the spike test's local maxima and minima): about 6 GB beside an 8K frame. Here the
 dense planes exist one band at a time, and only what is small stays whole: the low-resolution
-flows (widened by OpenCV's own horizontal pass, `motion.Upsampled`), the speck masks (one
+flows (widened, for the rows asked for, by OpenCV's own horizontal pass: `motion.Upsampled`), the speck masks (one
 byte a pixel), the quarter-resolution fields of the filled-in flow. Everything the decisions
 read elsewhere (a speck's box, a ring of points) is made again from the frames for just
 those pixels, by the same operations, so the values are those of whole planes bit for bit:
