@@ -167,7 +167,7 @@ def section(m: dict[str, float], t: dict[str, tuple[float, ...]], mem_args: tupl
         "",
         f"Command: `python -m benchmarks.peak_memory --temporal-height {th} --temporal-width {tw}{' --before-tree TREE' if before_label else ''}`. `reelfix run` of one node with "
         f"its defaults over five frames, rendering the middle one (the window then holds what it holds in a long sequence); "
-        f"whole process, in a child. One frame in memory is {frame_gib:.2f} GiB (float32 RGB).",
+        f"whole process, in a child. One frame in memory is {frame_gib:.2f} GiB (float32 RGB), {frame_gib / 2:.2f} GiB held as half.",
         "",
         "| route | peak RSS (GiB) | seconds | RSS ratio | written frame bit-identical to the first row's |",
         "| --- | --- | --- | --- | --- |",
@@ -184,10 +184,12 @@ def section(m: dict[str, float], t: dict[str, tuple[float, ...]], mem_args: tupl
             lines.append(f"| `{node}` (not banded; for the record) | {row} | - |")
     lines += [
         "",
-        (f"Goal: dustbust under 2 GB for 8K ({ok[db[0] < 2.0]})." if th * tw >= 4320 * 7680 else "Goal (8K): not judged at this size.") + " Bands change no pixel and no matte value (float32, tests/nodes/test_dustbust_memory.py). "
+        (f"Goal: dustbust under 2 GB for 8K ({ok[db[0] < 2.0]})." if th * tw >= 4320 * 7680 else "Goal (8K): not judged at this size.") + " Bands change no pixel and no matte value (float32, tests/nodes/test_dustbust_memory.py), "
+        "nor do frames held as half (tests/nodes/test_dustbust_half.py). "
         f"What the budget cannot cover: the frames the pipeline holds for a radius-1 window (the centre, two neighbours each side "
-        f"for the ends of a shot, one read ahead: up to {6 * frame_gib:.2f} GiB), the output frame and its matte, and the frame "
-        "being written; the bands bound only the node's own working memory.",
+        f"for the ends of a shot, one read ahead: up to {6 * frame_gib / 2:.2f} GiB, as dustbust holds a half file's frames at its "
+        f"precision and casts the rows it works on; {6 * frame_gib:.2f} GiB as float32, as the other nodes take them), the output "
+        "frame and its matte, and the frame being written; the bands bound only the node's own working memory.",
         "",
     ]
     return lines

@@ -111,3 +111,13 @@ def test_small_pages_while_a_job_runs_and_numpys_setting_back_after() -> None:
         assert get()
     finally:
         set_(before)
+
+
+def test_trim_hands_freed_heap_back_and_is_harmless_where_there_is_no_malloc_trim(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = [np.ones(4096, np.float32) for _ in range(64)]  # live blocks among freed ones
+    freed = [np.ones(256 * 1024, np.float32) for _ in range(64)]
+    del freed
+    buffers.trim()
+    assert all(float(k.sum()) == 4096.0 for k in kept)  # nothing alive is touched
+    monkeypatch.setattr(buffers, "_malloc_trim", lambda: None)
+    buffers.trim()

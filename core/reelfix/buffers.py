@@ -21,12 +21,14 @@ plain array. The mappings use ordinary pages, as numpy's arrays do while a job r
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import mmap
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -170,3 +172,21 @@ def stats() -> dict[str, int]:
     """Counts since the process started ('reused', 'new', 'plain') and the bytes mapped now ('held')."""
     with _lock:
         return {**_counts, "held": sum(len(m) for m in _maps)}
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc (Linux); musl, macOS and Windows have none
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+def trim() -> None:
+    """Hand the C heap's free pages back to the system (glibc's `malloc_trim`; elsewhere nothing).
+    Arrays under glibc's mmap threshold (32 MB once it has grown) live on the heap, and those a
+    band loop freed otherwise stay resident under the whole-frame work that follows (8K dustbust:
+    0.23 GiB)."""
+    fn = _malloc_trim()
+    if fn is not None:
+        fn(0)

@@ -16,14 +16,21 @@ MIN_CORRELATION = 0.4
 
 
 def thumbnail(frame: Frame) -> np.ndarray:
-    """A small zero-mean log-luma picture: insensitive to exposure changes and flicker."""
-    pix = frame.pixels[:, :, picture_indices(frame.channels)]
-    luma = np.log2(np.maximum(pix.mean(axis=2), 0.0) + 1e-3)
-    h, w = luma.shape
+    """A small zero-mean log-luma picture: insensitive to exposure changes and flicker. Made
+    one thumbnail row at a time, in float32 (a frame held as half is cast a band at a time):
+    no whole-frame temporaries (an 8K frame's were 0.6 GB), each sum as over the whole frame."""
+    idx = picture_indices(frame.channels)
+    h, w = frame.height, frame.width
     th, tw = min(THUMB[0], h), min(THUMB[1], w)
     rows = np.linspace(0, h, th + 1).astype(int)
     cols = np.linspace(0, w, tw + 1).astype(int)
-    small = np.add.reduceat(np.add.reduceat(luma, rows[:-1], axis=0), cols[:-1], axis=1)
+
+    def band(a: int, b: int) -> np.ndarray:
+        pix = frame.pixels[a:b, :, idx]
+        pix = pix.astype(np.float32) if pix.dtype == np.float16 else pix
+        return np.add.reduceat(np.log2(np.maximum(pix.mean(axis=2), 0.0) + 1e-3), [0], axis=0)
+
+    small = np.add.reduceat(np.concatenate([band(a, b) for a, b in zip(rows[:-1], rows[1:])]), cols[:-1], axis=1)
     small /= np.outer(np.diff(rows), np.diff(cols))
     return small - small.mean()
 

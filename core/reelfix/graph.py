@@ -23,6 +23,7 @@ import numpy as np
 from .errors import FrameReadError
 from .cuts import signature, signatures_cut
 from .frames.frame import Frame, all_finite
+from .frames.half import widened
 from .analysis_store import AnalysisStore
 from .nodes.spec import Analysis, NodeRunner, Window
 
@@ -79,6 +80,8 @@ class Graph:
         self.bad_inputs: dict[int, FrameReadError] = {}
         # (level, number) of frames computed from a window that left out an unreadable input
         self.incomplete: set[tuple[int, int]] = set()
+        # the first node may take the frames as read (float16 from a half file: `Window`); others get float32
+        self._held = bool(self.runners) and bool(getattr(self.runners[0], "reads_held", False))
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelfix-read")
 
     def close(self) -> None:
@@ -135,7 +138,7 @@ class Graph:
 
     def _signature(self, number: int) -> tuple[tuple[int, int], np.ndarray]:
         if number not in self._signatures:
-            self._signatures[number] = signature(self.get(0, number))
+            self._signatures[number] = signature(self._source(number))
         return self._signatures[number]
 
     def _measured(self, level: int, number: int) -> bool:
@@ -155,14 +158,11 @@ class Graph:
                 hw = (int(kept["hw"][0]), int(kept["hw"][1]))
                 self._signatures.setdefault(number, (hw, kept["thumb"]))
                 return True
-        held = self.cache[0].get(number)
         try:
-            if isinstance(held, Frame):
-                frame = held
-            elif held is not None:
+            if number in self.cache[0]:
                 frame = self.get(0, number)
             else:  # read on the reading thread (decoders are not thread-safe), not kept
-                frame = self._pool.submit(self._read_sanitised, number).result()
+                frame = widened(self._pool.submit(self._read_sanitised, number).result())
         except FrameReadError as exc:
             self.bad_inputs[number] = exc
             self.cache[0].pop(number, None)
@@ -206,36 +206,48 @@ class Graph:
                 segments.append((weight, tuple(m for m in shot if start <= m < start + 2 * span)))
         return Analysis(tuple(segments), {m: self._stats[(level, m)] for m in shot})
 
+    def _source(self, number: int) -> Frame:
+        """The sanitised source frame `number` as read (float16 where the job reads half files so)."""
+        cached = self.cache[0].get(number)
+        if isinstance(cached, Frame):
+            return cached
+        if number in self.bad_inputs:
+            raise self.bad_inputs[number]
+        if cached is None:
+            self._submit_read(number)
+            cached = self.cache[0][number]
+        try:
+            frame = cached.result()
+        except FrameReadError as exc:
+            self.bad_inputs[number] = exc
+            del self.cache[0][number]
+            raise
+        self.cache[0][number] = frame
+        return frame
+
     def get(self, level: int, number: int) -> Frame:
-        """The frame `number` after `level` nodes (level 0: the sanitised source frame)."""
+        """The frame `number` after `level` nodes (level 0: the sanitised source frame, float32:
+        one read as half is cast once, exactly, and kept so)."""
+        if level == 0:
+            frame = self._source(number)
+            if frame.pixels.dtype == np.float16:
+                frame = self.cache[0][number] = widened(frame)
+            return frame
         cached = self.cache[level].get(number)
         if isinstance(cached, Frame):
             return cached
-        if level == 0:
-            if number in self.bad_inputs:
-                raise self.bad_inputs[number]
-            if cached is None:
-                self._submit_read(number)
-                cached = self.cache[0][number]
-            try:
-                frame = cached.result()
-            except FrameReadError as exc:
-                self.bad_inputs[number] = exc
-                del self.cache[0][number]
-                raise
-            self.cache[0][number] = frame
-            return frame
+        below = self._source if level == 1 and self._held else lambda m: self.get(level - 1, m)
         frames: dict[int, Frame] = {}
         for m in self.neighbours(level, number):
             try:
-                frames[m] = self.get(level - 1, m)
+                frames[m] = below(m)
             except FrameReadError:
                 if m == number:
                     raise
                 self.warn(f"frame {number}: neighbour {m} is unreadable and was left out of the window")
                 self.incomplete.add((level, number))
         if number not in frames:
-            frames[number] = self.get(level - 1, number)
+            frames[number] = below(number)
         analysis = None
         if self.spans[level - 1] > 0:
             self._measured(level, number)

@@ -36,6 +36,7 @@ CACHE_PAIRS = 16  # canonical (low-resolution) flows kept
 INVERSE_ITERATIONS = 4
 MAP_WIDTH = 4096  # points per row of the maps `sample_at` hands to cv2.remap
 CHUNK = 1 << 20  # values per step of `perceptual` (bounds its temporaries)
+AT_ROWS = 64  # field rows resized in width at a time for `Upsampled.at` (points spread over a frame)
 LUMA_MEMO_BYTES = 64 * 1024**2  # a frame's full-resolution luma is kept beside it only up to this size
 _LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
@@ -64,15 +65,16 @@ def is_scene_linear(colorspace: str) -> bool:
     return any(k in name for k in ("lin", "acescg", "aces2065", "scene"))
 
 
-def perceptual(values: np.ndarray, linear: bool) -> np.ndarray:
+def perceptual(values: np.ndarray, linear: bool, in_place: bool = False) -> np.ndarray:
     """Values on a display-like scale where equal steps look about equal: scene-linear light
     goes through an sRGB-like curve (continued as a power above 1, sign kept); display and
-    log encodings are already perceptual and pass as they are."""
+    log encodings are already perceptual and pass as they are. `in_place`: over `values` (a
+    contiguous float32 array the caller made for this), not beside them."""
     v = np.asarray(values, dtype=np.float32)
     if not linear:
         return v
     flat = np.ascontiguousarray(v).reshape(-1)
-    res = np.empty(flat.shape, np.float32)
+    res = flat if in_place and v is values and v.flags.c_contiguous else np.empty(flat.shape, np.float32)
     # in runs of CHUNK values: the same values (element by element) without a whole frame's
     # worth of temporaries per step (an 8K plate's took gigabytes)
     for i in range(0, flat.size, CHUNK):
@@ -84,12 +86,17 @@ def perceptual(values: np.ndarray, linear: bool) -> np.ndarray:
 
 
 def _luma(frame: Frame, pix: np.ndarray | None = None) -> np.ndarray:
+    """Half pixels (a frame held as read) in float32, the same values as cast first (numpy 1.x
+    would keep float16 products)."""
     pix = frame.pixels if pix is None else pix
     idx = picture_indices(frame.channels)
     if len(idx) >= 3:
-        y = pix[:, :, idx[0]] * np.float32(_LUMA_WEIGHTS[0])
-        y += pix[:, :, idx[1]] * np.float32(_LUMA_WEIGHTS[1])
-        y += pix[:, :, idx[2]] * np.float32(_LUMA_WEIGHTS[2])
+        dt = np.float32 if pix.dtype == np.float16 else None
+        y = np.multiply(pix[:, :, idx[0]], np.float32(_LUMA_WEIGHTS[0]), dtype=dt)
+        step = max(1, CHUNK // max(1, pix.shape[1]))  # rows at a time: no whole-plane temporary (8K: 133 MB)
+        for r in range(0, len(y), step):
+            y[r : r + step] += np.multiply(pix[r : r + step, :, idx[1]], np.float32(_LUMA_WEIGHTS[1]), dtype=dt)
+            y[r : r + step] += np.multiply(pix[r : r + step, :, idx[2]], np.float32(_LUMA_WEIGHTS[2]), dtype=dt)
         return y
     return np.array(pix[:, :, idx[0] if idx else 0], dtype=np.float32)
 
@@ -107,7 +114,7 @@ def _prepare(frame: Frame) -> tuple[np.ndarray | None, np.ndarray, bytes]:
         hit = _luma_memo.get(key)
         if hit is not None and hit[0]() is pix:
             return hit[1], hit[2], hit[3]
-    q = perceptual(_luma(frame), is_scene_linear(frame.colorspace))
+    q = perceptual(_luma(frame), is_scene_linear(frame.colorspace), in_place=True)
     s = flow_scale(frame.height, frame.width)
     small = q if s == 1.0 else cv2.resize(q, (round(frame.width * s), round(frame.height * s)), interpolation=cv2.INTER_AREA)
     u8 = np.clip(np.rint(small * 255.0), 0, 255).astype(np.uint8)
@@ -124,7 +131,7 @@ def _prepare(frame: Frame) -> tuple[np.ndarray | None, np.ndarray, bytes]:
 def perceptual_luma(frame: Frame) -> np.ndarray:
     """The frame's luma on a perceptual scale (see `perceptual`), HxW float32. Do not modify."""
     q = _prepare(frame)[0]
-    return q if q is not None else perceptual(_luma(frame), is_scene_linear(frame.colorspace))
+    return q if q is not None else perceptual(_luma(frame), is_scene_linear(frame.colorspace), in_place=True)
 
 
 def _kept_luma(frame: Frame) -> np.ndarray | None:
@@ -279,14 +286,15 @@ def sample_at(
 class Upsampled:
     """`cv2.resize(field, (width, height), interpolation=cv2.INTER_LINEAR)` (times `gain`),
     made a few rows (`rows`) or points (`at`) at a time, the same values bit for bit, while
-    holding only the field resized in width: OpenCV's own horizontal pass, then its vertical
-    blend `S0 * b0 + S1 * b1` in float32 with its coefficients (a whole 8K flow field is 265 MB)."""
+    holding only the field: OpenCV's own horizontal pass of just the field rows a call needs (a
+    row's pass depends on that row alone), then its vertical blend `S0 * b0 + S1 * b1` in float32
+    with its coefficients (a whole 8K flow field is 265 MB; even resized in width only, dustbust's
+    four held 0.19 GiB)."""
 
     def __init__(self, field: np.ndarray, height: int, width: int, gain: float | None = None) -> None:
         h, w = field.shape[:2]
-        self.height, self.width, self.gain = height, width, gain
+        self.height, self.width, self.gain, self.field = height, width, gain, field
         self.same = (h, w) == (height, width)
-        self.mid = field if w == width else cv2.resize(field, (width, h), interpolation=cv2.INTER_LINEAR)
         fy = ((np.arange(height, dtype=np.float64) + 0.5) * (1.0 / (height / h)) - 0.5).astype(np.float32)
         sy = np.floor(fy)
         self.b1 = (fy - sy).astype(np.float32)
@@ -297,22 +305,40 @@ class Upsampled:
     def _finish(self, v: np.ndarray) -> np.ndarray:
         return v if self.gain is None else np.multiply(v, self.gain, dtype=np.float32)
 
+    def _blend(self, ys: np.ndarray, xs: np.ndarray | slice) -> np.ndarray:
+        """The values at rows `ys` (columns `xs`: a slice for all of them, or one per row), from
+        the field rows they need, resized in width (as the whole field's pass gives them)."""
+        if not len(ys):
+            cols = (len(range(self.width)[xs]),) if isinstance(xs, slice) else ()
+            return np.zeros((0,) + cols + self.field.shape[2:], np.float32)
+        need, at = np.unique(np.concatenate([self.r0[ys], self.r1[ys]]), return_inverse=True)
+        wide = self.field[need]
+        if wide.shape[1] != self.width:
+            wide = cv2.resize(wide, (self.width, len(need)), interpolation=cv2.INTER_LINEAR).reshape((len(need), self.width) + wide.shape[2:])
+        shape = (-1,) + (1,) * (wide.ndim - 1 if isinstance(xs, slice) else wide.ndim - 2)
+        v = wide[at[: len(ys)], xs] * self.b0[ys].reshape(shape)
+        v += wide[at[len(ys) :], xs] * self.b1[ys].reshape(shape)
+        return self._finish(v)
+
     def rows(self, y0: int, y1: int, x0: int = 0, x1: int | None = None) -> np.ndarray:
         """Rows y0..y1-1 (columns x0..x1-1), a new array."""
         if self.same:
-            return self._finish(self.mid[y0:y1, x0:x1].copy())
-        shape = (-1,) + (1,) * (self.mid.ndim - 1)
-        v = self.mid[self.r0[y0:y1], x0:x1] * self.b0[y0:y1].reshape(shape)
-        v += self.mid[self.r1[y0:y1], x0:x1] * self.b1[y0:y1].reshape(shape)
-        return self._finish(v)
+            return self._finish(self.field[y0:y1, x0:x1].copy())
+        return self._blend(np.arange(y0, min(y1, self.height)), slice(x0, x1))
 
     def at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """The values at points (ys, xs), made AT_ROWS field rows at a time."""
         if self.same:
-            return self._finish(self.mid[ys, xs])
-        shape = (-1,) + (1,) * (self.mid.ndim - 2)
-        v = self.mid[self.r0[ys], xs] * self.b0[ys].reshape(shape)
-        v += self.mid[self.r1[ys], xs] * self.b1[ys].reshape(shape)
-        return self._finish(v)
+            return self._finish(self.field[ys, xs])
+        out = np.empty((len(ys),) + self.field.shape[2:], np.float32)
+        order = np.argsort(ys, kind="stable")
+        low = self.r0[ys[order]]
+        edges = np.searchsorted(low, np.arange(0, self.field.shape[0] + AT_ROWS, AT_ROWS))
+        for a, b in zip(edges[:-1], edges[1:]):
+            if b > a:
+                pick = order[a:b]
+                out[pick] = self._blend(ys[pick], xs[pick])
+        return out
 
 
 def flow_field(a: Frame, b: Frame) -> Upsampled:

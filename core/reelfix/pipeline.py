@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import FrameReadError, JobError, ProcessingError, ReelfixError
 from .frames.frame import Frame, all_finite, picture_indices
+from .frames.half import exact_half
 from .frames.image_io import write_image
 from .frames.sequence import SequencePattern, find_gaps, format_ranges, parse_frame_range
 from .frames.sink import FrameSink, open_sink
@@ -52,11 +53,8 @@ class FrameResult:
     info: dict[str, Any] = field(default_factory=dict)  # what nodes reported (e.g. a deflicker curve)
 
     def record(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": self.status, "path": self.path, "seconds": round(self.seconds, 4)}
-        out.update(self.info)
-        if self.error:
-            out["error"] = self.error
-        return out
+        out: dict[str, Any] = {"status": self.status, "path": self.path, "seconds": round(self.seconds, 4)} | self.info
+        return out | ({"error": self.error} if self.error else {})
 
 
 @dataclass
@@ -199,13 +197,16 @@ def _run_job(
         summary.providers = sorted({str(c.get("provider")) for c in chain if c.get("provider")})
         jhash = job_hash(job, chain, in_space, out_space)
 
+        held = bool(getattr(runners[0], "reads_held", False)) and isinstance(source, SequenceSource)  # half files' frames as half: `Window`
+        size = (first.width, first.height, first.number)  # not `first` itself: it is not kept for the whole job
+
         def read(number: int) -> Frame:
             faults.point("read", number)
-            f = source.read(number)
-            if (f.width, f.height) != (first.width, first.height):  # one bad size must not stop a shot's temporal nodes
+            f = source.read(number, keep_half=True) if held else source.read(number)  # type: ignore[call-arg]
+            if (f.width, f.height) != size[:2]:  # one bad size must not stop a shot's temporal nodes
                 path = source.pattern.path_for(number) if isinstance(source, SequenceSource) else source.display
                 raise FrameReadError(
-                    path, f"it is {f.width}x{f.height}, the sequence's frames are {first.width}x{first.height} (frame {first.number})",
+                    path, f"it is {f.width}x{f.height}, the sequence's frames are {size[0]}x{size[1]} (frame {size[2]})",
                     hint="re-render or re-scan it at the sequence's size, or restore it in a job of its own",
                 )
             f.colorspace = in_space
@@ -218,7 +219,9 @@ def _run_job(
             identity=identity, store=store,
         )  # fmt: skip
         first.colorspace = in_space
-        graph.seed(first)
+        half = exact_half(first.pixels) if held and first.metadata.get("reelfix:pixel_type") == "half" else None
+        graph.seed(first if half is None else first.with_pixels(half))
+        del first, half
         for n in missing:
             summary.results.append(FrameResult(n, "failed", sink.path_for(n), error=f"input frame {n} is missing ({source.display})"))
         try:

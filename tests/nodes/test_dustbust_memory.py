@@ -86,3 +86,18 @@ def test_rows_and_points_of_flows_and_warps_equal_the_whole_planes() -> None:
     assert np.array_equal(motion.warp_rows(crop, (h, w), 10, flow[10:30, 50:90], x0=50), whole[10:30, 50:90])
     assert np.array_equal(motion.sample_rows(crop, (h, w), ys, xs, flow[ys, xs])[:, 0], whole[ys, xs])
     assert np.array_equal(motion.luma_at(b, ys, xs), luma[ys, xs])
+
+
+@pytest.mark.parametrize("low", [(576, 1024), (1080, 1920), (25, 33)])  # an 8K flow, an 8K quarter field, odd sides
+def test_upsampled_fields_hold_only_the_field_and_give_the_whole_resize_bit_for_bit(low: tuple[int, int]) -> None:
+    rng = np.random.default_rng(9)
+    field = (rng.standard_normal((*low, 2)) * 5).astype(np.float32)
+    h, w = (4320, 7680) if low[0] > 100 else (98, 130)
+    whole = np.multiply(cv2.resize(field, (w, h), interpolation=cv2.INTER_LINEAR), 1.5, dtype=np.float32)
+    up = motion.Upsampled(field, h, w, 1.5)
+    assert not any(isinstance(v, np.ndarray) and v.nbytes > field.nbytes for v in vars(up).values())
+    ys, xs = rng.integers(0, h, 20000), rng.integers(0, w, 20000)
+    assert np.array_equal(up.at(ys, xs).view(np.uint32), whole[ys, xs].view(np.uint32))
+    assert np.array_equal(up.at(ys[:1], xs[:1]), whole[ys[:1], xs[:1]]) and up.at(ys[:0], xs[:0]).shape == (0, 2)
+    for y0, y1, x0, x1 in ((0, h, 0, w), (h // 3, h // 3 + 37, 5, w - 7), (h - 5, h, 0, w)):
+        assert np.array_equal(up.rows(y0, y1, x0, x1).view(np.uint32), whole[y0:y1, x0:x1].view(np.uint32))

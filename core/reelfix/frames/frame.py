@@ -36,6 +36,7 @@ def all_finite(pixels: np.ndarray) -> bool:
 @dataclass
 class Frame:
     """One picture: float32 pixels (H, W, C), the channel names, its colour space and frame number.
+    (float16 only while a job holds a half file's frame for a node that reads it so: `Window`)
 
     `metadata` holds attributes carried from input to output (timecode, pixel aspect,
     custom header attributes) as OpenImageIO attribute names -> plain Python values.

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from reelfix import buffers
+from reelfix.frames.frame import Frame
 from reelfix.parallel import over_rows
 
 HALF_MAX = 65504.0  # half float's largest finite value
@@ -27,6 +28,12 @@ def from_half(data: np.ndarray) -> np.ndarray:
     if got is not dst:  # (never seen: OpenCV fills a contiguous dst of the right size and type in place)
         dst[...] = got
     return out
+
+
+def widened(frame: Frame) -> Frame:
+    """The frame with float32 pixels: one held at its file's half precision (`read_image(keep_half=True)`)
+    cast, exactly; any other as it is."""
+    return frame.with_pixels(from_half(frame.pixels)) if frame.pixels.dtype == np.float16 else frame
 
 
 def exact_half(pixels: np.ndarray) -> np.ndarray | None:

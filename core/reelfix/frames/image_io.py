@@ -197,8 +197,9 @@ def _open_input(path: str) -> oiio.ImageInput:
     return inp
 
 
-def read_image(path: str | os.PathLike[str], number: int = 0, colorspace: str | None = None) -> Frame:
-    """Read every channel of an image as float32; FrameReadError when missing, empty, truncated or corrupt."""
+def read_image(path: str | os.PathLike[str], number: int = 0, colorspace: str | None = None, keep_half: bool = False) -> Frame:
+    """Read every channel of an image as float32 (`keep_half`: float16 where the file holds only halves,
+    the same values in half the bytes, `half.widened`); FrameReadError when missing, empty, truncated or corrupt."""
     p = os.fspath(path)
     inp = _open_input(p)
     try:
@@ -211,13 +212,12 @@ def read_image(path: str | os.PathLike[str], number: int = 0, colorspace: str | 
         error = inp.geterror()
         if pixels is None or error:
             raise FrameReadError(p, _clean(error) or "the pixel data could not be read", hint=_READ_HINT)
-        if half:
-            pixels = from_half(np.asarray(pixels))
+        pixels = from_half(np.asarray(pixels)) if half and not keep_half else pixels
         metadata = _carried_metadata(spec)
         bits = spec.get_int_attribute("oiio:BitsPerSample", 0)
     finally:
         inp.close()
-    pixels = _in_display_window(np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, spec.nchannels), spec)
+    pixels = _in_display_window(np.asarray(pixels, np.float16 if half and keep_half else np.float32).reshape(spec.height, spec.width, spec.nchannels), spec)
     if bits in (10, 12) and str(spec.format) == "uint16":
         top = float(2**bits - 1)
         pixels = (np.rint(pixels * top) / top).astype(np.float32)
@@ -233,7 +233,7 @@ def _in_display_window(pixels: np.ndarray, spec: oiio.ImageSpec) -> np.ndarray:
     fx, fy, fw, fh = spec.full_x, spec.full_y, spec.full_width, spec.full_height
     if (x, y, w, h) == (fx, fy, fw, fh) or fw <= 0 or fh <= 0:
         return pixels
-    out = np.zeros((fh, fw, pixels.shape[2]), np.float32)
+    out = np.zeros((fh, fw, pixels.shape[2]), pixels.dtype)
     x0, y0, x1, y1 = max(x, fx), max(y, fy), min(x + w, fx + fw), min(y + h, fy + fh)
     if x1 > x0 and y1 > y0:
         out[y0 - fy:y1 - fy, x0 - fx:x1 - fx] = pixels[y0 - y:y1 - y, x0 - x:x1 - x]

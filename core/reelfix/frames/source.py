@@ -62,11 +62,11 @@ class SequenceSource:
         """What identifies frame ``n``'s content for caches: its file's path, size and time."""
         return file_identity(self.pattern.path_for(n)) if self.pattern.is_sequence or n == self.pattern.single_number else None
 
-    def read(self, n: int) -> Frame:
-        """Frame ``n``; FrameReadError when it is missing or damaged."""
+    def read(self, n: int, keep_half: bool = False) -> Frame:
+        """Frame ``n`` (`keep_half`: see `read_image`); FrameReadError when it is missing or damaged."""
         if not self.pattern.is_sequence and n != self.pattern.single_number:
             raise FrameReadError(self.display, f"frame {n} asked of a single image (its frame is {self.pattern.single_number})")
-        return read_image(self.pattern.path_for(n), number=n, colorspace=self.colorspace)
+        return read_image(self.pattern.path_for(n), number=n, colorspace=self.colorspace, keep_half=keep_half)
 
     def close(self) -> None:
         """Nothing to release: images are opened per read."""

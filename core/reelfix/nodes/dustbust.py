@@ -19,7 +19,9 @@ aligned neighbours; every other pixel (and alpha, and any non-picture channel) i
 bit-identical to the input. The repaired area is the node's matte.
 
 Memory: the work runs a band of rows at a time, the bands sized from the job's `max_memory`
-(`dustbust_bands`); the result does not depend on them, bit for bit.
+(`dustbust_bands`); the result does not depend on them, bit for bit. The window's frames of a
+half-float file stay half (`Window`: half the bytes) and are cast to float32 (exact) only for
+the rows and points the work reads, so no float32 copy of a whole neighbour exists.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import cv2
 import numpy as np
 
 from ..frames.frame import Frame, picture_indices
+from ..frames.half import from_half, widened
 from . import dustbust_bands as bands
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -270,6 +273,8 @@ def _protect_moving_objects(view: View, kept: np.ndarray, steps: list[int], st: 
 
 
 class DustBust:
+    reads_held = True  # frames of a half-float file come as float16 (`Window`): cast a band at a time
+
     def __init__(self, params: dict[str, Any], ctx: NodeContext) -> None:
         self.params = params
         self.ctx = ctx
@@ -287,14 +292,14 @@ class DustBust:
             if not self._warned:
                 self._warned = True
                 self.ctx.warn(f"{NAME}: frame {centre.number} has no neighbouring frame (1-frame range or shot); left unchanged")
-            out = centre.with_pixels(centre.pixels)
+            out = centre.with_pixels(widened(centre).pixels)
             set_matte(out, NAME, np.zeros((h, w), np.float32))
             return out
         frames = [window.frames[n] for n in numbers]
         steps = [n - window.number for n in numbers]
         held = sum(f.pixels.nbytes for f in window.frames.values())
         specks, repaired = bands.find_specks(centre, frames, steps, self.settings, self.ctx.max_memory, held)
-        pixels = centre.pixels.copy()
+        pixels = from_half(centre.pixels) if centre.pixels.dtype == np.float16 else centre.pixels.copy()
         if repaired is not None:
             ys, xs, values = repaired
             pic = np.asarray(picture_indices(centre.channels))

@@ -4,7 +4,7 @@ A whole-frame run held some thirty frame-sized planes at once (the luma and colo
 the centre and of each aligned neighbour, the full-resolution flows and their filled-in
 copies, the spike test's local maxima and minima): about 6 GB beside an 8K frame. Here the
 dense planes exist one band at a time, and only what is small stays whole: the low-resolution
-flows (widened by OpenCV's own horizontal pass, `motion.Upsampled`), the speck masks (one
+flows (widened, for the rows asked for, by OpenCV's own horizontal pass: `motion.Upsampled`), the speck masks (one
 byte a pixel), the quarter-resolution fields of the filled-in flow. Everything the decisions
 read elsewhere (a speck's box, a ring of points) is made again from the frames for just
 those pixels, by the same operations, so the values are those of whole planes bit for bit:
@@ -28,7 +28,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .. import motion
+from .. import buffers, motion
 from ..frames.frame import Frame, picture_indices
 from ..tiling import OVER_BUDGET_SHARE
 from . import dustbust as db
@@ -73,6 +73,13 @@ def _split(ys: np.ndarray, bands: list[tuple[int, int]]) -> list[slice]:
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
+def sample_banded(source: motion.Crop, shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray, off: np.ndarray, bands: list[tuple[int, int]]) -> np.ndarray:
+    """`motion.sample_rows` of points (rows `ys` ascending) a band at a time: only the rows near
+    each band's points are read (and cast to float32, from a frame held as half)."""
+    parts = [motion.sample_rows(source, shape, ys[s], xs[s], off[s]) for s in _split(ys, bands)]
+    return np.concatenate(parts) if parts else motion.sample_rows(source, shape, ys, xs, off)
+
+
 def _picture(frame: Frame, pic: np.ndarray) -> motion.Crop:
     """A part of the frame's picture channels (at most 4), a view where they are all it holds."""
     whole = frame.pixels.shape[2] == len(pic) <= 4 and list(pic) == list(range(len(pic)))  # as dustbust's `picture` was
@@ -91,6 +98,10 @@ class Neighbour:
 
     def luma(self, a: int, b: int, c: int = 0, d: int | None = None) -> np.ndarray:
         return motion.luma_rows(self.frame, a, b, c, d)
+
+    def whole(self, a: int, b: int, c: int, d: int) -> np.ndarray:
+        """A part of the frame, every channel (the repair's values)."""
+        return self.frame.pixels[a:b, c:d]
 
     def flow_box(self, y0: int, y1: int, x0: int, x1: int, filled: bool) -> np.ndarray:
         f = self.own.rows(y0, y1, x0, x1)
@@ -135,11 +146,7 @@ class Pass:
 
     def aligned_at(self, i: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         nb = self.nbs[i]
-        parts = [
-            motion.sample_rows(nb.luma, (self.height, self.width), ys[s], xs[s], nb.flow_at(ys[s], xs[s], self.filled))[:, 0]
-            for s in _split(ys, self.bands)
-        ]
-        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        return sample_banded(nb.luma, (self.height, self.width), ys, xs, nb.flow_at(ys, xs, self.filled), self.bands)[:, 0]
 
     def planes(self, y0: int, y1: int, pic: np.ndarray, lin: bool) -> list[tuple[np.ndarray, list[np.ndarray]]]:
         """Rows y0..y1-1 of the spike test's planes: (centre, aligned neighbours) for the luma
@@ -206,6 +213,7 @@ def _scores(view: Pass, st: db.Settings, sigmas: list[float], pic: np.ndarray, l
             for field, nb in zip(fields, view.nbs):
                 field.append(_area4(nb.own.rows(y0, y1)))
         del planes, score
+    buffers.trim()  # the bands' planes, freed onto the C heap, go back before the whole-frame work
     return weak, strong, skipped
 
 
@@ -319,13 +327,16 @@ def find_specks(
     if db.DILATE and specks.any():
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * db.DILATE + 1, 2 * db.DILATE + 1))
         specks = cv2.dilate(specks.astype(np.uint8), k).astype(bool)
-    return specks, repair(specks, nbs) if specks.any() else None
+    repaired = repair(specks, nbs, bands) if specks.any() else None
+    buffers.trim()  # what the passes freed onto the C heap goes back before the caller makes the output frame
+    return specks, repaired
 
 
-def repair(mask: np.ndarray, nbs: list[Neighbour]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def repair(mask: np.ndarray, nbs: list[Neighbour], bands: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Values for the masked pixels (all channels): per speck, the per-channel median of the
     aligned neighbours, aligned either by their own flow or by the flow filled in from the
-    speck's surroundings, whichever makes the neighbours agree better inside the speck."""
+    speck's surroundings, whichever makes the neighbours agree better inside the speck.
+    Sampled band by band (`sample_banded`): no whole float32 copy of a frame held as half."""
     ys, xs = np.nonzero(mask)
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     lab = labels[ys, xs]
@@ -333,7 +344,7 @@ def repair(mask: np.ndarray, nbs: list[Neighbour]) -> tuple[np.ndarray, np.ndarr
     count = np.maximum(np.bincount(lab, minlength=n), 1)
     results = []
     for filled in (False, True):
-        c = np.stack([motion.sample_at(nb.frame.pixels, ys, xs, nb.flow_at(ys, xs, filled)) for nb in nbs])
+        c = np.stack([sample_banded(nb.whole, mask.shape, ys, xs, nb.flow_at(ys, xs, filled), bands) for nb in nbs])
         spread = (c.max(axis=0) - c.min(axis=0)).max(axis=1)
         results.append((np.median(c, axis=0), np.bincount(lab, spread, minlength=n) / count))
     use_own = results[0][1] < results[1][1]

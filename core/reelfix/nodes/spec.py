@@ -121,6 +121,9 @@ class Window:
     `frames` maps frame number -> Frame for centre +- radius, limited to the frames that
     exist in the input range (at the ends of a range a node gets fewer neighbours).
     `analysis`: shot-long statistics, for nodes that declare a span.
+    A runner with `reads_held = True` first in a job gets the frames as read: float16 from a
+    half-float file (half the bytes; cast to float32, exact, the rows it works on); every other
+    node gets float32 frames.
     """
 
     number: int
