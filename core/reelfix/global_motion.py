@@ -183,8 +183,8 @@ def _basis(t: np.ndarray, steps: bool = True) -> list[tuple[np.ndarray, float, b
     one = np.ones_like(t)
     models = [(one[:, None], 0.0, False), (np.stack([one, t], 1), 0.0, False), (np.stack([one, t, t * t], 1), 0.0, False)]
     models.append((np.stack([one, t], 1), 0.0, True))
-    for a, b in zip(t[1:-2] if steps else (), t[2:-1]):
-        k = (a + b) / 2
+    midpoints = (t[1:-2] + t[2:-1]) / 2 if steps else ()
+    for k in midpoints:
         if (t < k).sum() >= 2 and (t > k).sum() >= 2:
             models.append((np.stack([one, t, (t > k).astype(np.float64)], 1), 1.0, False))
     for k in t[1:-1]:
