@@ -76,13 +76,14 @@ def main(quick: bool = False) -> dict[str, Any]:
     for weave in wi.WEAVES:
         for shot in SHOTS:
             acc: dict[str, list[np.ndarray]] = {}
+            seconds: list[float] = []
             for seed in range(seeds):
                 clip = clip_for(shot, weave, frames, height, width, seed)
                 if clip is None:
                     break
                 t0 = time.perf_counter()
                 outs = run_node(STABILIZE, {}, clip.damaged)
-                seconds = (time.perf_counter() - t0) / len(clip)
+                seconds.append((time.perf_counter() - t0) / len(clip))
                 still = [Frame(d, ("R", "G", "B"), "lin_srgb", i) for i, d in enumerate(clip.damaged)]
                 acc.setdefault("input", []).append(clip.weave)
                 acc.setdefault("input_pixel", []).append(pixel_residual(still, clip))
@@ -90,14 +91,9 @@ def main(quick: bool = False) -> dict[str, Any]:
                 acc.setdefault("reelfix_pixel", []).append(pixel_residual(outs, clip))
                 acc.setdefault("deshake_pixel", []).append(pixel_residual(deshake(clip.damaged), clip))
                 acc.setdefault("floor", []).append(weave_floor(clip.weave[:, :2], RADIUS, FLOOR_DEGREE[shot]))
-                acc.setdefault("seconds", []).append(np.array([[seconds, 0.0]]))
-            if not acc:
-                continue
-            row = {k: centred_rms(v) for k, v in acc.items() if k != "seconds"}
-            row["draws"] = len(acc["input"])
-            row["size"] = f"{clip.truth[0].shape[1]}x{clip.truth[0].shape[0]}" if clip is not None else ""
-            row["seconds"] = float(np.mean([s[0, 0] for s in acc["seconds"]]))
-            rows[f"{weave}|{shot}"] = row
+            if acc:
+                row: dict[str, Any] = {k: centred_rms(v) for k, v in acc.items()}
+                rows[f"{weave}|{shot}"] = {**row, "draws": len(acc["input"]), "seconds": float(np.mean(seconds))}
     return {"rows": rows, "frames": frames, "load": os.getloadavg()[0]}
 
 
