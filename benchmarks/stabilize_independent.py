@@ -116,12 +116,15 @@ def markdown(r: dict[str, Any], command: str = "python -m benchmarks.stabilize_i
             verdict += " (the floor is above it)"
         lines.append(f"| {weave} | {shot} | {row['draws']} | {row['input']:.3f} | {row['reelfix']:.3f} | {row['reelfix_pixel']:.3f} | "
                      f"{row['deshake_pixel']:.3f} | {row['floor']:.3f} | {verdict} |")  # fmt: skip
+    met = [k.split("|")[1] for k, row in r["rows"].items() if k.startswith("registration") and row["reelfix"] <= GOAL_PX]
+    slow = r["rows"].get("slow wander|static")
     lines += [
         "",
-        "Reading: registration jitter is what the node was built for, drawn another way; on the still photo and the push-in "
-        "it is within the goal. A slow wander (neighbouring frames correlate 0.85) looks, within a window, like a small camera "
-        "move: its level is read from second differences, which a slow wander hardly changes, so the trend follows part of it "
-        "(about 0.6 px left where a window's mean leaves 0.34). Estimating that correlation from first differences too halved "
+        "Reading: registration jitter is what the node was built for, drawn another way; within the goal on: "
+        f"{', '.join(met) or 'no shot'}. A slow wander (neighbouring frames correlate 0.85) looks, within a window, like a small camera "
+        "move: its level is read from second differences, which a slow wander hardly changes, so the trend follows part of it"
+        + (f" ({slow['reelfix']:.2f} px left on the still photo where the floor leaves {slow['floor']:.2f})" if slow else "")
+        + ". Estimating that correlation from first differences too halved "
         "the gap on still shots but ate part of every eased pan (tried, not adopted: a camera move kept matters more). "
         "Before commit 8337f1c the trend could also jump between two frames (a model made for a light switched on), and two "
         "or three large offsets the same way were followed as a move: registration jitter on the still photo 0.284 px, eased "

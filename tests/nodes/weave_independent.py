@@ -25,6 +25,7 @@ CAMERAS = ("static", "eased pan", "push-in")
 # frame-to-frame correlation of the lateral, vertical and rotational wander, per kind of weave
 WEAVES = {"registration jitter": (0.3, 0.3, 0.5), "slow wander": (0.85, 0.6, 0.9)}
 PERF_PERIOD = 4  # frames: the perforation pull-down's repeat
+EASED_TRAVEL = (0.6, 0.2)  # px per frame on average, x and y, of the eased pan
 
 
 def wander(n: int, rho: float, rms: float, rng: np.random.Generator) -> np.ndarray:
@@ -50,7 +51,7 @@ def film_weave(n: int, seed: int, kind: str = "slow wander", lateral: float = 1.
     return weave
 
 
-def cameras(kind: str, n: int, height: int, width: int, travel: tuple[float, float] = (0.6, 0.2)) -> list[np.ndarray]:
+def cameras(kind: str, n: int, height: int, width: int, travel: tuple[float, float]) -> list[np.ndarray]:
     """3x3 maps from output to source pixels: held still, an eased pan (covering `travel` px per
     frame on average, slow at both ends), or a push-in (0.1% closer each frame, about the centre)."""
     start = np.array([24.0, 24.0])
@@ -81,7 +82,7 @@ def _grain(frames: list[np.ndarray], rng: np.random.Generator, gain: float = 4e-
 def photo_clip(kind: str, frames: int, height: int, width: int, seed: int = 0, weave_kind: str = "slow wander", name: str = "coffee") -> fc.WeaveClip:
     """A real photo under camera `kind` (`CAMERAS`), shaken by `film_weave` of `weave_kind`, with grain."""
     weave = film_weave(frames, seed, weave_kind)
-    travel = (0.6, 0.2) if kind == "eased pan" else (0.0, 0.0)
+    travel = EASED_TRAVEL if kind == "eased pan" else (0.0, 0.0)
     src = fc.enlarged(name, height, width, frames, travel)
     cams = cameras(kind, frames, height, width, travel)
     centre = ((width - 1) / 2, (height - 1) / 2)
