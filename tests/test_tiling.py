@@ -10,9 +10,8 @@ import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
 from reelfix.errors import ModelError, UserError
+from reelfix.tile_budget import MIN_TILE, OVER_BUDGET_SHARE, model_memory, tile_shape_for_budget, tile_size_for_budget
 from reelfix.tiling import (
-    MIN_TILE,
-    OVER_BUDGET_SHARE,
     blend_radius,
     blend_weights,
     padded_window,
@@ -21,7 +20,6 @@ from reelfix.tiling import (
     round_up,
     run_tiled,
     split_axis,
-    tile_size_for_budget,
 )
 
 from tests.onnx_models import _conv, _io, _save, make_rf_model, make_sr_model
@@ -148,9 +146,10 @@ def test_tiled_equals_whole_frame_with_an_ort_sr_net(tmp_path: Path) -> None:
     img = np.random.default_rng(1).random((3, 333, 517)).astype(np.float32)
     whole = fn(img[None])[0]
     for kwargs in ({"receptive_field": 3}, {}, {"blend": 0}):
-        out = run_tiled(fn, img, scale=2, tile=64, overlap=16, **kwargs)
-        assert out.shape == (3, 666, 1034)
-        assert np.max(np.abs(out - whole)) < 1e-3, kwargs
+        for tile in (64, (333, 120), (50, 517)):  # square cores; full-height columns; full-width rows
+            out = run_tiled(fn, img, scale=2, tile=tile, overlap=16, **kwargs)
+            assert out.shape == (3, 666, 1034)
+            assert np.max(np.abs(out - whole)) < 1e-3, (kwargs, tile)
 
 
 @pytest.mark.parametrize("scale", [1, 2])
@@ -230,14 +229,14 @@ def test_grid_dependent_model_tiled_equals_whole_frame(tmp_path: Path, scale: in
 
     img = np.random.default_rng(h * w).random((3, h, w)).astype(np.float32)
     whole = _whole_on_padded_frame(inner, img, 4, scale)
-    for tile in (5, 9, 16, 24, 100):
+    for tile in (5, 9, 16, 24, 100, (9, 24), (100, 16)):  # a pair: cores of (rows, columns)
         for overlap in (8, 11):
             shapes.clear()
             out = run_tiled(fn, img, scale=scale, tile=tile, overlap=overlap, multiple_of=4, receptive_field=8)
             assert out.shape == (3, h * scale, w * scale)
             assert np.max(np.abs(out - whole)) < 1e-5, (tile, overlap)
             assert len(set(shapes)) == 1 and shapes[0][2] % 4 == 0 and shapes[0][3] % 4 == 0  # one shape
-            if padded_window(tile, overlap, 4) < min(h, w):  # several tiles, each seeing part of the frame
+            if isinstance(tile, int) and padded_window(tile, overlap, 4) < min(h, w):  # several tiles, each seeing part of the frame
                 assert len(shapes) >= 4 and shapes[0][2] < h and shapes[0][3] < w
 
 
@@ -314,6 +313,47 @@ def test_tile_size_grows_with_budget_and_stops_at_the_frame() -> None:
     assert sizes[-1] == 640  # the whole frame fits: one tile
     assert tile_size_for_budget(1 << 40, 4096, overlap=8, scale=2, channels=3, frame_hw=(20, 30)) == 30
     assert tile_size_for_budget(1 << 40, 4096, overlap=8, scale=2, channels=3, frame_hw=(20, 30), multiple_of=16) == 32
+
+
+def _model_pixels(tiles: list[Any]) -> int:
+    return sum(t.input.height * t.input.width for t in tiles)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tile_shape_fits_the_same_budget_and_never_reads_more(seed: int) -> None:
+    """`tile_shape_for_budget` against the square `tile_size_for_budget` on random frames,
+    budgets, overlaps and grids: its windows fit the same model memory, and the model reads
+    no more pixels in all (overlap counted as often as it is computed)."""
+    rng = np.random.default_rng(seed)
+    gained = 0
+    for _ in range(150):
+        h, w = int(rng.integers(16, 4400)), int(rng.integers(16, 7700))
+        bpp, ov, mult = int(rng.choice([1920, 3264, 20544])), int(rng.choice([8, 32, 72])), int(rng.choice([1, 4, 16]))
+        kw: dict[str, Any] = {"overlap": ov, "scale": 2, "channels": 3, "frame_hw": (h, w), "multiple_of": mult, "reserved": 400 << 20}
+        budget = int(rng.choice([256, 1024, 2048, 8192])) << 20
+        free = model_memory(budget, channels=3, scale=2, frame_hw=(h, w), reserved=400 << 20)
+        square = plan_tiles(h, w, tile_size_for_budget(budget, bpp, **kw), ov, mult)
+        shaped = plan_tiles(h, w, tile_shape_for_budget(budget, bpp, **kw), ov, mult)
+        if bpp * square[0].input.height * square[0].input.width <= free:  # the square fits: so does the shape
+            assert bpp * shaped[0].input.height * shaped[0].input.width <= free, (h, w, bpp, ov, mult, budget)
+        assert _model_pixels(shaped) <= _model_pixels(square), (h, w, bpp, ov, mult, budget)
+        gained += _model_pixels(shaped) < _model_pixels(square)
+    assert gained > 10  # and it often reads fewer
+
+
+def test_a_2k_frame_a_little_over_budget_is_cut_in_full_height_columns() -> None:
+    """1920x1080 with room for an 877-pixel square window: three 704x1080 windows (1.10x the
+    frame's pixels to the model), not six 704x604 (1.23x)."""
+    kw: dict[str, Any] = {"overlap": 32, "scale": 2, "channels": 3, "frame_hw": (1080, 1920)}
+    budget = 877 * 877 * 1920 + 4 * 3 * 1080 * 1920 * (1 + 2 * 2)  # the frame's own float32 buffers beside it
+    assert model_memory(budget, channels=3, scale=2, frame_hw=(1080, 1920)) == 877 * 877 * 1920
+    square = plan_tiles(1080, 1920, tile_size_for_budget(budget, 1920, **kw), 32)
+    shaped = plan_tiles(1080, 1920, tile_shape_for_budget(budget, 1920, **kw), 32)
+    assert (len(square), len(shaped)) == (6, 3)
+    assert {(t.input.height, t.input.width) for t in shaped} == {(1080, 704)}
+    assert round(_model_pixels(square) / (1080 * 1920), 2) == 1.23 and round(_model_pixels(shaped) / (1080 * 1920), 2) == 1.10
+    whole = tile_shape_for_budget(1 << 40, 1920, **kw)
+    assert len(plan_tiles(1080, 1920, whole, 32)) == 1
 
 
 def test_interleave_is_an_exact_channels_last_copy() -> None:

@@ -34,7 +34,6 @@ frame unless it fits one tile.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, cast
@@ -46,9 +45,13 @@ from . import buffers
 from .errors import ModelError, UserError
 from .parallel import over_rows
 
-MIN_TILE = 64  # smallest tile `tile_size_for_budget` proposes (input pixels)
-
 TileFn = Callable[[np.ndarray], np.ndarray]
+TileSize = int | tuple[int, int]  # core size in input pixels: square, or (rows, columns) (`tile_budget.tile_shape_for_budget`)
+
+
+def sides(tile: TileSize) -> tuple[int, int]:
+    """(core height, core width) of a tile size."""
+    return (tile, tile) if isinstance(tile, int) else (int(tile[0]), int(tile[1]))
 
 
 @dataclass(frozen=True)
@@ -135,21 +138,22 @@ def plan_axis(
     return [(c, input_span(c, length, overlap, window, multiple_of)) for c in cores]
 
 
-def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple_of: int = 1, fixed: int | None = None) -> list[Tile]:
+def plan_tiles(height: int, width: int, tile: TileSize, overlap: int, multiple_of: int = 1, fixed: int | None = None) -> list[Tile]:
     """The tiles for a height x width frame, row-major. `tile` is the core size (input
-    pixels), `overlap` the context each side. Cores cover the frame exactly once; inputs
+    pixels; a pair: rows, columns), `overlap` the context each side. Cores cover the frame exactly once; inputs
     share one size per axis and start and end on multiples of `multiple_of` (where the
     frame's size is not one, an input may end up to `multiple_of - 1` pixels past the
     frame: `run_tiled` reads the frame's reflection there)."""
     if height < 1 or width < 1:
         raise UserError(f"cannot tile an empty {height}x{width} frame", hint="check the input frames")
-    if tile < 1 or overlap < 0 or multiple_of < 1:
+    tile_h, tile_w = sides(tile)
+    if min(tile_h, tile_w) < 1 or overlap < 0 or multiple_of < 1:
         raise UserError(
             f"bad tiling: tile={tile}, overlap={overlap}, multiple_of={multiple_of}",
             hint="use tile >= 1 (e.g. --tile 512), overlap >= 0",
         )
-    rows = plan_axis(height, tile, overlap, multiple_of, fixed)
-    cols = plan_axis(width, tile, overlap, multiple_of, fixed)
+    rows = plan_axis(height, tile_h, overlap, multiple_of, fixed)
+    cols = plan_axis(width, tile_w, overlap, multiple_of, fixed)
     return [
         Tile(r, c, Region(cy[0], cy[1], cx[0], cx[1]), Region(iy[0], iy[1], ix[0], ix[1]))
         for r, (cy, iy) in enumerate(rows)
@@ -157,12 +161,12 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple_of: in
     ]
 
 
-def _grid(tile: int, overlap: int, multiple_of: int, fixed: int | None) -> tuple[int, int]:
+def _grid(tile: TileSize, overlap: int, multiple_of: int, fixed: int | None) -> tuple[TileSize, int]:
     """(tile, multiple_of) as `run_tiled` uses them: a model of `fixed` size takes tiles of exactly it."""
     return (max(1, fixed - 2 * overlap), fixed) if fixed else (tile, multiple_of)
 
 
-def run_plan(height: int, width: int, tile: int, overlap: int, multiple_of: int = 1, fixed: int | None = None) -> list[Tile]:
+def run_plan(height: int, width: int, tile: TileSize, overlap: int, multiple_of: int = 1, fixed: int | None = None) -> list[Tile]:
     """The tiles `run_tiled` runs for these arguments."""
     tile, multiple_of = _grid(tile, overlap, multiple_of, fixed)
     return plan_tiles(height, width, tile, overlap, multiple_of, fixed)
@@ -195,7 +199,7 @@ def blend_weights(core: tuple[int, int], span: tuple[int, int], length: int, sca
 
 
 def blend_radius(
-    height: int, width: int, tile: int, overlap: int, blend: int | None = None, receptive_field: int | None = None
+    height: int, width: int, tile: TileSize, overlap: int, blend: int | None = None, receptive_field: int | None = None
 ) -> int:
     """The feather radius actually used: `blend` if given, else `overlap - receptive_field`
     if that is given, else `overlap // 2`; at most `overlap` and at most half the smallest
@@ -206,7 +210,7 @@ def blend_radius(
         r = overlap - receptive_field
     else:
         r = overlap // 2
-    smallest = min(b - a for L in (height, width) for a, b in split_axis(L, tile))
+    smallest = min(b - a for L, t in zip((height, width), sides(tile)) for a, b in split_axis(L, t))
     return max(0, min(r, overlap, smallest // 2))
 
 
@@ -320,7 +324,7 @@ def run_tiled(
     image_chw: np.ndarray,
     *,
     scale: int,
-    tile: int,
+    tile: TileSize,
     overlap: int,
     multiple_of: int = 1,
     receptive_field: int | None = None,
@@ -377,49 +381,3 @@ def run_tiled(
         if progress is not None:
             progress(n, len(tiles))
     return cast(np.ndarray, out)  # plan_tiles always returns at least one tile
-
-
-OVER_BUDGET_SHARE = 4  # tiles get at least budget / 4 of working memory (see tile_size_for_budget)
-
-
-def tile_size_for_budget(
-    max_memory: int,
-    bytes_per_pixel: int,
-    *,
-    overlap: int,
-    scale: int,
-    channels: int,
-    frame_hw: tuple[int, int],
-    multiple_of: int = 1,
-    reserved: int = 0,
-) -> int:
-    """The largest square tile (core size, input pixels) whose model working memory
-    `bytes_per_pixel * padded_window(tile, overlap, multiple_of)^2` (the input size
-    `plan_tiles` gives it: tile + 2*overlap, widened to start and end on the
-    `multiple_of` grid), plus the frame's float32 input and output buffers and `reserved`
-    bytes (what else the caller holds: the process itself, working copies of the frame),
-    fits in `max_memory` bytes.
-
-    The result is a multiple of `multiple_of`, at least `max(MIN_TILE, 2*overlap)` (rounded
-    up to `multiple_of`) and at most what the frame needs (its longer side, rounded up):
-    when the whole frame fits, one tile. When the frame's own buffers (and `reserved`) leave
-    less than a quarter of the budget, the budget cannot be kept anyway, and the tiles get
-    that quarter (`OVER_BUDGET_SHARE`) instead of shrinking to the minimum: an 8K input at the
-    default 2 GB had fallen to 64-pixel tiles, most of each one overlap (docs/bench/scaling.md).
-    The result is never below the minimum; callers may warn.
-    """
-    h, w = frame_hw
-    m = max(1, multiple_of)
-    needed = round_up(max(h, w), m)
-    minimum = min(needed, round_up(max(MIN_TILE, 2 * overlap), m))
-    frame_bytes = 4 * channels * h * w * (1 + scale * scale)
-    free = max(max_memory - frame_bytes - reserved, max_memory // OVER_BUDGET_SHARE)
-    if free >= bytes_per_pixel * round_up(h, m) * round_up(w, m):
-        return needed
-    if free <= 0:
-        return minimum
-    side = math.isqrt(free // max(1, bytes_per_pixel))
-    t = (side - 2 * overlap - (m - 1)) // m * m
-    while t > minimum and bytes_per_pixel * padded_window(t, overlap, m) ** 2 > free:
-        t -= m  # the input padded_window gives a core of t (see plan_tiles)
-    return max(minimum, min(t, needed))

@@ -21,7 +21,8 @@ import numpy as np
 from ..errors import ModelError
 from ..models.catalog import ModelEntry, find_model, verify
 from ..runtime.session import ModelSession, get_session
-from ..tiling import run_tiled, tile_size_for_budget
+from ..tile_budget import tile_size_for_budget
+from ..tiling import run_tiled
 
 if TYPE_CHECKING:  # nodes import this module: no import cycle at run time
     from ..nodes.spec import NodeContext

@@ -18,7 +18,7 @@ those pixels, by the same operations, so the values are those of whole planes bi
 
 Band height: the job's `max_memory` less what is held anyway (the window's frames, the
 output frame and matte, whole-frame masks, the process), at least a quarter of the budget
-(`tiling.OVER_BUDGET_SHARE`, as the upscaler's tiles), over the bytes a band row costs.
+(`tile_budget.OVER_BUDGET_SHARE`, as the upscaler's tiles), over the bytes a band row costs.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import buffers, motion
 from ..frames.frame import Frame, picture_indices
-from ..tiling import OVER_BUDGET_SHARE
+from ..tile_budget import OVER_BUDGET_SHARE
 from . import dustbust as db
 
 PROCESS_BYTES = 400 * 1024**2  # the process itself (Python, OpenCV, OpenImageIO), as the upscaler reserves

@@ -23,7 +23,8 @@ from ..range_map import RangeMap
 from ..resize import resize
 from ..runtime.providers import GPU_PROVIDERS, gpu_memory_budget, providers_for
 from ..runtime.session import ModelSession, get_session
-from ..tiling import interleave, run_plan, run_tiled, tile_size_for_budget
+from ..tile_budget import tile_shape_for_budget
+from ..tiling import TileSize, interleave, run_plan, run_tiled
 from . import highlights as hl
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -33,15 +34,16 @@ LINEAR = "lin_srgb"  # where `auto` darkens the neighbourhood of highlights (any
 PROCESS_BYTES = 400 * 1024**2  # the process itself (Python, ONNX Runtime, OpenImageIO), for the tile budget
 
 
-def tiling_for(card: Any, height: int, width: int, provider: str, max_memory: int) -> tuple[int, int]:
+def tiling_for(card: Any, height: int, width: int, provider: str, max_memory: int) -> tuple[TileSize, int]:
     """(tile, overlap) for a frame: the overlap covers the model's receptive field plus a
-    feather; the tile is the largest the memory budget allows. On CUDA/TensorRT the model's
+    feather; the tile (rows, columns) is the grid whose windows fit the memory budget and
+    give the model the fewest pixels (`tile_budget.tile_shape_for_budget`). On CUDA/TensorRT the model's
     working memory is on the card, so the budget is the GPU's (`gpu_memory_budget`), not the
     job's host `max_memory`, which also holds the frame's own float buffers."""
     overlap = card.receptive_field + FEATHER
     in_bytes = height * width * 3 * 4
     on_gpu = provider in GPU_PROVIDERS
-    tile = tile_size_for_budget(
+    tile = tile_shape_for_budget(
         gpu_memory_budget() if on_gpu else max_memory,
         card.bytes_per_pixel_for(provider),
         overlap=overlap,
@@ -203,7 +205,7 @@ class Upscaler:
         y = self.session.run(x)
         return self.session.shuffle.apply(y) if self.session.shuffle is not None else y
 
-    def _tiling(self, chw: np.ndarray) -> tuple[int, int, int | None]:
+    def _tiling(self, chw: np.ndarray) -> tuple[TileSize, int, int | None]:
         """(tile, overlap, fixed size or None) for a 3xHxW picture (see `tiling_for`)."""
         tile, overlap = tiling_for(self.entry.card, chw.shape[1], chw.shape[2], self.session.provider, self.ctx.max_memory)
         fixed = self.session.fixed_size  # a model exported for one (square) size: tiles of exactly that size
