@@ -20,10 +20,10 @@ track). A scratch is a track that
   while the camera moves, and on a static shot it drifts on its own. On static pictures the
   drift is measured on band means (sub-pixel shifts, no locking to whole pixels);
 - or, on a still picture, stands still with the shape of a scratch fixed in the gate and lets
-  the still picture's detail continue through every column of it, where a pole or a wire of
-  the scene hides what is behind it (`scratch_gate`; `static` takes shape alone, as does a
-  1-frame range). Tracks are carried over the bands between and beyond their pieces where
-  the profile still shows the line.
+  the still picture's detail, or the film's grain, through as a veil does, where a pole or a
+  wire of the scene hides what is behind it and carries grain of its own (`scratch_gate`;
+  `static` takes all such lines but those with grain of their own; a 1-frame range, shape
+  alone). Tracks are carried over the bands between and beyond their pieces where the line shows.
 
 Repair (`scratch_repair`), row by row across the scratch: interpolation between both sides along the
 picture's own slant (`across`), then the scratch taken off as a veil (`unblend`: what is
@@ -48,7 +48,7 @@ import numpy as np
 from .. import motion
 from ..frames.frame import Frame, picture_indices
 from .dustbust import set_matte
-from .scratch_gate import Lumas, fixed_in_gate, gate_runs, is_gate_line, line_strength
+from .scratch_gate import Lumas, gate_runs, gate_scratch, is_gate_line, line_strength
 from .scratch_repair import repair
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -327,10 +327,10 @@ def detect(
     least `MIN_LENGTH` of the frame's bands (two at least), found again in at least half the
     other frames, that drifts relative to the picture by at least `MIN_DRIFT` px per frame
     (it stays put while the camera moves, or drifts on a static shot: picture detail moves
-    exactly with the picture). A line that stands still on a still picture is taken when it
-    has the shape of a scratch fixed in the gate and the picture's detail continues through
-    it (`scratch_gate`, on the shot's perceptual `lumas`, centre first); with `static`, on the shape
-    alone (so is a pole). With no other frame, the shape alone decides."""
+    exactly with the picture). A line that stands still on a still picture is taken where it
+    has a gate scratch's shape and the picture or the film's grain goes through it as through
+    a veil (`scratch_gate`, on the shot's perceptual `lumas`, centre first); with `static`,
+    unless it carries grain of its own. With no other frame, the shape alone decides."""
     scores, cands, _ = centre
     kinds, n_bands, width = cands.shape
     need = max(2, int(np.ceil(MIN_LENGTH * n_bands))) if n_bands > 1 else 1
@@ -345,10 +345,10 @@ def detect(
                 continue
             if drift < MIN_DRIFT and not (all(abs(p) < STILL for p in pic) and is_gate_line(tr.runs, n_bands)):
                 continue
-            if drift < MIN_DRIFT:  # fixed in the gate: the picture must continue through it (unless `static`)
+            if drift < MIN_DRIFT:  # fixed in the gate: the picture and the film's grain decide (`scratch_gate`)
                 rest = [t for t in long if t is not tr]
                 strengths = [line_strength(scores[t.kind], t.runs) for t in [tr, *rest]]
-                if not st.static and (lumas is None or not fixed_in_gate(lumas, tr.runs, [t.runs for t in rest], strengths)):
+                if not gate_scratch(lumas, tr.runs, [t.runs for t in rest], strengths, n_bands, st.static):
                     continue
                 tr = Track(tr.kind, gate_runs(tr.runs))  # at the same columns all the way: where a run is wider, that is picture
         for band, (x0, x1) in fill_gaps(tr, scores, st).items():
@@ -439,8 +439,8 @@ SPEC = NodeSpec(
             bool,
             False,
             "on a static shot, repair every line that does not move at all and has the shape of a scratch fixed in the gate "
-            "(dead straight, over nearly the whole height), also opaque ones; by default only those the picture shows through "
-            "are, since a pole or a wire of that shape is removed too with this",
+            "(dead straight, over nearly the whole height), also opaque ones, but those that carry film grain of their own "
+            "(a pole or a wire recorded with the scene); by default only those the picture or the grain shows through are",
         ),
     ),
     keeps_brightness=True,
