@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import ModelError
 from ..models.catalog import ModelEntry, find_model, verify
 from ..runtime.session import ModelSession, get_session
-from ..tile_budget import tile_size_for_budget
+from ..tile_budget import tile_shape_for_budget
 from ..tiling import run_tiled
 
 if TYPE_CHECKING:  # nodes import this module: no import cycle at run time
@@ -86,7 +86,7 @@ class Denoiser:
         stacked[:3] = _pad(three, hp, wp).transpose(2, 0, 1)
         stacked[3] = _pad(np.maximum(sigma, 0.0)[:, :, None], hp, wp)[:, :, 0]
         overlap = self.card.receptive_field + FEATHER
-        tile = self.tile or tile_size_for_budget(
+        tile = self.tile or tile_shape_for_budget(
             self.ctx.max_memory,
             self.card.bytes_per_pixel_for(self.provider),
             overlap=overlap,
