@@ -422,3 +422,28 @@ def test_builtin_model_still_removes_grain_from_a_smooth_picture() -> None:
         grainy = add_grain(clean, film_profile(strength, size=0.8, colour=0.7), np.random.default_rng(9))
         out = denoise_picture(den, grainy, SPEC.validate({}, "test"))
         assert np.mean((np.clip(out, 0, 1) - clean) ** 2) < share * np.mean((grainy - clean) ** 2), strength
+
+
+# --- clumped grain (issue 13): what the estimates read, from the grainy picture alone ----------------
+
+
+def test_colour_correlation_of_clumped_grain_that_follows_each_channel_is_measured() -> None:
+    """Clumped grain whose level follows each channel's value (dye clouds), channels sharing 0.8
+    of it, over a picture whose channels differ: measured per block and from blocks chosen by their
+    neighbours, the estimate finds the share (the pooled, self-selected estimate read 0.68)."""
+    pic = smooth_picture()
+    for seed in (1, 2):
+        rho = estimate_colour(grain_independent.clumped(pic, np.random.default_rng(seed), colour_share=0.8))
+        assert abs(rho - 0.8) < 0.05, rho
+
+
+def test_a_band_too_small_to_measure_at_half_resolution_keeps_its_grain() -> None:
+    """A dark patch of 48x48 px: enough blocks for its band at full resolution, too few at half.
+    Its level there is borrowed from the next band, so comparing the two scales read its grain
+    as picture detail (0.000); the band now takes its neighbours' two-scale share."""
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
+    pic = np.stack([0.35 + 0.3 * xx / 256, 0.3 + 0.3 * yy / 256, np.full_like(xx, 0.5)], axis=2)
+    pic[20:68, 20:68] = 0.06
+    for grainy in (grain_independent.clumped(pic, np.random.default_rng(1)), add_grain(pic, film_profile(0.04), np.random.default_rng(1))):
+        true = float(np.sqrt(np.mean((grainy - pic)[20:68, 20:68] ** 2)))
+        assert 0.75 < estimate_sigma(grainy)[0] / true < 1.25, (estimate_sigma(grainy)[0], true)
