@@ -122,8 +122,9 @@ class Stabilizer:
         if key in self._pairs:
             self._pairs.move_to_end(key)
             return self._pairs[key]
-        m, peak = gm.estimate_rigid(la, lb, self.rotation)
+        m, peak = gm.estimate_rigid(la, lb, self.rotation, zoom=True)  # a zoom measured, so it pulls nothing
         centre = np.array([(la.shape[1] - 1) / 2, (la.shape[0] - 1) / 2, 1.0])
+        m = gm.rigid_part(m, (centre[0], centre[1]))  # the path is rigid: the zoom is a camera move, kept
         moved = float(np.hypot(*(m @ centre - centre)[:2])) if np.all(np.isfinite(m)) else np.inf
         ok = peak >= MIN_PEAK and moved < 0.25 * min(la.shape)
         result = gm.to_full(m, f) if ok else None
