@@ -128,8 +128,14 @@ def markdown(r: dict[str, Any], command: str = "python -m benchmarks.stabilize_i
         "the gap on still shots but ate part of every eased pan (tried, not adopted: a camera move kept matters more). "
         "Before commit 8337f1c the trend could also jump between two frames (a model made for a light switched on), and two "
         "or three large offsets the same way were followed as a move: registration jitter on the still photo 0.284 px, eased "
-        "pan 0.412, push-in 0.281, footage 0.316, slow wander 0.66-0.67 (same clips, commit e305770). FFmpeg's deshake with "
-        "its defaults leaves nearly all of this weave.",
+        "pan 0.412, push-in 0.281, footage 0.316, slow wander 0.66-0.67 (same clips, commit e305770). Until commit ba2ddd7 "
+        "the path was chained from neighbour pairs (n-1 -> n), whose errors add up over the window: on the footage people "
+        "walking pull each pair a little the same way, and that drift left 0.269 px (pixels 0.278); the path is now fitted "
+        "to neighbour pairs and pairs 8 frames apart by least squares, and a zoom is measured with each pair so a push-in "
+        "pulls nothing (at fb8cf69: still photo 0.191, eased pan 0.317, push-in 0.194, slow wander 0.60-0.61). What the "
+        "eased pan keeps above its floor is not the motion: fed the true path, the trend leaves the same (0.315 px on these "
+        "draws); it is the trend's averaging over its models (a line, a pan starting or stopping, beside the parabola). "
+        "FFmpeg's deshake with its defaults leaves nearly all of this weave.",
         "",
         f"Seconds per frame (reelfix, at these sizes, load {r['load']:.1f} on this machine): "
         + ", ".join(f"{k.replace('|', ', ')} {v['seconds']:.3f}" for k, v in r["rows"].items())

@@ -84,6 +84,14 @@ def rigid_params(m: np.ndarray, centre: tuple[float, float]) -> tuple[float, flo
     return float(m[0, 2] - base[0, 2]), float(m[1, 2] - base[1, 2]), angle
 
 
+def rigid_part(m: np.ndarray, centre: tuple[float, float]) -> np.ndarray:
+    """The rigid motion of affine `m` (a similarity, say) at `centre`: the same displacement of
+    the centre and the same angle, without the zoom."""
+    c = np.array([centre[0], centre[1], 1.0])
+    d = m @ c - c
+    return rigid(float(d[0]), float(d[1]), float(np.arctan2(m[1, 0], m[0, 0])), centre)
+
+
 @lru_cache(maxsize=8)
 def _window(h: int, w: int) -> np.ndarray:
     return np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
@@ -130,11 +138,13 @@ def warp_plane(img: np.ndarray, m: np.ndarray, interpolation: int = cv2.INTER_LI
     )
 
 
-def estimate_rigid(a: np.ndarray, b: np.ndarray, rotation: bool, iterations: int = 6) -> tuple[np.ndarray, float]:
+def estimate_rigid(a: np.ndarray, b: np.ndarray, rotation: bool, iterations: int = 6, zoom: bool = False) -> tuple[np.ndarray, float]:
     """(M, peak): the rigid motion from log-luma picture `a` to `b` (same shape) and the phase
     correlation peak of the coarse estimate. Translation from phase correlation on a
-    coarse copy, then Gauss-Newton refinement of (tx, ty[, angle], brightness offset) with
-    Huber weights on the residual."""
+    coarse copy, then Gauss-Newton refinement of (tx, ty[, angle][, zoom], brightness offset)
+    with Huber weights on the residual. With `zoom` a zoom about the frame centre is fitted
+    too (M is then a similarity): a zoom that a rigid model cannot describe otherwise pulls
+    the translation and the angle, the more the further apart the pictures are."""
     h, w = a.shape
     if min(h, w) < 8:
         return np.eye(3), 0.0
@@ -147,6 +157,8 @@ def estimate_rigid(a: np.ndarray, b: np.ndarray, rotation: bool, iterations: int
     cols = [gx, gy]
     if rotation:
         cols.append(-gx * (ys - np.float32(centre[1])) + gy * (xs - np.float32(centre[0])))
+    if zoom:
+        cols.append(gx * (xs - np.float32(centre[0])) + gy * (ys - np.float32(centre[1])))
     cols.append(np.ones_like(a))
     sd = np.stack(cols, axis=2)
     beta = 0.0
@@ -164,6 +176,9 @@ def estimate_rigid(a: np.ndarray, b: np.ndarray, rotation: bool, iterations: int
         delta = np.linalg.lstsq(hess.astype(np.float64), (s.T @ (wts * e)).astype(np.float64), rcond=None)[0]
         beta += float(delta[-1])
         step = rigid(float(delta[0]), float(delta[1]), float(delta[2]) if rotation else 0.0, centre)
+        if zoom:  # the zoom about the centre, applied before the translation
+            k = 1.0 + float(delta[3 if rotation else 2])
+            step = step @ np.array([[k, 0.0, centre[0] * (1 - k)], [0.0, k, centre[1] * (1 - k)], [0.0, 0.0, 1.0]])
         m = m @ np.linalg.inv(step)
         if abs(delta[0]) < 1e-3 and abs(delta[1]) < 1e-3:
             break

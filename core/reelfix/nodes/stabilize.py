@@ -1,9 +1,11 @@
 """`stabilize`: removes gate weave while keeping intended camera moves.
 
 Frame-to-frame global motion (translation, optionally rotation about the frame centre) is
-estimated between consecutive frames of the window on a log-luma copy (phase correlation,
-then Gauss-Newton refinement; flicker does not bias it) and chained into a trajectory
-relative to the centre frame. The trajectory is smoothed robustly over the window
+estimated between consecutive frames of the window, and between frames `LONG_STEP` apart, on
+a log-luma copy (phase correlation, then Gauss-Newton refinement; flicker does not bias it);
+the positions relative to the centre frame that agree best with all those pairs
+(`pair_positions`: least squares, so the pair errors do not add up along a chain) are the
+trajectory. The trajectory is smoothed robustly over the window
 (adaptive local-linear/constant fits, `global_motion.trend_at_zero`): pans and tilts are
 followed, random weave is averaged out. The centre frame is moved by (smoothed - actual),
 with a cubic filter; alpha, extra channels and upstream mattes move with the picture.
@@ -27,6 +29,7 @@ import cv2
 import numpy as np
 
 from .. import global_motion as gm
+from ..pair_positions import positions
 from ..frames.frame import Frame
 from .spec import NodeContext, NodeSpec, Param, Window
 
@@ -34,6 +37,7 @@ WORK_SIDE = 640  # long side of the picture motion is estimated on
 MIN_PEAK = 0.06  # phase-correlation peak below which a frame pair is not trusted
 SIGMA_FLOOR = 0.02  # px: weave below this is not worth resampling for
 KNOT_PENALTY = 5.0  # camera paths rarely kink within a window: weave must not look like one
+LONG_STEP = 8  # frames: each frame is also measured against the one this far back (ties the path across the window)
 
 
 def _warp(pix: np.ndarray, inverse: np.ndarray, interpolation: int, border: int) -> np.ndarray:
@@ -122,38 +126,41 @@ class Stabilizer:
         if key in self._pairs:
             self._pairs.move_to_end(key)
             return self._pairs[key]
-        m, peak = gm.estimate_rigid(la, lb, self.rotation)
+        m, peak = gm.estimate_rigid(la, lb, self.rotation, zoom=True)  # a zoom measured, so it pulls nothing
         centre = np.array([(la.shape[1] - 1) / 2, (la.shape[0] - 1) / 2, 1.0])
+        m = gm.rigid_part(m, (centre[0], centre[1]))  # the path is rigid: the zoom is a camera move, kept
         moved = float(np.hypot(*(m @ centre - centre)[:2])) if np.all(np.isfinite(m)) else np.inf
         ok = peak >= MIN_PEAK and moved < 0.25 * min(la.shape)
         result = gm.to_full(m, f) if ok else None
         self._pairs[key] = result
-        if len(self._pairs) > 2 * self.params["radius"] + 16:
+        if len(self._pairs) > 2 * (2 * self.params["radius"] + 1) + 16:  # the window's neighbour and long-step pairs
             self._pairs.popitem(last=False)
         return result
 
     def trajectory(self, window: Window) -> dict[int, np.ndarray]:
-        """For each frame s reachable through trusted pairs: the transform from the centre
-        frame's pixels to frame s's pixels (identity for the centre)."""
+        """For each frame s of the run around the centre joined by trusted neighbour pairs: the
+        transform from the centre frame's pixels to frame s's pixels (identity for the centre),
+        fitted to those pairs and to the trusted pairs `LONG_STEP` apart within the run."""
         t = window.number
         numbers = sorted(window.frames)
-        out = {t: np.eye(3)}
         i = numbers.index(t)
-        acc = np.eye(3)
-        for p, q in zip(numbers[i:], numbers[i + 1 :]):
-            m = self._pair(window.frames[p], window.frames[q])
-            if m is None:
-                break
-            acc = m @ acc
-            out[q] = acc
-        acc = np.eye(3)
-        for q, p in zip(reversed(numbers[:i]), reversed(numbers[: i + 1])):
-            m = self._pair(window.frames[q], window.frames[p])
-            if m is None:
-                break
-            acc = np.linalg.inv(m) @ acc
-            out[q] = acc
-        return out
+        pairs: dict[tuple[int, int], np.ndarray] = {}
+        lo = hi = i
+        while hi + 1 < len(numbers) and (m := self._pair(window.frames[numbers[hi]], window.frames[numbers[hi + 1]])) is not None:
+            pairs[numbers[hi], numbers[hi + 1]] = m
+            hi += 1
+        while lo > 0 and (m := self._pair(window.frames[numbers[lo - 1]], window.frames[numbers[lo]])) is not None:
+            pairs[numbers[lo - 1], numbers[lo]] = m
+            lo -= 1
+        run = numbers[lo : hi + 1]
+        if len(run) < 2:
+            return {t: np.eye(3)}
+        members = set(run)
+        for a in run:
+            if a + LONG_STEP in members and (m := self._pair(window.frames[a], window.frames[a + LONG_STEP])) is not None:
+                pairs[a, a + LONG_STEP] = m
+        frame = window.centre
+        return positions(run, pairs, t, ((frame.width - 1) / 2, (frame.height - 1) / 2))
 
     def correction(self, window: Window) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """(C, trajectory): C moves the centre frame's content onto the smoothed path."""
